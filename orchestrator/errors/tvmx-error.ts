@@ -1,0 +1,71 @@
+import { resultCodeOf, subsystemOf, type KnownErrorCode, type Subsystem } from "./codes.js";
+
+/** Extra data an error carries: the offending values, never secrets. */
+export type ErrorDetails = Record<string, unknown>;
+
+/**
+ * The base of every error the project throws on purpose.
+ *
+ * - `code`: a grouped string such as "CHAIN_RPC_UNAVAILABLE" (see codes.ts); other parts may use their own
+ *   codes with a known subsystem prefix, they then map to that subsystem's "other" result code.
+ * - `message`: short, for a human, with the values that matter.
+ * - `details`: the offending values, for logs and `--json` output.
+ * - `cause`: the underlying error (standard ES2022 cause chain).
+ */
+export class TvmxError extends Error {
+  readonly code: string;
+  readonly details: ErrorDetails;
+
+  constructor(code: KnownErrorCode | (string & {}), message: string, options: { details?: ErrorDetails; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TvmxError";
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** The stable numeric code for this error's `code` (for peers and on-chain reasons). */
+  get resultCode(): number {
+    return resultCodeOf(this.code);
+  }
+
+  get subsystem(): Subsystem | undefined {
+    return subsystemOf(this.code);
+  }
+
+  /** A plain object for `--json` output and for sending to a peer or a control API client. */
+  toJSON(): { name: string; code: string; resultCode: number; message: string; details: ErrorDetails; cause?: string } {
+    const out: { name: string; code: string; resultCode: number; message: string; details: ErrorDetails; cause?: string } = {
+      name: this.name,
+      code: this.code,
+      resultCode: this.resultCode,
+      message: this.message,
+      details: this.details,
+    };
+    if (this.cause !== undefined) out.cause = describeError(this.cause);
+    return out;
+  }
+}
+
+/** True when `err` is a TvmxError (optionally with the given code). Works across module copies by shape. */
+export function isTvmxError(err: unknown, code?: string): err is TvmxError {
+  if (!(err instanceof Error)) return false;
+  const candidate = err as Error & { code?: unknown; details?: unknown };
+  const shaped = err instanceof TvmxError || (typeof candidate.code === "string" && typeof candidate.details === "object");
+  return shaped && (code === undefined || candidate.code === code);
+}
+
+/** One line describing any thrown value, following the cause chain: "outer: inner: innermost". */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; current !== undefined && depth < 8; depth++) {
+    if (current instanceof Error) {
+      parts.push(current.message || current.name);
+      current = current.cause;
+    } else {
+      parts.push(String(current));
+      current = undefined;
+    }
+  }
+  return parts.join(": ");
+}
