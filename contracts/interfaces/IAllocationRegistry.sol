@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {AllocationId, AuctionId} from "../types/Ids.sol";
+
+/// @title IAllocationRegistry
+/// @notice The record of where each TVM runs. The auction contract (ALLOCATOR_ROLE) allocates a TVM to the winner
+/// of its auction, forwarding the source's deposit; the `Allocated` event starts the live migration. The
+/// destination then confirms the completed migration with the digest of the TVM state, countersigned by the source
+/// (EIP-712 `MigrationReceipt(uint64 allocationId,bytes32 tvmId,bytes32 stateDigest)`), or either side aborts it
+/// with a reason code: the destination at any time, the source alone once the confirmation timeout has passed.
+/// Committed moves the TVM's placement to the destination, pays it the price and returns the rest of the deposit
+/// to the source; Aborted returns the whole deposit to the source. A TVM never has two live allocations.
+///
+/// The winner also records the allocation on its own chain, where the same registry is deployed:
+/// {recordMirror} (MIRROR_RECORDER_ROLE, or the destination itself when it is an active host of that chain).
+/// @dev Lifecycle (stored): None --allocate--> Allocated --confirmMigration--> Committed
+///                                                      \--abortMigration--> Aborted
+interface IAllocationRegistry {
+    /// @notice Lifecycle state of an allocation.
+    enum AllocationState {
+        /// No such allocation.
+        None,
+        /// Allocated: the migration is under way.
+        Allocated,
+        /// The migration completed; the TVM runs on the destination.
+        Committed,
+        /// The migration was aborted; the TVM stays on the source.
+        Aborted
+    }
+
+    /// @notice Everything known about an allocation.
+    /// @param id Allocation id.
+    /// @param auctionId Auction that produced it.
+    /// @param state Lifecycle state.
+    /// @param source Host the TVM leaves.
+    /// @param destination Host the TVM goes to (the auction's winner).
+    /// @param price Wei paid to the destination on commit.
+    /// @param deposit Wei held in escrow (the auction's reserve, at least `price`).
+    /// @param allocatedAt Timestamp of the allocation.
+    /// @param confirmDeadline After this timestamp the source may abort alone.
+    /// @param settledAt Timestamp of the commit or abort (0 while Allocated).
+    /// @param abortReason Reason code given with the abort (0 otherwise).
+    /// @param tvmId TVM identifier.
+    /// @param configHash Hash of the TVM configuration.
+    /// @param stateDigest Digest of the TVM state at commit (0 otherwise).
+    struct Allocation {
+        AllocationId id;
+        AuctionId auctionId;
+        AllocationState state;
+        address source;
+        address destination;
+        uint96 price;
+        uint96 deposit;
+        uint48 allocatedAt;
+        uint48 confirmDeadline;
+        uint48 settledAt;
+        uint32 abortReason;
+        bytes32 tvmId;
+        bytes32 configHash;
+        bytes32 stateDigest;
+    }
+
+    /// @notice An allocation decided on another chain, recorded on the destination's chain.
+    /// @param sourceChainId Chain id of the chain that ran the auction.
+    /// @param sourceAllocationId Allocation id on that chain.
+    /// @param sourceTxHash Hash of the transaction that emitted `Allocated` there.
+    /// @param tvmId TVM identifier.
+    /// @param source Host the TVM leaves.
+    /// @param destination Host the TVM goes to.
+    /// @param price Price of the allocation, in wei of the source chain.
+    /// @param configHash Hash of the TVM configuration.
+    struct MirrorRecord {
+        uint256 sourceChainId;
+        AllocationId sourceAllocationId;
+        bytes32 sourceTxHash;
+        bytes32 tvmId;
+        address source;
+        address destination;
+        uint96 price;
+        bytes32 configHash;
+    }
+
+    /// @notice A stored mirror record with who recorded it and when.
+    struct MirroredAllocation {
+        MirrorRecord record;
+        address recordedBy;
+        uint48 recordedAt;
+    }
+
+    /// @notice Emitted when TVM `tvmId` is allocated to `destination` by auction `auctionId`: this event starts the
+    /// live migration from `source`.
+    event Allocated(
+        bytes32 indexed tvmId,
+        AuctionId indexed auctionId,
+        address source,
+        address indexed destination,
+        uint96 price,
+        bytes32 configHash,
+        AllocationId allocationId
+    );
+
+    /// @notice Emitted when the migration of allocation `allocationId` is committed on the destination.
+    event MigrationCommitted(
+        AllocationId indexed allocationId, bytes32 indexed tvmId, address indexed destination, bytes32 stateDigest
+    );
+
+    /// @notice Emitted when the migration of allocation `allocationId` is aborted by `abortedBy`.
+    event MigrationAborted(
+        AllocationId indexed allocationId, bytes32 indexed tvmId, address indexed abortedBy, uint32 reason
+    );
+
+    /// @notice Emitted when an allocation of another chain is recorded here.
+    event AllocationMirrored(
+        bytes32 indexed tvmId,
+        uint256 indexed sourceChainId,
+        address indexed destination,
+        AllocationId sourceAllocationId,
+        bytes32 sourceTxHash,
+        address source,
+        uint96 price,
+        bytes32 configHash,
+        address recordedBy
+    );
+
+    /// @notice Emitted when `account` is credited `amount` wei by the settlement of allocation `allocationId`.
+    event BalanceCredited(address indexed account, AllocationId indexed allocationId, uint256 amount);
+
+    /// @notice Emitted when `account` withdraws `amount` wei.
+    event Withdrawn(address indexed account, uint256 amount);
+
+    /// @notice Emitted when the confirmation timeout changes.
+    event ConfirmationTimeoutChanged(uint48 previous, uint48 current);
+
+    /// @notice Allocation `allocationId` is in state `current`, the operation needs `expected`.
+    error AllocationRegistryUnexpectedState(
+        AllocationId allocationId, AllocationState current, AllocationState expected
+    );
+
+    /// @notice TVM `tvmId` already has the live allocation `allocationId`.
+    error AllocationRegistryTvmAlreadyAllocated(bytes32 tvmId, AllocationId allocationId);
+
+    /// @notice The deposit `deposit` is below the price `price`, or does not fit in 96 bits.
+    error AllocationRegistryInvalidDeposit(uint256 deposit, uint96 price);
+
+    /// @notice The source or the destination is the zero address, or they are equal.
+    error AllocationRegistryInvalidParties(address source, address destination);
+
+    /// @notice `caller` is not the destination `destination` of allocation `allocationId`.
+    error AllocationRegistryNotDestination(AllocationId allocationId, address caller, address destination);
+
+    /// @notice `caller` is neither the source nor the destination of allocation `allocationId`.
+    error AllocationRegistryNotParticipant(AllocationId allocationId, address caller);
+
+    /// @notice The source may abort alone only after `confirmDeadline`.
+    error AllocationRegistryConfirmationPending(AllocationId allocationId, uint48 confirmDeadline, uint256 now);
+
+    /// @notice The receipt was signed by `signer`, not by the source `source`.
+    error AllocationRegistryInvalidReceipt(AllocationId allocationId, address signer, address source);
+
+    /// @notice The state digest is zero.
+    error AllocationRegistryZeroStateDigest(AllocationId allocationId);
+
+    /// @notice Allocation `sourceAllocationId` of chain `sourceChainId` is already mirrored here.
+    error AllocationRegistryMirrorExists(uint256 sourceChainId, AllocationId sourceAllocationId);
+
+    /// @notice `caller` may not record mirrors (needs MIRROR_RECORDER_ROLE, or be the record's destination and an
+    /// active host here).
+    error AllocationRegistryMirrorUnauthorized(address caller);
+
+    /// @notice The mirror record is incomplete (zero chain id, allocation id, TVM id or parties).
+    error AllocationRegistryInvalidMirror(uint256 sourceChainId, AllocationId sourceAllocationId);
+
+    /// @notice The confirmation timeout must be between 1 second and `maxTimeout`.
+    error AllocationRegistryInvalidTimeout(uint48 timeout, uint48 maxTimeout);
+
+    /// @notice `account` has nothing to withdraw.
+    error AllocationRegistryNothingToWithdraw(address account);
+
+    /// @notice Sending `amount` wei to `to` failed.
+    error AllocationRegistryTransferFailed(address to, uint256 amount);
+
+    /// @notice Allocates TVM `tvmId` to `destination` (ALLOCATOR_ROLE); `msg.value` is the escrowed deposit.
+    /// @return allocationId The new allocation's id.
+    function allocate(
+        bytes32 tvmId,
+        AuctionId auctionId,
+        address source,
+        address destination,
+        uint96 price,
+        bytes32 configHash
+    ) external payable returns (AllocationId allocationId);
+
+    /// @notice Confirms the completed migration (destination only), with the source's EIP-712 signature over
+    /// `MigrationReceipt(allocationId, tvmId, stateDigest)`.
+    function confirmMigration(AllocationId allocationId, bytes32 stateDigest, bytes calldata sourceSignature)
+        external;
+
+    /// @notice Aborts the migration with a reason code: the destination at any time while Allocated, the source
+    /// once the confirmation deadline has passed.
+    function abortMigration(AllocationId allocationId, uint32 reason) external;
+
+    /// @notice Pays `msg.sender` its whole credited balance.
+    function withdraw() external;
+
+    /// @notice Records an allocation of another chain (see {MirrorRecord}).
+    function recordMirror(MirrorRecord calldata record) external;
+
+    /// @notice Sets the confirmation timeout (DEFAULT_ADMIN_ROLE); applies to later allocations.
+    function setConfirmationTimeout(uint48 newTimeout) external;
+
+    /// @notice Lifecycle state of allocation `allocationId`.
+    function state(AllocationId allocationId) external view returns (AllocationState);
+
+    /// @notice Everything known about allocation `allocationId` (state None and zero fields if unknown).
+    function allocation(AllocationId allocationId) external view returns (Allocation memory);
+
+    /// @notice The host TVM `tvmId` runs on according to its last committed allocation (zero if never placed), and
+    /// that allocation's id.
+    function currentPlacement(bytes32 tvmId) external view returns (address host, AllocationId allocationId);
+
+    /// @notice The live (Allocated) allocation of TVM `tvmId`, or 0.
+    function liveAllocation(bytes32 tvmId) external view returns (AllocationId);
+
+    /// @notice Number of allocations ever made for TVM `tvmId`.
+    function historyLength(bytes32 tvmId) external view returns (uint256);
+
+    /// @notice Up to `limit` allocations of TVM `tvmId`, oldest first, starting at index `offset`.
+    function allocationHistory(bytes32 tvmId, uint256 offset, uint256 limit)
+        external
+        view
+        returns (Allocation[] memory page);
+
+    /// @notice The mirror of allocation `sourceAllocationId` of chain `sourceChainId` (zero record if none).
+    function mirroredAllocation(uint256 sourceChainId, AllocationId sourceAllocationId)
+        external
+        view
+        returns (MirroredAllocation memory);
+
+    /// @notice Wei withdrawable by `account` with {withdraw}.
+    function balanceOf(address account) external view returns (uint256);
+
+    /// @notice Seconds after allocation during which only the destination may abort.
+    function confirmationTimeout() external view returns (uint48);
+
+    /// @notice Number of allocations made so far (the last id).
+    function allocationCount() external view returns (uint64);
+
+    /// @notice The EIP-712 digest the source signs to countersign the state digest of allocation `allocationId`.
+    function receiptDigest(AllocationId allocationId, bytes32 stateDigest) external view returns (bytes32);
+
+    /// @notice The HostRegistry of this chain (used to authorize mirror records by hosts).
+    function hostRegistry() external view returns (address);
+}

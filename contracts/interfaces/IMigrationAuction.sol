@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {AllocationId, AuctionId} from "../types/Ids.sol";
+
+/// @title IMigrationAuction
+/// @notice Sealed-bid reverse (procurement) auctions, one per migration request of one TVM.
+///
+/// The source host opens an auction, depositing the reserve (maximum) price in escrow. Each host that
+/// acknowledged the request receives from the source an EIP-712 admission ticket
+/// `AdmissionTicket(uint64 auctionId,address host)` signed by the source, which it presents when it commits;
+/// opening therefore costs the same gas whatever the number of acknowledging hosts. A bidder commits
+/// `keccak256(abi.encode(auctionId, bidder, price, capacity, salt))` with the bond, then reveals
+/// `(price, capacity, salt)` after the commit deadline and before the reveal deadline.
+///
+/// After the reveal deadline anyone finalizes (O(1): the best two prices are tracked at reveal): the lowest
+/// revealed price wins; among equal prices the bidder with the smaller `keccak256(abi.encode(auctionId, bidder))`
+/// wins (deterministic and independent of the reveal order). The winner is paid the second-lowest revealed price,
+/// or its own price when it revealed alone; both are at most the reserve. The whole deposit moves to the
+/// AllocationRegistry, which settles it when the migration is committed or aborted. With no revealed bid the
+/// auction fails and the deposit returns to the source.
+///
+/// Bonds return to every bidder that revealed ({withdrawBond}, once the auction is settled). The bond of a bidder
+/// that committed and never revealed is forfeited to the source: the source paid for the delay and the lost
+/// information of a bid that could have won. All payouts are pull-based.
+/// @dev Lifecycle, computed by {state} from stored deadlines and flags:
+///
+///     None --openAuction--> Commit --(commit deadline)--> Reveal --(reveal deadline)--> Ended
+///     Commit --cancelAuction (no commit yet)--> Cancelled
+///     Ended --finalize (>= 1 reveal)--> Finalized
+///     Ended --finalize (no reveal)--> Failed
+interface IMigrationAuction {
+    /// @notice Lifecycle state of an auction.
+    enum AuctionState {
+        /// No such auction.
+        None,
+        /// Bids may be committed (before the commit deadline).
+        Commit,
+        /// Bids may be revealed (from the commit deadline, before the reveal deadline).
+        Reveal,
+        /// The reveal deadline has passed; waiting for {finalize}.
+        Ended,
+        /// The source cancelled before any commit; the deposit is back in its balance.
+        Cancelled,
+        /// Finalized without any revealed bid; the deposit is back in the source's balance.
+        Failed,
+        /// Finalized with a winner; the deposit moved to the AllocationRegistry.
+        Finalized
+    }
+
+    /// @notice State of one bidder in one auction.
+    enum BidStatus {
+        /// No commitment.
+        None,
+        /// Committed, not revealed (forfeits its bond if the reveal deadline passes).
+        Committed,
+        /// Revealed; the bond is refundable once the auction is settled.
+        Revealed,
+        /// Revealed and the bond was paid back.
+        Refunded
+    }
+
+    /// @notice TCB capability a TVM requires from its destination platform. The source checks it against each
+    /// acknowledging host's quote before issuing its admission ticket; it is recorded here for audit.
+    /// @param minTeeTcbSvn Minimum TEE_TCB_SVN, compared component by component.
+    /// @param minTdxModuleVersion Minimum TDX module version as `major << 8 | minor`.
+    struct TcbRequirement {
+        bytes16 minTeeTcbSvn;
+        uint16 minTdxModuleVersion;
+    }
+
+    /// @notice What the source fixes when it opens an auction (the reserve price is `msg.value`).
+    /// @param requestId Identifier of the migration request broadcast to the hosts.
+    /// @param tvmId Identifier of the TVM to migrate.
+    /// @param configHash Hash of the TVM configuration (TD config including its TCB capability).
+    /// @param tcb TCB capability the TVM requires.
+    /// @param commitDeadline Commits are accepted strictly before this timestamp.
+    /// @param revealDeadline Reveals are accepted from `commitDeadline`, strictly before this timestamp.
+    /// @param bond Wei each bidder posts with its commitment.
+    struct AuctionParams {
+        bytes32 requestId;
+        bytes32 tvmId;
+        bytes32 configHash;
+        TcbRequirement tcb;
+        uint48 commitDeadline;
+        uint48 revealDeadline;
+        uint96 bond;
+    }
+
+    /// @notice Everything known about an auction.
+    /// @param state Lifecycle state at the time of the call.
+    /// @param source The host that opened the auction and deposited the reserve.
+    /// @param commitDeadline See {AuctionParams}.
+    /// @param revealDeadline See {AuctionParams}.
+    /// @param reserve Deposit and maximum price, in wei.
+    /// @param bond Bond per bidder, in wei.
+    /// @param commitCount Number of commitments.
+    /// @param revealCount Number of valid reveals.
+    /// @param bestBidder Current lowest bidder (the winner once finalized), or zero.
+    /// @param bestPrice Lowest revealed price (meaningful when `revealCount > 0`).
+    /// @param secondPrice Second-lowest revealed price (meaningful when `revealCount > 1`).
+    /// @param allocationId Allocation created by {finalize}, or 0.
+    /// @param requestId See {AuctionParams}.
+    /// @param tvmId See {AuctionParams}.
+    /// @param configHash See {AuctionParams}.
+    /// @param tcb See {AuctionParams}.
+    struct AuctionInfo {
+        AuctionState state;
+        address source;
+        uint48 commitDeadline;
+        uint48 revealDeadline;
+        uint96 reserve;
+        uint96 bond;
+        uint32 commitCount;
+        uint32 revealCount;
+        address bestBidder;
+        uint96 bestPrice;
+        uint96 secondPrice;
+        AllocationId allocationId;
+        bytes32 requestId;
+        bytes32 tvmId;
+        bytes32 configHash;
+        TcbRequirement tcb;
+    }
+
+    /// @notice One bidder's bid. Before the reveal only `commitment` is known (its low 248 bits are stored);
+    /// after it only `price` and `capacity`.
+    struct BidInfo {
+        BidStatus status;
+        bytes32 commitment;
+        uint96 price;
+        uint32 capacity;
+    }
+
+    /// @notice Emitted when `source` opens auction `auctionId`; hosts filter on `requestId`.
+    event AuctionOpened(
+        AuctionId indexed auctionId,
+        bytes32 indexed requestId,
+        bytes32 indexed tvmId,
+        address source,
+        bytes32 configHash,
+        TcbRequirement tcb,
+        uint48 commitDeadline,
+        uint48 revealDeadline,
+        uint96 reserve,
+        uint96 bond
+    );
+
+    /// @notice Emitted when the source cancels auction `auctionId` before any commit.
+    event AuctionCancelled(AuctionId indexed auctionId);
+
+    /// @notice Emitted when `bidder` commits to auction `auctionId`.
+    event BidCommitted(AuctionId indexed auctionId, address indexed bidder, bytes32 commitment);
+
+    /// @notice Emitted when `bidder` reveals its bid in auction `auctionId`.
+    event BidRevealed(AuctionId indexed auctionId, address indexed bidder, uint96 price, uint32 capacity);
+
+    /// @notice Emitted when auction `auctionId` is finalized with a winner; `price` is what the winner will be paid
+    /// and `forfeitedBonds` the bonds of unrevealed commitments credited to the source.
+    event AuctionFinalized(
+        AuctionId indexed auctionId,
+        address indexed winner,
+        AllocationId indexed allocationId,
+        uint96 winningBid,
+        uint96 price,
+        uint256 forfeitedBonds
+    );
+
+    /// @notice Emitted when auction `auctionId` is finalized without any revealed bid.
+    event AuctionFailed(AuctionId indexed auctionId, uint256 forfeitedBonds);
+
+    /// @notice Emitted when `bidder` takes back its bond for auction `auctionId`.
+    event BondRefunded(AuctionId indexed auctionId, address indexed bidder, uint96 amount);
+
+    /// @notice Emitted when `account` is credited `amount` wei withdrawable with {withdraw}.
+    event BalanceCredited(address indexed account, AuctionId indexed auctionId, uint256 amount);
+
+    /// @notice Emitted when `account` withdraws `amount` wei.
+    event Withdrawn(address indexed account, uint256 amount);
+
+    /// @notice Auction `auctionId` is in state `current`, the operation needs `expected`.
+    error MigrationAuctionUnexpectedState(AuctionId auctionId, AuctionState current, AuctionState expected);
+
+    /// @notice The deadlines are not `now < commitDeadline < revealDeadline`.
+    error MigrationAuctionInvalidDeadlines(uint48 commitDeadline, uint48 revealDeadline, uint256 now);
+
+    /// @notice The deposited reserve `reserve` is zero or does not fit in 96 bits.
+    error MigrationAuctionInvalidReserve(uint256 reserve);
+
+    /// @notice TVM `tvmId` already has a live auction `auctionId`.
+    error MigrationAuctionTvmInAuction(bytes32 tvmId, AuctionId auctionId);
+
+    /// @notice TVM `tvmId` already has a live (unsettled) allocation `allocationId`.
+    error MigrationAuctionTvmAllocationLive(bytes32 tvmId, AllocationId allocationId);
+
+    /// @notice TVM `tvmId` is placed on `holder`; only it may open an auction for the TVM.
+    error MigrationAuctionNotTvmHolder(bytes32 tvmId, address caller, address holder);
+
+    /// @notice `caller` is not the source `source` of auction `auctionId`.
+    error MigrationAuctionNotSource(AuctionId auctionId, address caller, address source);
+
+    /// @notice Auction `auctionId` already has `commitCount` commitments and can no longer be cancelled.
+    error MigrationAuctionHasCommitments(AuctionId auctionId, uint32 commitCount);
+
+    /// @notice The value sent with a commitment is not the bond.
+    error MigrationAuctionWrongBond(AuctionId auctionId, uint256 sent, uint96 bond);
+
+    /// @notice The admission ticket presented by `host` was signed by `signer`, not by the source.
+    error MigrationAuctionInvalidTicket(AuctionId auctionId, address host, address signer);
+
+    /// @notice `host` is not an active host of the HostRegistry.
+    error MigrationAuctionHostNotActive(AuctionId auctionId, address host);
+
+    /// @notice The source may not bid in its own auction.
+    error MigrationAuctionSourceCannotBid(AuctionId auctionId, address source);
+
+    /// @notice The bid of `bidder` is in status `current`, the operation needs `expected`.
+    error MigrationAuctionUnexpectedBidStatus(AuctionId auctionId, address bidder, BidStatus current, BidStatus expected);
+
+    /// @notice The revealed values do not hash to the commitment of `bidder`.
+    error MigrationAuctionCommitmentMismatch(AuctionId auctionId, address bidder);
+
+    /// @notice The revealed price exceeds the reserve.
+    error MigrationAuctionPriceAboveReserve(AuctionId auctionId, uint96 price, uint96 reserve);
+
+    /// @notice The revealed capacity is zero: a host without room cannot take the TVM.
+    error MigrationAuctionZeroCapacity(AuctionId auctionId, address bidder);
+
+    /// @notice `account` has nothing to withdraw.
+    error MigrationAuctionNothingToWithdraw(address account);
+
+    /// @notice Sending `amount` wei to `to` failed.
+    error MigrationAuctionTransferFailed(address to, uint256 amount);
+
+    /// @notice Opens an auction for one TVM; `msg.value` is the reserve price, held in escrow.
+    /// @return auctionId The new auction's id.
+    function openAuction(AuctionParams calldata params) external payable returns (AuctionId auctionId);
+
+    /// @notice Cancels auction `auctionId` (source only, state Commit, no commitment yet); credits the deposit
+    /// back to the source.
+    function cancelAuction(AuctionId auctionId) external;
+
+    /// @notice Commits a sealed bid with the bond as `msg.value`, presenting the source's admission ticket as an
+    /// EIP-2098 compact signature `(ticketR, ticketVs)`. `msg.sender` must be an active host.
+    /// @param commitment `keccak256(abi.encode(auctionId, msg.sender, price, capacity, salt))`, see {bidCommitment}.
+    function commitBid(AuctionId auctionId, bytes32 commitment, bytes32 ticketR, bytes32 ticketVs) external payable;
+
+    /// @notice Reveals the bid of `msg.sender`.
+    function revealBid(AuctionId auctionId, uint96 price, uint32 capacity, bytes32 salt) external;
+
+    /// @notice Settles auction `auctionId` after its reveal deadline (anyone may call). With a winner, moves the
+    /// deposit to the AllocationRegistry, which emits `Allocated`; otherwise marks it Failed and credits the source.
+    /// @return allocationId The allocation created, or 0 when the auction failed.
+    function finalize(AuctionId auctionId) external returns (AllocationId allocationId);
+
+    /// @notice Pays `msg.sender` back its bond for auction `auctionId` (revealed bid, auction Finalized or Failed).
+    function withdrawBond(AuctionId auctionId) external;
+
+    /// @notice Pays `msg.sender` its whole credited balance (refunded deposits and forfeited bonds).
+    function withdraw() external;
+
+    /// @notice Lifecycle state of auction `auctionId`.
+    function state(AuctionId auctionId) external view returns (AuctionState);
+
+    /// @notice Everything known about auction `auctionId`.
+    function auctionInfo(AuctionId auctionId) external view returns (AuctionInfo memory);
+
+    /// @notice The bid of `bidder` in auction `auctionId`.
+    function bidInfo(AuctionId auctionId, address bidder) external view returns (BidInfo memory);
+
+    /// @notice The live (not yet settled) auction of TVM `tvmId`, or 0.
+    function liveAuctionOf(bytes32 tvmId) external view returns (AuctionId);
+
+    /// @notice Wei withdrawable by `account` with {withdraw}.
+    function balanceOf(address account) external view returns (uint256);
+
+    /// @notice Number of auctions opened so far (the last id).
+    function auctionCount() external view returns (uint64);
+
+    /// @notice The commitment a bidder must submit.
+    function bidCommitment(AuctionId auctionId, address bidder, uint96 price, uint32 capacity, bytes32 salt)
+        external
+        pure
+        returns (bytes32);
+
+    /// @notice The EIP-712 digest the source signs to admit `host` to auction `auctionId`.
+    function admissionTicketDigest(AuctionId auctionId, address host) external view returns (bytes32);
+
+    /// @notice The HostRegistry consulted at commit.
+    function hostRegistry() external view returns (address);
+
+    /// @notice The AllocationRegistry that receives the allocations.
+    function allocationRegistry() external view returns (address);
+}
