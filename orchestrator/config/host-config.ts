@@ -1,0 +1,286 @@
+import { isAbsolute, resolve } from "node:path";
+import { TvmxError } from "../errors/index.js";
+import { isLogLevel, type LogLevel } from "../log/index.js";
+import { describeIssue, FieldReader, isPlainObject } from "./fields.js";
+
+/**
+ * The host config file (JSON). Paths in it are relative to the file's own directory. Amounts of wei are
+ * decimal strings. See docs/host.md for the reference with an example.
+ */
+export interface HostConfig {
+  /** A name for logs and the CLI (not used on-chain). */
+  name: string;
+  chain: ChainEndpointConfig;
+  /** The winner's own chain, where it records the allocations it wins (absent: no mirror record). */
+  mirrorChain?: MirrorChainConfig;
+  /** The contract suite on `chain`: explicit addresses, or a deployment file to read them from. */
+  contracts: ContractsConfig;
+  keystore: KeystoreConfig;
+  channel: { listen: { host: string; port: number }; advertise?: string };
+  /** The control API always listens on 127.0.0.1; port 0 picks a free one (written to the data dir). */
+  control: { port: number };
+  /** Prometheus metrics on 127.0.0.1; absent: no metrics endpoint. */
+  metrics?: { port: number };
+  capacity: { tvmSlots: number; memoryMiB: number };
+  pricing: PricingConfig;
+  /** The attestation policy (JSON) applied to the quotes of peers. */
+  policyFile: string;
+  /** The simulated platform (TCB, module version...) this host's CPU model runs; absent: the model's defaults. */
+  platformFile?: string;
+  migration: MigrationConfig;
+  auction: AuctionConfig;
+  registration: RegistrationConfig;
+  /** Journal, control token, runtime files. */
+  dataDir: string;
+  log: { level: LogLevel };
+}
+
+export interface ChainEndpointConfig {
+  rpcUrl: string;
+  /** Confirmations to wait for each transaction (1 = mined). */
+  confirmations: number;
+  /** How often watchers poll for new logs. */
+  pollIntervalMs: number;
+  /** Attempts for a transaction or call on a transient RPC error (connection refused/reset, timeout). */
+  rpcRetries: number;
+}
+
+export interface MirrorChainConfig extends ChainEndpointConfig {
+  /** The AllocationRegistry on the mirror chain (or read from `deploymentFile`). */
+  allocationRegistry?: string;
+  deploymentFile?: string;
+}
+
+export type ContractsConfig =
+  | { kind: "addresses"; hostRegistry: string; migrationAuction: string; allocationRegistry: string }
+  | { kind: "deploymentFile"; path: string };
+
+export type KeystoreConfig =
+  | { path: string; password: { kind: "env"; name: string } }
+  | { path: string; password: { kind: "file"; path: string } };
+
+export type PricingConfig =
+  /** Price grows from `basePriceWei` (empty host) to `fullPriceWei` (last slot) as utilisation^exponent. */
+  | { strategy: "scarcity"; basePriceWei: bigint; fullPriceWei: bigint; exponent: number; minFreeSlots: number }
+  /** Always the same price while there is room. */
+  | { strategy: "fixed"; priceWei: bigint; minFreeSlots: number };
+
+export type FailurePolicy = "runner-up" | "new-auction" | "none";
+
+export interface MigrationConfig {
+  /** Blackout the source aims for (QEMU's default: 300 ms). */
+  downtimeTargetMs: number;
+  /** Streams in parallel. */
+  streams: number;
+  /** What the source does when the destination fails mid-migration. */
+  onFailure: FailurePolicy;
+  /** How long either side waits for its peer during a migration before aborting. */
+  peerTimeoutMs: number;
+}
+
+export interface AuctionConfig {
+  /** Seconds from opening to the commit deadline, then from the commit to the reveal deadline. */
+  commitWindowSec: number;
+  revealWindowSec: number;
+  /** Bond each bidder posts, and the default reserve (maximum) price the source deposits. */
+  bondWei: bigint;
+  defaultReservePriceWei: bigint;
+  /** How long the source waits for acknowledgements after the broadcast. */
+  ackTimeoutMs: number;
+}
+
+export interface RegistrationConfig {
+  /** Stake posted when registering (topped up to this on update). */
+  stakeWei: bigint;
+}
+
+export const FAILURE_POLICIES: readonly FailurePolicy[] = ["runner-up", "new-auction", "none"];
+
+const TOP_LEVEL = [
+  "$schema", "name", "chain", "mirrorChain", "contracts", "deploymentFile", "keystore", "channel", "control",
+  "metrics", "capacity", "pricing", "policyFile", "platformFile", "migration", "auction", "registration",
+  "dataDir", "log",
+] as const;
+
+/**
+ * Validates a parsed config object and resolves its relative paths against `baseDir`.
+ * Throws CONFIG_INVALID listing every issue (details.issues: {field, value, expected}[]).
+ */
+export function parseHostConfig(raw: unknown, baseDir: string, source = "config"): HostConfig {
+  const r = new FieldReader();
+  if (!isPlainObject(raw)) {
+    r.issue("(root)", raw, "a JSON object");
+    throw invalid(r, source);
+  }
+  r.noUnknownFields(raw, "", TOP_LEVEL);
+  const path = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(baseDir, p));
+
+  const name = r.string(raw, "name", "", { required: true, pattern: /^[A-Za-z0-9._-]{1,64}$/, patternText: "1-64 letters, digits, '.', '_' or '-'" });
+  const chain = readEndpoint(r, raw, "chain", true);
+  const mirrorRaw = r.object(raw, "mirrorChain", "", false);
+  let mirrorChain: MirrorChainConfig | undefined;
+  if (mirrorRaw) {
+    const endpoint = readEndpoint(r, raw, "mirrorChain", true, ["allocationRegistry", "deploymentFile"]);
+    const allocationRegistry = r.address(mirrorRaw, "allocationRegistry", "mirrorChain", false);
+    const deploymentFile = path(r.string(mirrorRaw, "deploymentFile", "mirrorChain", { required: false }));
+    if (allocationRegistry === undefined && deploymentFile === undefined && mirrorRaw.allocationRegistry === undefined && mirrorRaw.deploymentFile === undefined) {
+      r.issue("mirrorChain.allocationRegistry", undefined, "an address, or mirrorChain.deploymentFile");
+    }
+    if (endpoint) {
+      mirrorChain = { ...endpoint };
+      if (allocationRegistry !== undefined) mirrorChain.allocationRegistry = allocationRegistry;
+      if (deploymentFile !== undefined) mirrorChain.deploymentFile = deploymentFile;
+    }
+  }
+
+  let contracts: ContractsConfig | undefined;
+  const contractsRaw = r.object(raw, "contracts", "", false);
+  if (contractsRaw && raw.deploymentFile !== undefined) {
+    r.issue("deploymentFile", raw.deploymentFile, "absent when contracts is given (give one of the two)");
+  } else if (contractsRaw) {
+    r.noUnknownFields(contractsRaw, "contracts", ["hostRegistry", "migrationAuction", "allocationRegistry"]);
+    const hostRegistry = r.address(contractsRaw, "hostRegistry", "contracts", true);
+    const migrationAuction = r.address(contractsRaw, "migrationAuction", "contracts", true);
+    const allocationRegistry = r.address(contractsRaw, "allocationRegistry", "contracts", true);
+    if (hostRegistry && migrationAuction && allocationRegistry) contracts = { kind: "addresses", hostRegistry, migrationAuction, allocationRegistry };
+  } else if (raw.contracts === undefined) {
+    const file = path(r.string(raw, "deploymentFile", "", { required: false }));
+    if (file !== undefined) contracts = { kind: "deploymentFile", path: file };
+    else if (raw.deploymentFile === undefined) r.issue("contracts", undefined, "contract addresses, or a deploymentFile path");
+  }
+
+  let keystore: KeystoreConfig | undefined;
+  const ksRaw = r.object(raw, "keystore", "", true);
+  if (ksRaw) {
+    r.noUnknownFields(ksRaw, "keystore", ["path", "passwordEnv", "passwordFile"]);
+    const ksPath = path(r.string(ksRaw, "path", "keystore", { required: true }));
+    const env = r.string(ksRaw, "passwordEnv", "keystore", { required: false, pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: "an environment variable name" });
+    const file = path(r.string(ksRaw, "passwordFile", "keystore", { required: false }));
+    if (ksRaw.passwordEnv !== undefined && ksRaw.passwordFile !== undefined) {
+      r.issue("keystore.passwordFile", ksRaw.passwordFile, "absent when keystore.passwordEnv is given (give one of the two)");
+    } else if (ksRaw.passwordEnv === undefined && ksRaw.passwordFile === undefined) {
+      r.issue("keystore.passwordEnv", undefined, "an environment variable name, or keystore.passwordFile");
+    } else if (ksPath !== undefined && env !== undefined) {
+      keystore = { path: ksPath, password: { kind: "env", name: env } };
+    } else if (ksPath !== undefined && file !== undefined) {
+      keystore = { path: ksPath, password: { kind: "file", path: file } };
+    }
+  }
+
+  const channelRaw = r.object(raw, "channel", "", true);
+  let channel: HostConfig["channel"] | undefined;
+  if (channelRaw) {
+    r.noUnknownFields(channelRaw, "channel", ["listen", "advertise"]);
+    const listen = r.hostPort(channelRaw, "listen", "channel", true);
+    const advertise = r.string(channelRaw, "advertise", "channel", { required: false });
+    if (listen) channel = advertise === undefined ? { listen } : { listen, advertise };
+  }
+
+  const control = readPortOnly(r, raw, "control", true);
+  const metrics = readPortOnly(r, raw, "metrics", false);
+
+  const capRaw = r.object(raw, "capacity", "", true);
+  let capacity: HostConfig["capacity"] | undefined;
+  if (capRaw) {
+    r.noUnknownFields(capRaw, "capacity", ["tvmSlots", "memoryMiB"]);
+    const tvmSlots = r.integer(capRaw, "tvmSlots", "capacity", { required: true, min: 0, max: 1_000_000 });
+    const memoryMiB = r.integer(capRaw, "memoryMiB", "capacity", { required: true, min: 0, max: 1 << 30 });
+    if (tvmSlots !== undefined && memoryMiB !== undefined) capacity = { tvmSlots, memoryMiB };
+  }
+
+  const pricing = readPricing(r, raw);
+  const policyFile = path(r.string(raw, "policyFile", "", { required: true }));
+  const platformFile = path(r.string(raw, "platformFile", "", { required: false }));
+
+  const migRaw = r.object(raw, "migration", "", false) ?? {};
+  r.noUnknownFields(migRaw, "migration", ["downtimeTargetMs", "streams", "onFailure", "peerTimeoutMs"]);
+  const migration: MigrationConfig = {
+    downtimeTargetMs: r.integer(migRaw, "downtimeTargetMs", "migration", { required: false, min: 1, max: 600_000 }) ?? 300,
+    streams: r.integer(migRaw, "streams", "migration", { required: false, min: 1, max: 16 }) ?? 2,
+    onFailure: (r.string(migRaw, "onFailure", "migration", { required: false, allowed: FAILURE_POLICIES }) as FailurePolicy | undefined) ?? "runner-up",
+    peerTimeoutMs: r.integer(migRaw, "peerTimeoutMs", "migration", { required: false, min: 100, max: 3_600_000 }) ?? 30_000,
+  };
+
+  const aucRaw = r.object(raw, "auction", "", false) ?? {};
+  r.noUnknownFields(aucRaw, "auction", ["commitWindowSec", "revealWindowSec", "bondWei", "defaultReservePriceWei", "ackTimeoutMs"]);
+  const auction: AuctionConfig = {
+    commitWindowSec: r.integer(aucRaw, "commitWindowSec", "auction", { required: false, min: 1, max: 86_400 * 30 }) ?? 20,
+    revealWindowSec: r.integer(aucRaw, "revealWindowSec", "auction", { required: false, min: 1, max: 86_400 * 30 }) ?? 20,
+    bondWei: r.wei(aucRaw, "bondWei", "auction", { required: false }) ?? 10n ** 15n,
+    defaultReservePriceWei: r.wei(aucRaw, "defaultReservePriceWei", "auction", { required: false, min: 1n }) ?? 10n ** 17n,
+    ackTimeoutMs: r.integer(aucRaw, "ackTimeoutMs", "auction", { required: false, min: 10, max: 600_000 }) ?? 5_000,
+  };
+
+  const regRaw = r.object(raw, "registration", "", false) ?? {};
+  r.noUnknownFields(regRaw, "registration", ["stakeWei"]);
+  const registration: RegistrationConfig = { stakeWei: r.wei(regRaw, "stakeWei", "registration", { required: false }) ?? 10n ** 18n };
+
+  const dataDir = path(r.string(raw, "dataDir", "", { required: true }));
+  const logRaw = r.object(raw, "log", "", false) ?? {};
+  r.noUnknownFields(logRaw, "log", ["level"]);
+  const levelRaw = r.string(logRaw, "level", "log", { required: false, allowed: ["debug", "info", "warn", "error"] });
+  const log = { level: isLogLevel(levelRaw) ? levelRaw : ("info" as LogLevel) };
+
+  if (r.issues.length > 0) throw invalid(r, source);
+  // Every required value is present when there are no issues; the checks below narrow the types.
+  if (!name || !chain || !contracts || !keystore || !channel || !control || !capacity || !pricing || !policyFile || !dataDir) {
+    throw new TvmxError("CONFIG_INVALID", `${source}: incomplete configuration`, { details: { source } });
+  }
+  const config: HostConfig = {
+    name, chain, contracts, keystore, channel, control, capacity, pricing, policyFile, migration, auction, registration, dataDir, log,
+  };
+  if (mirrorChain) config.mirrorChain = mirrorChain;
+  if (metrics) config.metrics = metrics;
+  if (platformFile) config.platformFile = platformFile;
+  return config;
+}
+
+function readEndpoint(r: FieldReader, raw: Record<string, unknown>, key: string, required: boolean, extra: readonly string[] = []): ChainEndpointConfig | undefined {
+  const obj = r.object(raw, key, "", required as true);
+  if (!obj) return undefined;
+  r.noUnknownFields(obj, key, ["rpcUrl", "confirmations", "pollIntervalMs", "rpcRetries", ...extra]);
+  const rpcUrl = r.url(obj, "rpcUrl", key, true);
+  const confirmations = r.integer(obj, "confirmations", key, { required: false, min: 1, max: 64 }) ?? 1;
+  const pollIntervalMs = r.integer(obj, "pollIntervalMs", key, { required: false, min: 10, max: 600_000 }) ?? 500;
+  const rpcRetries = r.integer(obj, "rpcRetries", key, { required: false, min: 0, max: 100 }) ?? 5;
+  return rpcUrl === undefined ? undefined : { rpcUrl, confirmations, pollIntervalMs, rpcRetries };
+}
+
+function readPortOnly(r: FieldReader, raw: Record<string, unknown>, key: string, required: boolean): { port: number } | undefined {
+  const obj = r.object(raw, key, "", required as true);
+  if (!obj) return undefined;
+  r.noUnknownFields(obj, key, ["port"]);
+  const port = r.integer(obj, "port", key, { required: true, min: 0, max: 65_535 });
+  return port === undefined ? undefined : { port };
+}
+
+function readPricing(r: FieldReader, raw: Record<string, unknown>): PricingConfig | undefined {
+  const obj = r.object(raw, "pricing", "", true);
+  if (!obj) return undefined;
+  const strategy = r.string(obj, "strategy", "pricing", { required: true, allowed: ["scarcity", "fixed"] });
+  const minFreeSlots = r.integer(obj, "minFreeSlots", "pricing", { required: false, min: 0, max: 1_000_000 }) ?? 0;
+  if (strategy === "fixed") {
+    r.noUnknownFields(obj, "pricing", ["strategy", "priceWei", "minFreeSlots"]);
+    const priceWei = r.wei(obj, "priceWei", "pricing", { required: true, min: 1n });
+    return priceWei === undefined ? undefined : { strategy, priceWei, minFreeSlots };
+  }
+  if (strategy === "scarcity") {
+    r.noUnknownFields(obj, "pricing", ["strategy", "basePriceWei", "fullPriceWei", "exponent", "minFreeSlots"]);
+    const basePriceWei = r.wei(obj, "basePriceWei", "pricing", { required: true, min: 1n });
+    const fullPriceWei = r.wei(obj, "fullPriceWei", "pricing", { required: true, min: 1n });
+    const exponent = r.number(obj, "exponent", "pricing", { required: false, min: 0.1, max: 10 }) ?? 1;
+    if (basePriceWei !== undefined && fullPriceWei !== undefined && fullPriceWei < basePriceWei) {
+      r.issue("pricing.fullPriceWei", obj.fullPriceWei, `an amount >= pricing.basePriceWei (${basePriceWei})`);
+      return undefined;
+    }
+    return basePriceWei === undefined || fullPriceWei === undefined ? undefined : { strategy, basePriceWei, fullPriceWei, exponent, minFreeSlots };
+  }
+  return undefined;
+}
+
+function invalid(r: FieldReader, source: string): TvmxError {
+  const lines = r.issues.map(describeIssue);
+  return new TvmxError("CONFIG_INVALID", `${source}: ${r.issues.length} invalid field(s): ${lines.join("; ")}`, {
+    details: { source, issues: r.issues },
+  });
+}
