@@ -1,0 +1,10 @@
+export {
+  createKeystore,
+  DEFAULT_SCRYPT_N,
+  keystoreAddress,
+  LIGHT_SCRYPT_N,
+  readPassword,
+  unlockFromConfig,
+  unlockKeystore,
+} from "./keystore.js";
+export type { CreateKeystoreOptions, PasswordSource } from "./keystore.js";
