@@ -1,10 +1,15 @@
+import { TvmxError } from "../errors/index.js";
+
 /**
  * Typed errors of the migration engine. Every error carries a stable code (grouped under `MIGRATION_`), a short
  * message, structured details and the cause chain. A rejection by the TDX module (a leaf returning a non-success
  * status) additionally carries that status: it is the one stable numeric result code at the boundary between hosts.
  */
 
+/** Codes of the project's table (orchestrator/errors/codes.ts) keep their numbers; the others map to MIGRATION_OTHER. */
 export type MigrationErrorCode =
+  | "MIGRATION_TRANSPORT"
+  | "MIGRATION_DIGEST_MISMATCH"
   | "MIGRATION_FRAME_TOO_LARGE"
   | "MIGRATION_FRAME_INVALID"
   | "MIGRATION_CONNECTION_CLOSED"
@@ -18,9 +23,8 @@ export type MigrationErrorCode =
   | "MIGRATION_INVALID_ARGUMENT"
   | "MIGRATION_OUTCOME_UNKNOWN";
 
-export class MigrationError extends Error {
-  readonly code: MigrationErrorCode;
-  readonly details: Readonly<Record<string, unknown>>;
+export class MigrationError extends TvmxError {
+  declare readonly code: MigrationErrorCode;
 
   constructor(
     code: MigrationErrorCode,
@@ -28,10 +32,8 @@ export class MigrationError extends Error {
     details: Record<string, unknown> = {},
     options: { cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, { details, cause: options.cause });
     this.name = new.target.name;
-    this.code = code;
-    this.details = details;
   }
 }
 

@@ -1,0 +1,145 @@
+/**
+ * The engine's control messages (JSON payloads of the non-BUNDLE frames) and protocol-version negotiation.
+ *
+ * Versioning: the engine protocol (this framing and these control messages) has its own version range, negotiated
+ * in HELLO / HELLO_ACK before any bundle flows; the TDX migration version (the MBMD's mig_version) is negotiated
+ * separately by the TDX module's immutable-state import. Both reject a mismatch with a distinct code.
+ */
+import { ProtocolError } from "./errors.js";
+
+export interface VersionRange {
+  min: number;
+  max: number;
+}
+
+/** Versions of the engine protocol this build speaks. Bump `max` for a compatible extension, `min` to drop one. */
+export const ENGINE_PROTOCOL: Readonly<VersionRange> = Object.freeze({ min: 1, max: 1 });
+
+/** The highest version both ranges contain, or undefined when they do not overlap. */
+export function negotiateVersion(local: VersionRange, peer: VersionRange): number | undefined {
+  const high = Math.min(local.max, peer.max);
+  const low = Math.max(local.min, peer.min);
+  return high >= low ? high : undefined;
+}
+
+export interface HelloMessage {
+  protocol: VersionRange;
+  /** 32 hex characters, the same on every connection of one migration. */
+  migrationId: string;
+  /** This connection carries forward stream `streamIndex` (migs_index) of `streamCount`. */
+  streamIndex: number;
+  streamCount: number;
+  /** A fresh connection asking what became of `migrationId` after a cut (no stream follows). */
+  recover: boolean;
+}
+
+export interface HelloAckMessage {
+  protocol: number;
+}
+
+export interface RejectMessage {
+  reason: "version-mismatch" | "unknown-migration" | "busy" | "bad-hello" | "closed";
+  message: string;
+}
+
+export interface EpochMarkMessage {
+  epoch: number;
+}
+
+/** The destination's refusal: the TDX status that caused it and the abort token from TDH.IMPORT.ABORT. */
+export interface AbortTokenMessage {
+  status: string;
+  statusName: string;
+  leaf: string;
+  message: string;
+  /** base64 of the abort-token bundle (empty when the destination could not produce one, e.g. no key). */
+  token: string;
+}
+
+export interface CommittedMessage {
+  /** Wall-clock time (ms since the epoch, sub-ms precision) at which the TD started running on the destination. */
+  runningAt: number;
+  /** Hex digest of the TD's state after import, for the source to compare with its own at pause. */
+  digest: string;
+}
+
+export interface CancelMessage {
+  reason: string;
+}
+
+const MIGRATION_ID = /^[0-9a-f]{32}$/;
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ProtocolError(`${what} is not an object`);
+  return value as Record<string, unknown>;
+}
+
+function int(obj: Record<string, unknown>, key: string, what: string, min = 0, max = 0xffff_ffff): number {
+  const v = obj[key];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ProtocolError(`${what}.${key} must be an integer in [${min}, ${max}]`, { value: v });
+  }
+  return v;
+}
+
+function str(obj: Record<string, unknown>, key: string, what: string): string {
+  const v = obj[key];
+  if (typeof v !== "string") throw new ProtocolError(`${what}.${key} must be a string`, { value: v });
+  return v;
+}
+
+export function decodeHello(value: unknown): HelloMessage {
+  const o = record(value, "HELLO");
+  const protocol = record(o.protocol, "HELLO.protocol");
+  const migrationId = str(o, "migrationId", "HELLO");
+  if (!MIGRATION_ID.test(migrationId)) throw new ProtocolError("HELLO.migrationId must be 32 lowercase hex digits", { migrationId });
+  const streamCount = int(o, "streamCount", "HELLO", 1, 16);
+  const streamIndex = int(o, "streamIndex", "HELLO", 0, streamCount - 1);
+  if (typeof o.recover !== "boolean") throw new ProtocolError("HELLO.recover must be a boolean");
+  return {
+    protocol: { min: int(protocol, "min", "HELLO.protocol", 1, 0xffff), max: int(protocol, "max", "HELLO.protocol", 1, 0xffff) },
+    migrationId,
+    streamIndex,
+    streamCount,
+    recover: o.recover,
+  };
+}
+
+export function decodeHelloAck(value: unknown): HelloAckMessage {
+  return { protocol: int(record(value, "HELLO_ACK"), "protocol", "HELLO_ACK", 1, 0xffff) };
+}
+
+const REJECT_REASONS: ReadonlySet<string> = new Set(["version-mismatch", "unknown-migration", "busy", "bad-hello", "closed"]);
+
+export function decodeReject(value: unknown): RejectMessage {
+  const o = record(value, "REJECT");
+  const reason = str(o, "reason", "REJECT");
+  if (!REJECT_REASONS.has(reason)) throw new ProtocolError("REJECT.reason is unknown", { reason });
+  return { reason: reason as RejectMessage["reason"], message: str(o, "message", "REJECT") };
+}
+
+export function decodeEpochMark(value: unknown): EpochMarkMessage {
+  return { epoch: int(record(value, "EPOCH_MARK"), "epoch", "EPOCH_MARK") };
+}
+
+export function decodeAbortToken(value: unknown): AbortTokenMessage {
+  const o = record(value, "ABORT_TOKEN");
+  return {
+    status: str(o, "status", "ABORT_TOKEN"),
+    statusName: str(o, "statusName", "ABORT_TOKEN"),
+    leaf: str(o, "leaf", "ABORT_TOKEN"),
+    message: str(o, "message", "ABORT_TOKEN"),
+    token: str(o, "token", "ABORT_TOKEN"),
+  };
+}
+
+export function decodeCommitted(value: unknown): CommittedMessage {
+  const o = record(value, "COMMITTED");
+  const runningAt = o.runningAt;
+  if (typeof runningAt !== "number" || !Number.isFinite(runningAt)) throw new ProtocolError("COMMITTED.runningAt must be a number");
+  return { runningAt, digest: str(o, "digest", "COMMITTED") };
+}
+
+export function decodeCancel(value: unknown): CancelMessage {
+  return { reason: str(record(value, "CANCEL"), "reason", "CANCEL") };
+}
