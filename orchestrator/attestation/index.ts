@@ -1,0 +1,44 @@
+/** Attestation: TDX quote v4 codec, simulated provisioning PKI, quote verification, TCB status, policy. */
+export {
+  AttestationError,
+  PolicyViolationError,
+  QuoteParseError,
+  QuoteVerificationError,
+} from "./errors.js";
+export type { AttestationErrorCode, PolicyViolation } from "./errors.js";
+export * from "./quote-format.js";
+export { decodeQuote, encodeQuote, encodeQuoteHeader, encodeSignedPart } from "./quote-codec.js";
+export type { QuoteHeader, QuoteSignatureData, TdxQuote } from "./quote-codec.js";
+export { decodeTdQuoteBody, encodeTdQuoteBody } from "./td-report-codec.js";
+export { decodeQeReport, encodeQeReport } from "./qe-report-codec.js";
+export type { QeReport } from "./qe-report-codec.js";
+export { certificatePublicKey, parseCertificateChain, parseTrustedRoots, verifyCertificateChain } from "./certificates.js";
+export type { Certificate } from "./certificates.js";
+export { deriveP256KeyPair, generateP256KeyPair, rawPublicKey, publicKeyFromRaw, signRaw, verifyRaw } from "./p256.js";
+export type { P256KeyPair } from "./p256.js";
+export { decodePckExtension, encodePckExtension, SGX_EXTENSION_OID } from "./sgx-extension.js";
+export type { PckExtension } from "./sgx-extension.js";
+export { AUTHORITY_NAMES, ProvisioningAuthority } from "./provisioning-authority.js";
+export type { ProvisioningAuthorityOptions } from "./provisioning-authority.js";
+export { QuotingEnclave, pckExtensionOf } from "./quoting-enclave.js";
+export type { PlatformTcb, QuotingEnclaveKeys } from "./quoting-enclave.js";
+export { assertSignedTcbInfo, signTcbInfo, TCB_STATUSES, verifyTcbInfo } from "./tcb-info.js";
+export type { QuoteCollateral, SignedTcbInfo, TcbInfo, TcbLevel, TcbStatus, TdxModuleIdentity } from "./tcb-info.js";
+export { evaluateTcb } from "./tcb-evaluation.js";
+export type { TcbEvaluation, TcbEvaluationInput } from "./tcb-evaluation.js";
+export { verifyQuote } from "./quote-verifier.js";
+export type { QuoteVerificationOptions, VerifiedQuote } from "./quote-verifier.js";
+export { assertPolicy, evaluatePolicy, parsePolicy, parseTvmTcbCapability } from "./policy.js";
+export type { AttestationPolicy, MaskedValue, PolicyVerdict, TvmTcbCapability } from "./policy.js";
+export {
+  configQuoteSource,
+  createAttester,
+  defaultCollateral,
+  defaultPlatformConfig,
+  defaultTcbInfo,
+  parsePlatformConfig,
+  platformTcbOf,
+  provisionFromConfig,
+  staticTdReport,
+} from "./simulated-platform.js";
+export type { Attester, PlatformConfig, QuoteSource } from "./simulated-platform.js";
