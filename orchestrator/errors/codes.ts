@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   CONTROL_NOT_FOUND: 504,
   CONTROL_SERVER: 505,
   CONTROL_TOKEN_MISSING: 506,
+  CONTROL_LISTEN: 507,
   // host: the daemon's own decisions
   HOST_NOT_REGISTERED: 601,
   HOST_NO_CAPACITY: 602,
@@ -101,6 +102,7 @@ export const ERROR_CODES = {
   PRICING_INVALID: 1301,
   // metrics
   METRICS_INVALID: 1401,
+  METRICS_LISTEN: 1402,
   // cli
   CLI_BAD_ARGUMENT: 1501,
   // deployment
