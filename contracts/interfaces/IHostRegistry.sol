@@ -4,24 +4,25 @@ pragma solidity ^0.8.28;
 /// @title IHostRegistry
 /// @notice The hosts of TVM Exchange: each host is an operator address that publishes the endpoint of its root
 /// VMM, the fingerprint of its attested channel key, a summary of its attested platform and its capacity, and
-/// posts a stake. Only active hosts (registered, staked at least `minStake`, not suspended, registry not paused)
-/// may bid in migration auctions.
+/// posts a stake of at least `minStake` (fixed at deployment). Only active hosts (registered, not suspended, not
+/// exiting) may bid in migration auctions.
+///
+/// Pausing the registry freezes its mutations (register, update, increaseStake); it does not change which hosts
+/// are active: a pauser excludes a host from auctions by suspending it. Keeping {isActive} to the host's own
+/// storage slot is what keeps a bid commitment under 60,000 gas.
 /// @dev Lifecycle of a host, computed by {hostState}:
 ///
-///     Unregistered --register--> Active <--pauseHost/unpauseHost--> Suspended
-///     Active --(minStake raised above stake)--> Understaked --increaseStake--> Active
-///     Active | Suspended | Understaked --deregister--> Exiting --(withdrawal delay)--> Withdrawable
+///     Unregistered --register--> Active <--suspendHost/reinstateHost--> Suspended
+///     Active | Suspended --deregister--> Exiting --(withdrawal delay)--> Withdrawable
 ///     Withdrawable --withdrawStake--> Unregistered
 interface IHostRegistry {
     /// @notice Lifecycle state of a host.
     enum HostState {
         /// Never registered, or registered and then withdrew its stake.
         Unregistered,
-        /// Registered, staked at least `minStake`, not suspended and registry not paused: may bid.
+        /// Registered with at least `minStake`, not suspended, not exiting: may bid.
         Active,
-        /// Registered but its stake is below the current `minStake` (the admin raised it).
-        Understaked,
-        /// Registered but suspended by a pauser, or the whole registry is paused.
+        /// Registered but suspended by a pauser: may not bid.
         Suspended,
         /// Deregistered; the stake is locked until the withdrawal delay has passed.
         Exiting,
@@ -91,9 +92,6 @@ interface IHostRegistry {
     /// @notice Emitted when `account` lifts the suspension of `host`.
     event HostReinstated(address indexed host, address indexed account);
 
-    /// @notice Emitted when the minimum stake changes.
-    event MinStakeChanged(uint96 previous, uint96 current);
-
     /// @notice Emitted when the withdrawal delay changes.
     event WithdrawalDelayChanged(uint48 previous, uint48 current);
 
@@ -142,7 +140,7 @@ interface IHostRegistry {
         uint32 capacity
     ) external payable;
 
-    /// @notice Replaces the published data of `msg.sender`, which must be Active, Understaked or Suspended.
+    /// @notice Replaces the published data of `msg.sender`, which must be Active or Suspended.
     function update(
         string calldata endpoint,
         bytes32 channelKeyFingerprint,
@@ -166,15 +164,12 @@ interface IHostRegistry {
     /// @notice Lifts the suspension of `host` (PAUSER_ROLE).
     function reinstateHost(address host) external;
 
-    /// @notice Pauses the registry (PAUSER_ROLE): no registration, update or stake increase, and no host is active.
-    /// Deregistration and stake withdrawal keep working so that stakes are never trapped.
+    /// @notice Pauses the registry (PAUSER_ROLE): no registration, update or stake increase. Deregistration and
+    /// stake withdrawal keep working so that stakes are never trapped; which hosts are active does not change.
     function pause() external;
 
     /// @notice Unpauses the registry (PAUSER_ROLE).
     function unpause() external;
-
-    /// @notice Sets the minimum stake (DEFAULT_ADMIN_ROLE). Hosts below it become Understaked.
-    function setMinStake(uint96 newMinStake) external;
 
     /// @notice Sets the withdrawal delay (DEFAULT_ADMIN_ROLE); applies to later deregistrations.
     function setWithdrawalDelay(uint48 newDelay) external;
@@ -188,7 +183,7 @@ interface IHostRegistry {
     /// @notice Everything known about `host` (state Unregistered and zero fields if unknown).
     function hostInfo(address host) external view returns (Host memory);
 
-    /// @notice Minimum stake, in wei, a host must hold to be active.
+    /// @notice Minimum stake, in wei, a host posts to register (fixed at deployment).
     function minStake() external view returns (uint96);
 
     /// @notice Seconds between deregistration and stake withdrawal.

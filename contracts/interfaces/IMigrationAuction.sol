@@ -20,13 +20,18 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// AllocationRegistry, which settles it when the migration is committed or aborted. With no revealed bid the
 /// auction fails and the deposit returns to the source.
 ///
-/// Bonds return to every bidder that revealed ({withdrawBond}, once the auction is settled). The bond of a bidder
-/// that committed and never revealed is forfeited to the source: the source paid for the delay and the lost
-/// information of a bid that could have won. All payouts are pull-based.
+/// Bonds return to every bidder that revealed ({withdrawBond}, any time after its reveal), and to every bidder of
+/// a cancelled auction. The bond of a bidder that committed and never revealed is forfeited to the source
+/// ({forfeitBond}, anyone may call it once the reveal deadline has passed): the source paid for the delay and for
+/// a bid that could have won and was withheld. All payouts are pull-based.
+///
+/// The source may cancel while the commit phase lasts; it is meant for the time before the first commit (for
+/// example when the TVM no longer needs to move), and bidders that did commit get their bond back. Commits are
+/// not counted on-chain: {commitBid} reads one slot of the auction and writes only the bidder's own slot.
 /// @dev Lifecycle, computed by {state} from stored deadlines and flags:
 ///
 ///     None --openAuction--> Commit --(commit deadline)--> Reveal --(reveal deadline)--> Ended
-///     Commit --cancelAuction (no commit yet)--> Cancelled
+///     Commit --cancelAuction--> Cancelled
 ///     Ended --finalize (>= 1 reveal)--> Finalized
 ///     Ended --finalize (no reveal)--> Failed
 interface IMigrationAuction {
@@ -40,7 +45,7 @@ interface IMigrationAuction {
         Reveal,
         /// The reveal deadline has passed; waiting for {finalize}.
         Ended,
-        /// The source cancelled before any commit; the deposit is back in its balance.
+        /// The source cancelled during the commit phase; the deposit is back in its balance.
         Cancelled,
         /// Finalized without any revealed bid; the deposit is back in the source's balance.
         Failed,
@@ -56,8 +61,10 @@ interface IMigrationAuction {
         Committed,
         /// Revealed; the bond is refundable once the auction is settled.
         Revealed,
-        /// Revealed and the bond was paid back.
-        Refunded
+        /// The bond was paid back (revealed bid, or bid in a cancelled auction).
+        Refunded,
+        /// Never revealed: the bond went to the source.
+        Forfeited
     }
 
     /// @notice TCB capability a TVM requires from its destination platform. The source checks it against each
@@ -76,7 +83,7 @@ interface IMigrationAuction {
     /// @param tcb TCB capability the TVM requires.
     /// @param commitDeadline Commits are accepted strictly before this timestamp.
     /// @param revealDeadline Reveals are accepted from `commitDeadline`, strictly before this timestamp.
-    /// @param bond Wei each bidder posts with its commitment.
+    /// @param bond Wei each bidder posts with its commitment: a whole number of gwei, below 2^48 gwei.
     struct AuctionParams {
         bytes32 requestId;
         bytes32 tvmId;
@@ -94,7 +101,6 @@ interface IMigrationAuction {
     /// @param revealDeadline See {AuctionParams}.
     /// @param reserve Deposit and maximum price, in wei.
     /// @param bond Bond per bidder, in wei.
-    /// @param commitCount Number of commitments.
     /// @param revealCount Number of valid reveals.
     /// @param bestBidder Current lowest bidder (the winner once finalized), or zero.
     /// @param bestPrice Lowest revealed price (meaningful when `revealCount > 0`).
@@ -111,7 +117,6 @@ interface IMigrationAuction {
         uint48 revealDeadline;
         uint96 reserve;
         uint96 bond;
-        uint32 commitCount;
         uint32 revealCount;
         address bestBidder;
         uint96 bestPrice;
@@ -123,8 +128,8 @@ interface IMigrationAuction {
         TcbRequirement tcb;
     }
 
-    /// @notice One bidder's bid. Before the reveal only `commitment` is known (its low 248 bits are stored);
-    /// after it only `price` and `capacity`.
+    /// @notice One bidder's bid. While Committed only `commitment` is known (its low 248 bits are stored); once
+    /// revealed only `price` and `capacity`.
     struct BidInfo {
         BidStatus status;
         bytes32 commitment;
@@ -132,42 +137,40 @@ interface IMigrationAuction {
         uint32 capacity;
     }
 
-    /// @notice Emitted when `source` opens auction `auctionId`; hosts filter on `requestId`.
+    /// @notice Emitted when `source` opens auction `auctionId` with `reserve` wei in escrow; hosts filter on
+    /// `requestId` (repeated, with the TVM id, in `params`).
     event AuctionOpened(
         AuctionId indexed auctionId,
         bytes32 indexed requestId,
         bytes32 indexed tvmId,
         address source,
-        bytes32 configHash,
-        TcbRequirement tcb,
-        uint48 commitDeadline,
-        uint48 revealDeadline,
         uint96 reserve,
-        uint96 bond
+        AuctionParams params
     );
 
     /// @notice Emitted when the source cancels auction `auctionId` before any commit.
     event AuctionCancelled(AuctionId indexed auctionId);
 
-    /// @notice Emitted when `bidder` commits to auction `auctionId`.
-    event BidCommitted(AuctionId indexed auctionId, address indexed bidder, bytes32 commitment);
+    /// @notice Emitted when `bidder` commits to auction `auctionId` (the commitment is in the call data).
+    event BidCommitted(AuctionId indexed auctionId, address indexed bidder);
 
     /// @notice Emitted when `bidder` reveals its bid in auction `auctionId`.
     event BidRevealed(AuctionId indexed auctionId, address indexed bidder, uint96 price, uint32 capacity);
 
-    /// @notice Emitted when auction `auctionId` is finalized with a winner; `price` is what the winner will be paid
-    /// and `forfeitedBonds` the bonds of unrevealed commitments credited to the source.
+    /// @notice Emitted when auction `auctionId` is finalized with a winner; `price` is what the winner will be paid.
     event AuctionFinalized(
         AuctionId indexed auctionId,
         address indexed winner,
         AllocationId indexed allocationId,
         uint96 winningBid,
-        uint96 price,
-        uint256 forfeitedBonds
+        uint96 price
     );
 
     /// @notice Emitted when auction `auctionId` is finalized without any revealed bid.
-    event AuctionFailed(AuctionId indexed auctionId, uint256 forfeitedBonds);
+    event AuctionFailed(AuctionId indexed auctionId);
+
+    /// @notice Emitted when the bond of `bidder`, who never revealed, is credited to the source.
+    event BondForfeited(AuctionId indexed auctionId, address indexed bidder, uint96 amount);
 
     /// @notice Emitted when `bidder` takes back its bond for auction `auctionId`.
     event BondRefunded(AuctionId indexed auctionId, address indexed bidder, uint96 amount);
@@ -199,8 +202,8 @@ interface IMigrationAuction {
     /// @notice `caller` is not the source `source` of auction `auctionId`.
     error MigrationAuctionNotSource(AuctionId auctionId, address caller, address source);
 
-    /// @notice Auction `auctionId` already has `commitCount` commitments and can no longer be cancelled.
-    error MigrationAuctionHasCommitments(AuctionId auctionId, uint32 commitCount);
+    /// @notice The bond is not a whole number of gwei below 2^48 gwei.
+    error MigrationAuctionInvalidBond(uint96 bond);
 
     /// @notice The value sent with a commitment is not the bond.
     error MigrationAuctionWrongBond(AuctionId auctionId, uint256 sent, uint96 bond);
@@ -236,8 +239,8 @@ interface IMigrationAuction {
     /// @return auctionId The new auction's id.
     function openAuction(AuctionParams calldata params) external payable returns (AuctionId auctionId);
 
-    /// @notice Cancels auction `auctionId` (source only, state Commit, no commitment yet); credits the deposit
-    /// back to the source.
+    /// @notice Cancels auction `auctionId` (source only, state Commit); credits the deposit back to the source and
+    /// makes the bonds of any commitments refundable.
     function cancelAuction(AuctionId auctionId) external;
 
     /// @notice Commits a sealed bid with the bond as `msg.value`, presenting the source's admission ticket as an
@@ -253,10 +256,15 @@ interface IMigrationAuction {
     /// @return allocationId The allocation created, or 0 when the auction failed.
     function finalize(AuctionId auctionId) external returns (AllocationId allocationId);
 
-    /// @notice Pays `msg.sender` back its bond for auction `auctionId` (revealed bid, auction Finalized or Failed).
+    /// @notice Pays `msg.sender` back its bond for auction `auctionId`: a revealed bid, or a committed bid of a
+    /// cancelled auction.
     function withdrawBond(AuctionId auctionId) external;
 
-    /// @notice Pays `msg.sender` its whole credited balance (refunded deposits and forfeited bonds).
+    /// @notice Credits the source with the bond of `bidder`, who committed to auction `auctionId` and did not reveal
+    /// before the reveal deadline (anyone may call).
+    function forfeitBond(AuctionId auctionId, address bidder) external;
+
+    /// @notice Pays `msg.sender` its whole credited balance (returned deposits and forfeited bonds).
     function withdraw() external;
 
     /// @notice Lifecycle state of auction `auctionId`.

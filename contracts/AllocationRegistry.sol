@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.34;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
+import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
+import {AllocationId, AuctionId} from "./types/Ids.sol";
+
+/// @title AllocationRegistry
+/// @notice Where each TVM runs, and the escrow of the migrations under way. See {IAllocationRegistry}.
+/// @dev Accounting: the contract holds exactly the deposits of Allocated allocations plus the credited balances.
+/// A deposit leaves its allocation once (Committed: price to the destination, the rest to the source; Aborted:
+/// all to the source) and a balance is zeroed before it is paid.
+contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
+    /// @notice Role of the auction contract: the only caller of {allocate}.
+    bytes32 public constant ALLOCATOR_ROLE = keccak256("ALLOCATOR_ROLE");
+
+    /// @notice Role allowed to record allocations of other chains.
+    bytes32 public constant MIRROR_RECORDER_ROLE = keccak256("MIRROR_RECORDER_ROLE");
+
+    /// @notice EIP-712 type of the source's countersignature of the migrated state.
+    bytes32 public constant RECEIPT_TYPEHASH =
+        keccak256("MigrationReceipt(uint64 allocationId,bytes32 tvmId,bytes32 stateDigest)");
+
+    /// @notice Longest accepted confirmation timeout (30 days).
+    uint48 public constant MAX_CONFIRMATION_TIMEOUT = 30 days;
+
+    /// @notice Most allocations returned by one {allocationHistory} page.
+    uint256 public constant MAX_PAGE_SIZE = 100;
+
+    /// @dev One allocation, seven slots.
+    /// slot 0: source 20 + auctionId 8 + abortReason 4 = 32 bytes
+    /// slot 1: destination 20 + price 12 = 32 bytes
+    /// slot 2: deposit 12 + allocatedAt 6 + confirmDeadline 6 + settledAt 6 + state 1 = 31 bytes
+    /// slots 3-5: tvmId, configHash, stateDigest.
+    struct AllocationRecord {
+        address source;
+        AuctionId auctionId;
+        uint32 abortReason;
+        address destination;
+        uint96 price;
+        uint96 deposit;
+        uint48 allocatedAt;
+        uint48 confirmDeadline;
+        uint48 settledAt;
+        AllocationState state;
+        bytes32 tvmId;
+        bytes32 configHash;
+        bytes32 stateDigest;
+    }
+
+    /// @dev Per TVM: current host 20 + its allocation 8 + live allocation 8 = 36 bytes, two slots.
+    struct TvmRecord {
+        address host;
+        AllocationId placement;
+        AllocationId live;
+    }
+
+    IHostRegistry private immutable _hostRegistry;
+
+    uint48 private _confirmationTimeout;
+    uint64 private _allocationCount;
+    mapping(AllocationId allocationId => AllocationRecord) private _allocations;
+    mapping(bytes32 tvmId => TvmRecord) private _tvms;
+    mapping(bytes32 tvmId => AllocationId[]) private _history;
+    mapping(uint256 sourceChainId => mapping(AllocationId sourceAllocationId => MirroredAllocation)) private _mirrors;
+    mapping(address account => uint256) private _balances;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (it then grants ALLOCATOR_ROLE to the auction contract).
+    /// @param hostRegistry_ HostRegistry of this chain, whose active hosts may record their own mirrors.
+    /// @param confirmationTimeout_ Seconds after allocation before the source may abort alone.
+    constructor(address admin, IHostRegistry hostRegistry_, uint48 confirmationTimeout_)
+        EIP712("AllocationRegistry", "1")
+    {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _hostRegistry = hostRegistry_;
+        _setConfirmationTimeout(confirmationTimeout_);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function allocate(
+        bytes32 tvmId,
+        AuctionId auctionId,
+        address source,
+        address destination,
+        uint96 price,
+        bytes32 configHash
+    ) external payable onlyRole(ALLOCATOR_ROLE) returns (AllocationId allocationId) {
+        if (source == address(0) || destination == address(0) || source == destination) {
+            revert AllocationRegistryInvalidParties(source, destination);
+        }
+        if (msg.value < price || msg.value > type(uint96).max) revert AllocationRegistryInvalidDeposit(msg.value, price);
+        TvmRecord storage tvm = _tvms[tvmId];
+        if (AllocationId.unwrap(tvm.live) != 0) revert AllocationRegistryTvmAlreadyAllocated(tvmId, tvm.live);
+
+        unchecked {
+            // 2^64 allocations are out of reach.
+            allocationId = AllocationId.wrap(++_allocationCount);
+        }
+        AllocationRecord storage r = _allocations[allocationId];
+        r.source = source;
+        r.auctionId = auctionId;
+        r.destination = destination;
+        r.price = price;
+        r.deposit = uint96(msg.value);
+        r.allocatedAt = uint48(block.timestamp);
+        r.confirmDeadline = uint48(block.timestamp) + _confirmationTimeout;
+        r.state = AllocationState.Allocated;
+        r.tvmId = tvmId;
+        r.configHash = configHash;
+        tvm.live = allocationId;
+        _history[tvmId].push(allocationId);
+        emit Allocated(tvmId, auctionId, source, destination, price, configHash, allocationId);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function confirmMigration(AllocationId allocationId, bytes32 stateDigest, bytes calldata sourceSignature)
+        external
+    {
+        AllocationRecord storage r = _requireAllocated(allocationId);
+        address destination = r.destination;
+        if (msg.sender != destination) revert AllocationRegistryNotDestination(allocationId, msg.sender, destination);
+        if (stateDigest == bytes32(0)) revert AllocationRegistryZeroStateDigest(allocationId);
+        bytes32 tvmId = r.tvmId;
+        address source = r.source;
+        (address signer,,) = ECDSA.tryRecover(_receiptDigest(allocationId, tvmId, stateDigest), sourceSignature);
+        if (signer != source) revert AllocationRegistryInvalidReceipt(allocationId, signer, source);
+
+        r.state = AllocationState.Committed;
+        r.settledAt = uint48(block.timestamp);
+        r.stateDigest = stateDigest;
+        TvmRecord storage tvm = _tvms[tvmId];
+        tvm.host = destination;
+        tvm.placement = allocationId;
+        tvm.live = AllocationId.wrap(0);
+        emit MigrationCommitted(allocationId, tvmId, destination, stateDigest);
+        uint96 price = r.price;
+        if (price != 0) _credit(destination, allocationId, price);
+        unchecked {
+            // allocate() checked deposit >= price.
+            uint96 change = r.deposit - price;
+            if (change != 0) _credit(source, allocationId, change);
+        }
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function abortMigration(AllocationId allocationId, uint32 reason) external {
+        AllocationRecord storage r = _requireAllocated(allocationId);
+        address source = r.source;
+        if (msg.sender != r.destination) {
+            if (msg.sender != source) revert AllocationRegistryNotParticipant(allocationId, msg.sender);
+            if (block.timestamp < r.confirmDeadline) {
+                revert AllocationRegistryConfirmationPending(allocationId, r.confirmDeadline, block.timestamp);
+            }
+        }
+        r.state = AllocationState.Aborted;
+        r.settledAt = uint48(block.timestamp);
+        r.abortReason = reason;
+        bytes32 tvmId = r.tvmId;
+        _tvms[tvmId].live = AllocationId.wrap(0);
+        emit MigrationAborted(allocationId, tvmId, msg.sender, reason);
+        _credit(source, allocationId, r.deposit);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function withdraw() external {
+        uint256 amount = _balances[msg.sender];
+        if (amount == 0) revert AllocationRegistryNothingToWithdraw(msg.sender);
+        // Zeroed before the transfer: a re-entrant call finds nothing to withdraw.
+        _balances[msg.sender] = 0;
+        emit Withdrawn(msg.sender, amount);
+        (bool ok,) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert AllocationRegistryTransferFailed(msg.sender, amount);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function recordMirror(MirrorRecord calldata record) external {
+        if (
+            !hasRole(MIRROR_RECORDER_ROLE, msg.sender)
+                && (msg.sender != record.destination || !_hostRegistry.isActive(msg.sender))
+        ) revert AllocationRegistryMirrorUnauthorized(msg.sender);
+        AllocationId sourceAllocationId = record.sourceAllocationId;
+        if (
+            record.sourceChainId == 0 || AllocationId.unwrap(sourceAllocationId) == 0 || record.tvmId == bytes32(0)
+                || record.source == address(0) || record.destination == address(0)
+        ) revert AllocationRegistryInvalidMirror(record.sourceChainId, sourceAllocationId);
+        MirroredAllocation storage m = _mirrors[record.sourceChainId][sourceAllocationId];
+        if (m.recordedAt != 0) revert AllocationRegistryMirrorExists(record.sourceChainId, sourceAllocationId);
+
+        m.record = record;
+        m.recordedBy = msg.sender;
+        m.recordedAt = uint48(block.timestamp);
+        emit AllocationMirrored(
+            record.tvmId,
+            record.sourceChainId,
+            record.destination,
+            sourceAllocationId,
+            record.sourceTxHash,
+            record.source,
+            record.price,
+            record.configHash,
+            msg.sender
+        );
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function setConfirmationTimeout(uint48 newTimeout) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setConfirmationTimeout(newTimeout);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function state(AllocationId allocationId) external view returns (AllocationState) {
+        return _allocations[allocationId].state;
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function allocation(AllocationId allocationId) external view returns (Allocation memory) {
+        return _toAllocation(allocationId);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function currentPlacement(bytes32 tvmId) external view returns (address host, AllocationId allocationId) {
+        TvmRecord storage tvm = _tvms[tvmId];
+        return (tvm.host, tvm.placement);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function liveAllocation(bytes32 tvmId) external view returns (AllocationId) {
+        return _tvms[tvmId].live;
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function historyLength(bytes32 tvmId) external view returns (uint256) {
+        return _history[tvmId].length;
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    /// @dev At most {MAX_PAGE_SIZE} entries per page; an `offset` past the end gives an empty page.
+    function allocationHistory(bytes32 tvmId, uint256 offset, uint256 limit)
+        external
+        view
+        returns (Allocation[] memory page)
+    {
+        AllocationId[] storage ids = _history[tvmId];
+        uint256 length = ids.length;
+        if (offset >= length) return page;
+        if (limit > MAX_PAGE_SIZE) limit = MAX_PAGE_SIZE;
+        uint256 end = length - offset < limit ? length : offset + limit;
+        page = new Allocation[](end - offset);
+        for (uint256 i = offset; i < end; ++i) {
+            page[i - offset] = _toAllocation(ids[i]);
+        }
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function mirroredAllocation(uint256 sourceChainId, AllocationId sourceAllocationId)
+        external
+        view
+        returns (MirroredAllocation memory)
+    {
+        return _mirrors[sourceChainId][sourceAllocationId];
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function balanceOf(address account) external view returns (uint256) {
+        return _balances[account];
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function confirmationTimeout() external view returns (uint48) {
+        return _confirmationTimeout;
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function allocationCount() external view returns (uint64) {
+        return _allocationCount;
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function receiptDigest(AllocationId allocationId, bytes32 stateDigest) external view returns (bytes32) {
+        return _receiptDigest(allocationId, _allocations[allocationId].tvmId, stateDigest);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function hostRegistry() external view returns (address) {
+        return address(_hostRegistry);
+    }
+
+    function _requireAllocated(AllocationId allocationId) private view returns (AllocationRecord storage r) {
+        r = _allocations[allocationId];
+        AllocationState current = r.state;
+        if (current != AllocationState.Allocated) {
+            revert AllocationRegistryUnexpectedState(allocationId, current, AllocationState.Allocated);
+        }
+    }
+
+    function _receiptDigest(AllocationId allocationId, bytes32 tvmId, bytes32 stateDigest)
+        private
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(RECEIPT_TYPEHASH, allocationId, tvmId, stateDigest)));
+    }
+
+    function _toAllocation(AllocationId allocationId) private view returns (Allocation memory info) {
+        AllocationRecord storage r = _allocations[allocationId];
+        if (r.state == AllocationState.None) return info;
+        info.id = allocationId;
+        info.auctionId = r.auctionId;
+        info.state = r.state;
+        info.source = r.source;
+        info.destination = r.destination;
+        info.price = r.price;
+        info.deposit = r.deposit;
+        info.allocatedAt = r.allocatedAt;
+        info.confirmDeadline = r.confirmDeadline;
+        info.settledAt = r.settledAt;
+        info.abortReason = r.abortReason;
+        info.tvmId = r.tvmId;
+        info.configHash = r.configHash;
+        info.stateDigest = r.stateDigest;
+    }
+
+    function _credit(address account, AllocationId allocationId, uint256 amount) private {
+        _balances[account] += amount;
+        emit BalanceCredited(account, allocationId, amount);
+    }
+
+    function _setConfirmationTimeout(uint48 newTimeout) private {
+        if (newTimeout == 0 || newTimeout > MAX_CONFIRMATION_TIMEOUT) {
+            revert AllocationRegistryInvalidTimeout(newTimeout, MAX_CONFIRMATION_TIMEOUT);
+        }
+        uint48 previous = _confirmationTimeout;
+        _confirmationTimeout = newTimeout;
+        emit ConfirmationTimeoutChanged(previous, newTimeout);
+    }
+}

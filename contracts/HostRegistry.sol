@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.34;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
+
+/// @title HostRegistry
+/// @notice Registry of the hosts that may take part in migration auctions. See {IHostRegistry}.
+/// @dev {isActive} is on the path of every bid commitment, so it reads exactly one storage slot: the first slot of
+/// the host's record ({HostCore}). The minimum stake is immutable, and a host's stake can only grow, so an
+/// active host always holds at least the minimum.
+contract HostRegistry is IHostRegistry, AccessControl, Pausable {
+    /// @notice Role allowed to pause the registry and to suspend or reinstate hosts.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @notice Longest accepted endpoint, in bytes.
+    uint256 public constant MAX_ENDPOINT_LENGTH = 256;
+
+    /// @notice Longest accepted withdrawal delay (one year).
+    uint48 public constant MAX_WITHDRAWAL_DELAY = 365 days;
+
+    /// @dev The first slot of a host: stake 12 + capacity 4 + registeredAt 6 + unlockAt 6 + suspended 1 = 29 bytes,
+    /// everything {isActive} and {hostState} need.
+    struct HostCore {
+        uint96 stake;
+        uint32 capacity;
+        uint48 registeredAt;
+        uint48 unlockAt;
+        bool suspended;
+    }
+
+    /// @dev One host: the core slot, then the TCB SVN and module version (18 bytes in one slot), the quote hash,
+    /// the channel key fingerprint and the endpoint.
+    struct HostRecord {
+        HostCore core;
+        bytes16 teeTcbSvn;
+        uint16 tdxModuleVersion;
+        bytes32 quoteHash;
+        bytes32 channelKeyFingerprint;
+        string endpoint;
+    }
+
+    uint96 private immutable _minStake;
+
+    uint48 private _withdrawalDelay;
+
+    uint256 private _hostCount;
+    mapping(address host => HostRecord) private _hosts;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
+    /// @param minStake_ Minimum stake, in wei (non-zero).
+    /// @param withdrawalDelay_ Initial withdrawal delay, in seconds (at most {MAX_WITHDRAWAL_DELAY}).
+    constructor(address admin, uint96 minStake_, uint48 withdrawalDelay_) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        if (minStake_ == 0) revert HostRegistryZeroMinStake();
+        _minStake = minStake_;
+        _setWithdrawalDelay(withdrawalDelay_);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function register(
+        string calldata endpoint,
+        bytes32 channelKeyFingerprint,
+        PlatformSummary calldata platform,
+        uint32 capacity
+    ) external payable whenNotPaused {
+        HostRecord storage h = _hosts[msg.sender];
+        if (h.core.registeredAt != 0) revert HostRegistryAlreadyRegistered(msg.sender);
+        uint96 required = _minStake;
+        if (msg.value < required) revert HostRegistryInsufficientStake(msg.sender, msg.value, required);
+        if (msg.value > type(uint96).max) revert HostRegistryStakeOverflow(msg.sender, msg.value);
+        _checkPublishedData(endpoint, channelKeyFingerprint, capacity);
+
+        h.core.stake = uint96(msg.value);
+        h.core.registeredAt = uint48(block.timestamp);
+        _writePublishedData(h, endpoint, channelKeyFingerprint, platform, capacity);
+        unchecked {
+            // Bounded by the number of addresses.
+            ++_hostCount;
+        }
+        emit HostRegistered(msg.sender, endpoint, channelKeyFingerprint, platform, capacity, uint96(msg.value));
+    }
+
+    /// @inheritdoc IHostRegistry
+    function update(
+        string calldata endpoint,
+        bytes32 channelKeyFingerprint,
+        PlatformSummary calldata platform,
+        uint32 capacity
+    ) external whenNotPaused {
+        HostRecord storage h = _requireRegisteredNotExiting(msg.sender);
+        _checkPublishedData(endpoint, channelKeyFingerprint, capacity);
+        _writePublishedData(h, endpoint, channelKeyFingerprint, platform, capacity);
+        emit HostUpdated(msg.sender, endpoint, channelKeyFingerprint, platform, capacity);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function increaseStake() external payable whenNotPaused {
+        HostRecord storage h = _requireRegisteredNotExiting(msg.sender);
+        if (msg.value == 0) revert HostRegistryInsufficientStake(msg.sender, 0, 1);
+        uint256 stake = uint256(h.core.stake) + msg.value;
+        if (stake > type(uint96).max) revert HostRegistryStakeOverflow(msg.sender, stake);
+        h.core.stake = uint96(stake);
+        emit StakeIncreased(msg.sender, uint96(msg.value), uint96(stake));
+    }
+
+    /// @inheritdoc IHostRegistry
+    function deregister() external {
+        HostRecord storage h = _requireRegisteredNotExiting(msg.sender);
+        uint48 unlockAt = uint48(block.timestamp) + _withdrawalDelay;
+        h.core.unlockAt = unlockAt;
+        emit HostDeregistered(msg.sender, unlockAt);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function withdrawStake() external {
+        HostRecord storage h = _hosts[msg.sender];
+        HostState current = _state(h);
+        if (current != HostState.Withdrawable) {
+            revert HostRegistryUnexpectedState(msg.sender, current, HostState.Withdrawable);
+        }
+        uint96 amount = h.core.stake;
+        // Effects before the transfer: the record is gone before any code of the host runs.
+        delete _hosts[msg.sender];
+        unchecked {
+            // The host was counted at registration.
+            --_hostCount;
+        }
+        emit StakeWithdrawn(msg.sender, amount);
+        (bool ok,) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert HostRegistryTransferFailed(msg.sender, amount);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function suspendHost(address host) external onlyRole(PAUSER_ROLE) {
+        HostRecord storage h = _requireRegistered(host);
+        if (h.core.suspended) revert HostRegistrySuspensionUnchanged(host, true);
+        h.core.suspended = true;
+        emit HostSuspended(host, msg.sender);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function reinstateHost(address host) external onlyRole(PAUSER_ROLE) {
+        HostRecord storage h = _requireRegistered(host);
+        if (!h.core.suspended) revert HostRegistrySuspensionUnchanged(host, false);
+        h.core.suspended = false;
+        emit HostReinstated(host, msg.sender);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IHostRegistry
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    /// @inheritdoc IHostRegistry
+    function setWithdrawalDelay(uint48 newDelay) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setWithdrawalDelay(newDelay);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function isActive(address host) external view returns (bool) {
+        return _state(_hosts[host]) == HostState.Active;
+    }
+
+    /// @inheritdoc IHostRegistry
+    function hostState(address host) external view returns (HostState) {
+        return _state(_hosts[host]);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function hostInfo(address host) external view returns (Host memory info) {
+        HostRecord storage h = _hosts[host];
+        info.state = _state(h);
+        info.suspended = h.core.suspended;
+        info.capacity = h.core.capacity;
+        info.stake = h.core.stake;
+        info.registeredAt = h.core.registeredAt;
+        info.unlockAt = h.core.unlockAt;
+        info.channelKeyFingerprint = h.channelKeyFingerprint;
+        info.platform = PlatformSummary(h.teeTcbSvn, h.tdxModuleVersion, h.quoteHash);
+        info.endpoint = h.endpoint;
+    }
+
+    /// @inheritdoc IHostRegistry
+    function minStake() external view returns (uint96) {
+        return _minStake;
+    }
+
+    /// @inheritdoc IHostRegistry
+    function withdrawalDelay() external view returns (uint48) {
+        return _withdrawalDelay;
+    }
+
+    /// @inheritdoc IHostRegistry
+    function hostCount() external view returns (uint256) {
+        return _hostCount;
+    }
+
+    /// @dev The lifecycle of {IHostRegistry}, from the host's core slot alone.
+    function _state(HostRecord storage h) private view returns (HostState) {
+        HostCore memory core = h.core;
+        if (core.registeredAt == 0) return HostState.Unregistered;
+        if (core.unlockAt != 0) return core.unlockAt > block.timestamp ? HostState.Exiting : HostState.Withdrawable;
+        if (core.suspended) return HostState.Suspended;
+        return HostState.Active;
+    }
+
+    function _requireRegistered(address host) private view returns (HostRecord storage h) {
+        h = _hosts[host];
+        if (h.core.registeredAt == 0) revert HostRegistryUnexpectedState(host, HostState.Unregistered, HostState.Active);
+    }
+
+    /// @dev Registered and not exiting: Active or Suspended.
+    function _requireRegisteredNotExiting(address host) private view returns (HostRecord storage h) {
+        h = _hosts[host];
+        HostState current = _state(h);
+        if (current != HostState.Active && current != HostState.Suspended) {
+            revert HostRegistryUnexpectedState(host, current, HostState.Active);
+        }
+    }
+
+    function _checkPublishedData(string calldata endpoint, bytes32 channelKeyFingerprint, uint32 capacity)
+        private
+        view
+    {
+        uint256 length = bytes(endpoint).length;
+        if (length == 0 || length > MAX_ENDPOINT_LENGTH) {
+            revert HostRegistryInvalidEndpoint(length, MAX_ENDPOINT_LENGTH);
+        }
+        if (channelKeyFingerprint == bytes32(0)) revert HostRegistryZeroChannelKeyFingerprint(msg.sender);
+        if (capacity == 0) revert HostRegistryZeroCapacity(msg.sender);
+    }
+
+    function _writePublishedData(
+        HostRecord storage h,
+        string calldata endpoint,
+        bytes32 channelKeyFingerprint,
+        PlatformSummary calldata platform,
+        uint32 capacity
+    ) private {
+        h.core.capacity = capacity;
+        h.teeTcbSvn = platform.teeTcbSvn;
+        h.tdxModuleVersion = platform.tdxModuleVersion;
+        h.quoteHash = platform.quoteHash;
+        h.channelKeyFingerprint = channelKeyFingerprint;
+        h.endpoint = endpoint;
+    }
+
+    function _setWithdrawalDelay(uint48 newDelay) private {
+        if (newDelay > MAX_WITHDRAWAL_DELAY) revert HostRegistryWithdrawalDelayTooLong(newDelay, MAX_WITHDRAWAL_DELAY);
+        uint48 previous = _withdrawalDelay;
+        _withdrawalDelay = newDelay;
+        emit WithdrawalDelayChanged(previous, newDelay);
+    }
+}

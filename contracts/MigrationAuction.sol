@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.34;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
+import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
+import {IMigrationAuction} from "./interfaces/IMigrationAuction.sol";
+import {SealedBid} from "./libraries/SealedBid.sol";
+import {AllocationId, AuctionId} from "./types/Ids.sol";
+
+/// @title MigrationAuction
+/// @notice Sealed-bid reverse auctions for TVM migrations. See {IMigrationAuction}.
+/// @dev Gas design. {commitBid} reads one slot of the auction (source, commit deadline, bond) and fills one
+/// fresh slot (the bid); commits are not counted. {revealBid} only rewrites slots that are already non-zero: the
+/// bid slot, the counters slot, and the best-two slots, which {openAuction} initialises with a non-zero sentinel
+/// price. {finalize} reads the best two and the reveal count, so its cost does not depend on the number of bids.
+///
+/// Accounting: the contract holds exactly the reserves of auctions not yet settled, the bonds neither refunded
+/// nor forfeited, and the credited balances. Each wei leaves once: a reserve either moves to the
+/// AllocationRegistry (Finalized) or to the source's balance (Cancelled, Failed); a bond either returns to its
+/// bidder (revealed, or auction cancelled) or is credited to the source (never revealed); a balance is paid by
+/// {withdraw} and zeroed before the transfer. Every status change of a bid happens before its transfer.
+contract MigrationAuction is IMigrationAuction, EIP712 {
+    using SealedBid for uint256;
+
+    /// @notice EIP-712 type of the admission ticket the source signs for each acknowledging host.
+    bytes32 public constant ADMISSION_TICKET_TYPEHASH = keccak256("AdmissionTicket(uint64 auctionId,address host)");
+
+    /// @dev Sentinel price of the best-two slots before any reveal: above every valid price (reserves are below
+    /// it), and non-zero so that the first reveal rewrites rather than fills the slots.
+    uint96 private constant _NO_PRICE = type(uint96).max;
+
+    uint256 private constant _GWEI = 1 gwei;
+
+    /// @dev Stored outcome; the time-driven phases are derived from the deadlines by {state}.
+    enum Outcome {
+        None,
+        Open,
+        Cancelled,
+        Failed,
+        Finalized
+    }
+
+    /// @dev One auction, seven slots.
+    /// slot 0: source 20 + commitDeadline 6 + bondGwei 6 = 32 bytes: everything {commitBid} reads.
+    /// slot 1: reserve 12 + revealDeadline 6 + revealCount 3 + outcome 1 + allocationId 8 = 30 bytes (non-zero from
+    ///         the opening since the reserve is; rewritten by each reveal)
+    /// slot 2: bestBidder 20 + bestPrice 12 = 32 bytes (bestPrice starts at the sentinel)
+    /// slot 3: secondPrice 12 + tcb 18 = 30 bytes (secondPrice starts at the sentinel)
+    /// slots 4-6: requestId, tvmId, configHash.
+    /// The bond is kept in gwei (48 bits: up to 2.8e14 gwei) so that it fits beside the source and the commit
+    /// deadline. The reveal count is 24 bits: 16.7 million reveals would take far more gas than a block holds.
+    struct AuctionRecord {
+        address source;
+        uint48 commitDeadline;
+        uint48 bondGwei;
+        uint96 reserve;
+        uint48 revealDeadline;
+        uint24 revealCount;
+        Outcome outcome;
+        AllocationId allocationId;
+        address bestBidder;
+        uint96 bestPrice;
+        uint96 secondPrice;
+        TcbRequirement tcb;
+        bytes32 requestId;
+        bytes32 tvmId;
+        bytes32 configHash;
+    }
+
+    IHostRegistry private immutable _hostRegistry;
+    IAllocationRegistry private immutable _allocationRegistry;
+
+    uint64 private _auctionCount;
+    mapping(AuctionId auctionId => AuctionRecord) private _auctions;
+    /// @dev One packed slot per bidder, see {SealedBid}.
+    mapping(AuctionId auctionId => mapping(address bidder => uint256 packedBid)) private _bids;
+    mapping(bytes32 tvmId => AuctionId) private _liveAuction;
+    mapping(address account => uint256) private _balances;
+
+    /// @param hostRegistry_ Registry whose active hosts may bid.
+    /// @param allocationRegistry_ Registry that records the allocations (it must grant this contract its
+    /// ALLOCATOR_ROLE).
+    constructor(IHostRegistry hostRegistry_, IAllocationRegistry allocationRegistry_) EIP712("MigrationAuction", "1") {
+        _hostRegistry = hostRegistry_;
+        _allocationRegistry = allocationRegistry_;
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function openAuction(AuctionParams calldata params) external payable returns (AuctionId auctionId) {
+        if (
+            block.timestamp >= params.commitDeadline || params.commitDeadline >= params.revealDeadline
+        ) revert MigrationAuctionInvalidDeadlines(params.commitDeadline, params.revealDeadline, block.timestamp);
+        // The reserve must stay below the sentinel so that every valid price ranks before "no price".
+        if (msg.value == 0 || msg.value >= _NO_PRICE) revert MigrationAuctionInvalidReserve(msg.value);
+        uint96 bond = params.bond;
+        if (bond % _GWEI != 0 || bond / _GWEI > type(uint48).max) revert MigrationAuctionInvalidBond(bond);
+        bytes32 tvmId = params.tvmId;
+        AuctionId live = _liveAuction[tvmId];
+        if (AuctionId.unwrap(live) != 0) revert MigrationAuctionTvmInAuction(tvmId, live);
+        AllocationId liveAllocation = _allocationRegistry.liveAllocation(tvmId);
+        if (AllocationId.unwrap(liveAllocation) != 0) revert MigrationAuctionTvmAllocationLive(tvmId, liveAllocation);
+        (address holder,) = _allocationRegistry.currentPlacement(tvmId);
+        if (holder != address(0) && holder != msg.sender) revert MigrationAuctionNotTvmHolder(tvmId, msg.sender, holder);
+
+        unchecked {
+            // 2^64 auctions are out of reach.
+            auctionId = AuctionId.wrap(++_auctionCount);
+        }
+        AuctionRecord storage a = _auctions[auctionId];
+        a.source = msg.sender;
+        a.commitDeadline = params.commitDeadline;
+        a.revealDeadline = params.revealDeadline;
+        a.reserve = uint96(msg.value);
+        a.bondGwei = uint48(bond / _GWEI);
+        a.outcome = Outcome.Open;
+        a.bestPrice = _NO_PRICE;
+        a.secondPrice = _NO_PRICE;
+        a.tcb = params.tcb;
+        a.requestId = params.requestId;
+        a.tvmId = tvmId;
+        a.configHash = params.configHash;
+        _liveAuction[tvmId] = auctionId;
+        emit AuctionOpened(auctionId, params.requestId, tvmId, msg.sender, uint96(msg.value), params);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function cancelAuction(AuctionId auctionId) external {
+        AuctionRecord storage a = _auctions[auctionId];
+        _requireState(auctionId, a, AuctionState.Commit);
+        address source = a.source;
+        if (msg.sender != source) revert MigrationAuctionNotSource(auctionId, msg.sender, source);
+        a.outcome = Outcome.Cancelled;
+        // Closing the commit phase now lets {commitBid} reject the auction from its single slot.
+        a.commitDeadline = uint48(block.timestamp);
+        _liveAuction[a.tvmId] = AuctionId.wrap(0);
+        emit AuctionCancelled(auctionId);
+        _credit(source, auctionId, a.reserve);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function commitBid(AuctionId auctionId, bytes32 commitment, bytes32 ticketR, bytes32 ticketVs)
+        external
+        payable
+    {
+        AuctionRecord storage a = _auctions[auctionId];
+        // One read of slot 0. An unknown auction has a zero deadline and a cancelled one a past deadline, so the
+        // deadline alone decides; the full state is computed only to report it.
+        (address source, uint48 commitDeadline, uint48 bondGwei) = (a.source, a.commitDeadline, a.bondGwei);
+        if (block.timestamp >= commitDeadline) {
+            revert MigrationAuctionUnexpectedState(auctionId, _state(a), AuctionState.Commit);
+        }
+        if (msg.sender == source) revert MigrationAuctionSourceCannotBid(auctionId, source);
+        uint256 bond = uint256(bondGwei) * _GWEI;
+        if (msg.value != bond) revert MigrationAuctionWrongBond(auctionId, msg.value, uint96(bond));
+        mapping(address => uint256) storage bids = _bids[auctionId];
+        uint256 slot = bids[msg.sender];
+        if (slot != 0) {
+            revert MigrationAuctionUnexpectedBidStatus(auctionId, msg.sender, slot.statusOf(), BidStatus.None);
+        }
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ADMISSION_TICKET_TYPEHASH, auctionId, msg.sender)));
+        (address signer,,) = ECDSA.tryRecover(digest, ticketR, ticketVs);
+        if (signer != source) revert MigrationAuctionInvalidTicket(auctionId, msg.sender, signer);
+        if (!_hostRegistry.isActive(msg.sender)) revert MigrationAuctionHostNotActive(auctionId, msg.sender);
+
+        bids[msg.sender] = SealedBid.packCommitted(commitment);
+        emit BidCommitted(auctionId, msg.sender);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function revealBid(AuctionId auctionId, uint96 price, uint32 capacity, bytes32 salt) external {
+        AuctionRecord storage a = _auctions[auctionId];
+        _requireState(auctionId, a, AuctionState.Reveal);
+        mapping(address => uint256) storage bids = _bids[auctionId];
+        uint256 slot = bids[msg.sender];
+        if (slot.statusOf() != BidStatus.Committed) {
+            revert MigrationAuctionUnexpectedBidStatus(auctionId, msg.sender, slot.statusOf(), BidStatus.Committed);
+        }
+        if (!slot.matches(SealedBid.commitment(auctionId, msg.sender, price, capacity, salt))) {
+            revert MigrationAuctionCommitmentMismatch(auctionId, msg.sender);
+        }
+        if (price > a.reserve) revert MigrationAuctionPriceAboveReserve(auctionId, price, a.reserve);
+        if (capacity == 0) revert MigrationAuctionZeroCapacity(auctionId, msg.sender);
+
+        bids[msg.sender] = SealedBid.packRevealed(BidStatus.Revealed, price, capacity);
+        ++a.revealCount;
+        // Best-two tracking: both slots are non-zero since the opening, so these are cheap rewrites.
+        uint96 bestPrice = a.bestPrice;
+        if (SealedBid.ranksBefore(auctionId, msg.sender, price, a.bestBidder, bestPrice)) {
+            a.secondPrice = bestPrice;
+            a.bestBidder = msg.sender;
+            a.bestPrice = price;
+        } else if (price < a.secondPrice) {
+            a.secondPrice = price;
+        }
+        emit BidRevealed(auctionId, msg.sender, price, capacity);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function finalize(AuctionId auctionId) external returns (AllocationId allocationId) {
+        AuctionRecord storage a = _auctions[auctionId];
+        _requireState(auctionId, a, AuctionState.Ended);
+        address source = a.source;
+        uint24 revealCount = a.revealCount;
+        _liveAuction[a.tvmId] = AuctionId.wrap(0);
+
+        if (revealCount == 0) {
+            a.outcome = Outcome.Failed;
+            emit AuctionFailed(auctionId);
+            _credit(source, auctionId, a.reserve);
+            return allocationId;
+        }
+
+        address winner = a.bestBidder;
+        uint96 winningBid = a.bestPrice;
+        // Reverse Vickrey: the second-lowest price, or the winner's own when it revealed alone. Every revealed
+        // price is at most the reserve, so the reserve caps the payment.
+        uint96 price = revealCount == 1 ? winningBid : a.secondPrice;
+        a.outcome = Outcome.Finalized;
+        // The outcome is recorded before the external call, so a re-entrant finalize finds the auction settled.
+        allocationId = _allocationRegistry.allocate{value: a.reserve}(
+            a.tvmId, auctionId, source, winner, price, a.configHash
+        );
+        a.allocationId = allocationId;
+        emit AuctionFinalized(auctionId, winner, allocationId, winningBid, price);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function withdrawBond(AuctionId auctionId) external {
+        mapping(address => uint256) storage bids = _bids[auctionId];
+        uint256 slot = bids[msg.sender];
+        BidStatus status = slot.statusOf();
+        AuctionRecord storage a = _auctions[auctionId];
+        if (status == BidStatus.Revealed) {
+            bids[msg.sender] = SealedBid.packRevealed(BidStatus.Refunded, slot.priceOf(), slot.capacityOf());
+        } else if (status == BidStatus.Committed && a.outcome == Outcome.Cancelled) {
+            bids[msg.sender] = SealedBid.packRevealed(BidStatus.Refunded, 0, 0);
+        } else {
+            revert MigrationAuctionUnexpectedBidStatus(auctionId, msg.sender, status, BidStatus.Revealed);
+        }
+        // The bid is marked refunded above, before the transfer: a re-entrant call finds nothing to refund.
+        uint96 bond = _bond(a);
+        emit BondRefunded(auctionId, msg.sender, bond);
+        _send(msg.sender, bond);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function forfeitBond(AuctionId auctionId, address bidder) external {
+        AuctionRecord storage a = _auctions[auctionId];
+        AuctionState current = _state(a);
+        if (current != AuctionState.Ended && current != AuctionState.Finalized && current != AuctionState.Failed) {
+            revert MigrationAuctionUnexpectedState(auctionId, current, AuctionState.Ended);
+        }
+        mapping(address => uint256) storage bids = _bids[auctionId];
+        uint256 slot = bids[bidder];
+        if (slot.statusOf() != BidStatus.Committed) {
+            revert MigrationAuctionUnexpectedBidStatus(auctionId, bidder, slot.statusOf(), BidStatus.Committed);
+        }
+        bids[bidder] = SealedBid.packRevealed(BidStatus.Forfeited, 0, 0);
+        uint96 bond = _bond(a);
+        emit BondForfeited(auctionId, bidder, bond);
+        if (bond != 0) _credit(a.source, auctionId, bond);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function withdraw() external {
+        uint256 amount = _balances[msg.sender];
+        if (amount == 0) revert MigrationAuctionNothingToWithdraw(msg.sender);
+        // Zeroed before the transfer: a re-entrant call finds nothing to withdraw.
+        _balances[msg.sender] = 0;
+        emit Withdrawn(msg.sender, amount);
+        _send(msg.sender, amount);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function state(AuctionId auctionId) external view returns (AuctionState) {
+        return _state(_auctions[auctionId]);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function auctionInfo(AuctionId auctionId) external view returns (AuctionInfo memory info) {
+        AuctionRecord storage a = _auctions[auctionId];
+        info.state = _state(a);
+        info.source = a.source;
+        info.commitDeadline = a.commitDeadline;
+        info.revealDeadline = a.revealDeadline;
+        info.reserve = a.reserve;
+        info.bond = _bond(a);
+        info.revealCount = a.revealCount;
+        info.bestBidder = a.bestBidder;
+        info.bestPrice = a.bestPrice;
+        info.secondPrice = a.secondPrice;
+        info.allocationId = a.allocationId;
+        info.requestId = a.requestId;
+        info.tvmId = a.tvmId;
+        info.configHash = a.configHash;
+        info.tcb = a.tcb;
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function bidInfo(AuctionId auctionId, address bidder) external view returns (BidInfo memory info) {
+        uint256 slot = _bids[auctionId][bidder];
+        info.status = slot.statusOf();
+        if (info.status == BidStatus.Committed) {
+            info.commitment = slot.storedCommitmentOf();
+        } else if (info.status != BidStatus.None) {
+            info.price = slot.priceOf();
+            info.capacity = slot.capacityOf();
+        }
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function liveAuctionOf(bytes32 tvmId) external view returns (AuctionId) {
+        return _liveAuction[tvmId];
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function balanceOf(address account) external view returns (uint256) {
+        return _balances[account];
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function auctionCount() external view returns (uint64) {
+        return _auctionCount;
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function bidCommitment(AuctionId auctionId, address bidder, uint96 price, uint32 capacity, bytes32 salt)
+        external
+        pure
+        returns (bytes32)
+    {
+        return SealedBid.commitment(auctionId, bidder, price, capacity, salt);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function admissionTicketDigest(AuctionId auctionId, address host) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(ADMISSION_TICKET_TYPEHASH, auctionId, host)));
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function hostRegistry() external view returns (address) {
+        return address(_hostRegistry);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function allocationRegistry() external view returns (address) {
+        return address(_allocationRegistry);
+    }
+
+    /// @dev The lifecycle of {IMigrationAuction}: the stored outcome, then the deadlines while Open.
+    function _state(AuctionRecord storage a) private view returns (AuctionState) {
+        Outcome outcome = a.outcome;
+        if (outcome == Outcome.Open) {
+            if (block.timestamp < a.commitDeadline) return AuctionState.Commit;
+            if (block.timestamp < a.revealDeadline) return AuctionState.Reveal;
+            return AuctionState.Ended;
+        }
+        if (outcome == Outcome.None) return AuctionState.None;
+        if (outcome == Outcome.Cancelled) return AuctionState.Cancelled;
+        if (outcome == Outcome.Failed) return AuctionState.Failed;
+        return AuctionState.Finalized;
+    }
+
+    function _requireState(AuctionId auctionId, AuctionRecord storage a, AuctionState expected) private view {
+        AuctionState current = _state(a);
+        if (current != expected) revert MigrationAuctionUnexpectedState(auctionId, current, expected);
+    }
+
+    function _bond(AuctionRecord storage a) private view returns (uint96) {
+        return uint96(uint256(a.bondGwei) * _GWEI);
+    }
+
+    function _credit(address account, AuctionId auctionId, uint256 amount) private {
+        _balances[account] += amount;
+        emit BalanceCredited(account, auctionId, amount);
+    }
+
+    function _send(address to, uint256 amount) private {
+        if (amount == 0) return;
+        (bool ok,) = payable(to).call{value: amount}("");
+        if (!ok) revert MigrationAuctionTransferFailed(to, amount);
+    }
+}

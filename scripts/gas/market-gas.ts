@@ -1,0 +1,184 @@
+/**
+ * Runs the market end to end on a fresh chain and records the gas of each operation.
+ */
+import { Wallet, hexlify, id, randomBytes } from "ethers";
+import type { ContractTransactionResponse, Signer } from "ethers";
+import type { network } from "hardhat";
+import { LOCAL_SUITE_PARAMS, deploySuite } from "../../deploy/deploy-suite.js";
+import type { DeployedSuite } from "../../deploy/deploy-suite.js";
+import {
+  allocationDomain,
+  auctionDomain,
+  bidCommitment,
+  signAdmissionTicket,
+  signMigrationReceipt,
+} from "../../deploy/eip712.js";
+
+type Connection = Awaited<ReturnType<typeof network.create>>;
+
+export interface MarketGas {
+  registerHost: number;
+  openAuctionByAckers: { 1: number; 50: number };
+  commitBid: number;
+  revealBid: number;
+  finalize: { 1: number; 10: number; 50: number };
+  confirmMigration: number;
+  abortMigration: number;
+  withdraw: number;
+  withdrawBond: number;
+}
+
+const PLATFORM = {
+  teeTcbSvn: "0x0b010300000000000000000000000000",
+  tdxModuleVersion: 0x0105,
+  quoteHash: id("quote"),
+};
+const ENDPOINT = "tcp://203.0.113.7:7400/x1"; // 24 bytes of endpoint, as a real host would publish
+const RESERVE = 10n ** 18n;
+const BOND = 10n ** 16n;
+
+async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<number> {
+  const receipt = await (await tx).wait();
+  if (receipt === null) throw new Error("transaction was not mined");
+  return Number(receipt.gasUsed);
+}
+
+interface Market {
+  connection: Connection;
+  suite: DeployedSuite;
+  chainId: bigint;
+  source: Signer;
+  hosts: Wallet[];
+}
+
+async function setUp(connection: Connection, hostCount: number): Promise<Market & { registerGas: number }> {
+  const { ethers, networkHelpers } = connection;
+  const [deployer, source] = await ethers.getSigners();
+  if (deployer === undefined || source === undefined) throw new Error("the chain has no accounts");
+  const suite = await deploySuite(deployer, LOCAL_SUITE_PARAMS);
+  const chainId = (await ethers.provider.getNetwork()).chainId;
+  const hosts: Wallet[] = [];
+  let registerGas = 0;
+  for (let i = 0; i < hostCount; i++) {
+    const wallet = new Wallet(hexlify(randomBytes(32)), ethers.provider);
+    await networkHelpers.setBalance(wallet.address, 100n * 10n ** 18n);
+    const gas = await gasOf(
+      suite.contracts.hostRegistry
+        .connect(wallet)
+        .register(ENDPOINT, id(`channel-key-${i}`), PLATFORM, 4, { value: LOCAL_SUITE_PARAMS.minStake }),
+    );
+    registerGas = Math.max(registerGas, gas);
+    hosts.push(wallet);
+  }
+  return { connection, suite, chainId, source, hosts, registerGas };
+}
+
+async function openAuction(market: Market, tvmId: string): Promise<{ auctionId: bigint; gas: number }> {
+  const { networkHelpers } = market.connection;
+  const now = BigInt(await networkHelpers.time.latest());
+  const auction = market.suite.contracts.migrationAuction.connect(market.source);
+  const params = {
+    requestId: id(`request-${tvmId}`),
+    tvmId,
+    configHash: id(`config-${tvmId}`),
+    tcb: { minTeeTcbSvn: PLATFORM.teeTcbSvn, minTdxModuleVersion: PLATFORM.tdxModuleVersion },
+    commitDeadline: now + 1000n,
+    revealDeadline: now + 2000n,
+    bond: BOND,
+  };
+  const gas = await gasOf(auction.openAuction(params, { value: RESERVE }));
+  return { auctionId: await auction.auctionCount(), gas };
+}
+
+interface AuctionRun {
+  auctionId: bigint;
+  commitGas: number[];
+  revealGas: number[];
+  finalizeGas: number;
+}
+
+/** One auction with `bidders` hosts that all commit and reveal, then finalize. */
+async function runAuction(market: Market, tvmId: string, bidders: number): Promise<AuctionRun> {
+  const { networkHelpers } = market.connection;
+  const { auctionId } = await openAuction(market, tvmId);
+  const auction = market.suite.contracts.migrationAuction;
+  const domain = auctionDomain(market.chainId, market.suite.migrationAuction);
+  const participants = market.hosts.slice(0, bidders);
+  const bids = participants.map((host, i) => ({
+    host,
+    price: RESERVE / 2n + BigInt(((i * 7919) % 101) * 1000),
+    capacity: BigInt(1 + (i % 4)),
+    salt: hexlify(randomBytes(32)),
+  }));
+  const commitGas: number[] = [];
+  for (const bid of bids) {
+    const ticket = await signAdmissionTicket(market.source, domain, auctionId, bid.host.address);
+    const commitment = bidCommitment(auctionId, bid.host.address, bid.price, bid.capacity, bid.salt);
+    commitGas.push(
+      await gasOf(auction.connect(bid.host).commitBid(auctionId, commitment, ticket.r, ticket.vs, { value: BOND })),
+    );
+  }
+  const info = await auction.auctionInfo(auctionId);
+  await networkHelpers.time.increaseTo(info.commitDeadline);
+  const revealGas: number[] = [];
+  for (const bid of bids) {
+    revealGas.push(await gasOf(auction.connect(bid.host).revealBid(auctionId, bid.price, bid.capacity, bid.salt)));
+  }
+  await networkHelpers.time.increaseTo(info.revealDeadline);
+  const finalizeGas = await gasOf(auction.connect(market.source).finalize(auctionId));
+  return { auctionId, commitGas, revealGas, finalizeGas };
+}
+
+export async function measureMarketGas(connection: Connection): Promise<MarketGas> {
+  const market = await setUp(connection, 50);
+  const { suite, source } = market;
+
+  // Warm the auction counter so that every measured opening pays the same storage costs.
+  await openAuction(market, id("warm-up"));
+  // Opening never depends on the acknowledging hosts: their tickets are signed off-chain afterwards.
+  const oneAcker = await openAuction(market, id("tvm-open-1"));
+  await signAdmissionTicket(source, auctionDomain(market.chainId, suite.migrationAuction), oneAcker.auctionId, market.hosts[0]!.address);
+  const fiftyAckers = await openAuction(market, id("tvm-open-50"));
+  for (const host of market.hosts) {
+    await signAdmissionTicket(source, auctionDomain(market.chainId, suite.migrationAuction), fiftyAckers.auctionId, host.address);
+  }
+
+  const one = await runAuction(market, id("tvm-1"), 1);
+  const ten = await runAuction(market, id("tvm-10"), 10);
+  const fifty = await runAuction(market, id("tvm-50"), 50);
+
+  // Settle the 50-bidder allocation: the winner confirms with the source's receipt, then withdraws the price.
+  const registry = suite.contracts.allocationRegistry;
+  const committed = await registry.allocation(await registry.allocationCount());
+  const winner = market.hosts.find((h) => h.address === committed.destination);
+  if (winner === undefined) throw new Error("the winner is not one of the bidders");
+  const stateDigest = id("tvm-50 state at pause");
+  const receipt = await signMigrationReceipt(
+    source,
+    allocationDomain(market.chainId, suite.allocationRegistry),
+    committed.id,
+    committed.tvmId,
+    stateDigest,
+  );
+  const confirmMigration = await gasOf(registry.connect(winner).confirmMigration(committed.id, stateDigest, receipt));
+  const withdraw = await gasOf(registry.connect(winner).withdraw());
+  const withdrawBond = await gasOf(suite.contracts.migrationAuction.connect(winner).withdrawBond(fifty.auctionId));
+
+  // Abort the 10-bidder allocation from the destination's side.
+  const tenAllocation = await registry.allocation((await suite.contracts.migrationAuction.auctionInfo(ten.auctionId)).allocationId);
+  const loser = market.hosts.find((h) => h.address === tenAllocation.destination);
+  if (loser === undefined) throw new Error("the 10-bidder winner is not one of the bidders");
+  const abortMigration = await gasOf(registry.connect(loser).abortMigration(tenAllocation.id, 7));
+
+  return {
+    registerHost: market.registerGas,
+    openAuctionByAckers: { 1: oneAcker.gas, 50: fiftyAckers.gas },
+    commitBid: Math.max(...one.commitGas, ...ten.commitGas, ...fifty.commitGas),
+    revealBid: Math.max(...one.revealGas, ...ten.revealGas, ...fifty.revealGas),
+    finalize: { 1: one.finalizeGas, 10: ten.finalizeGas, 50: fifty.finalizeGas },
+    confirmMigration,
+    abortMigration,
+    withdraw,
+    withdrawBond,
+  };
+}
