@@ -1,3 +1,5 @@
+import { getAddress } from "ethers";
+
 /**
  * A tiny validator for JSON configuration: each reader checks one field, and on a bad value records an issue
  * naming the field by its path ("capacity.tvmSlots"), the value found and what was expected, then carries on,
@@ -109,7 +111,18 @@ export class FieldReader {
 
   /** A 20-byte hex address (checksum not enforced: configs are often lower-case). */
   address(obj: Obj, key: string, path: string, required: boolean): string | undefined {
-    return this.string(obj, key, path, { required, pattern: /^0x[0-9a-fA-F]{40}$/, patternText: "a 0x-prefixed 20-byte hex address" });
+    const value = this.string(obj, key, path, { required, pattern: /^0x[0-9a-fA-F]{40}$/, patternText: "a 0x-prefixed 20-byte hex address" });
+    if (value === undefined) return undefined;
+    // Mixed case carries an EIP-55 checksum: a typo in it must not send funds to a wrong address.
+    const hex = value.slice(2);
+    if (hex !== hex.toLowerCase() && hex !== hex.toUpperCase()) {
+      try {
+        getAddress(value);
+      } catch {
+        return this.issue(join(path, key), value, "an address with a valid EIP-55 checksum (or all lower case)");
+      }
+    }
+    return getAddress(value.toLowerCase());
   }
 
   /** An http(s) or ws(s) URL. */

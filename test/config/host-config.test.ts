@@ -103,6 +103,15 @@ describe("config/host config", () => {
     expect(fields).to.deep.equal(["chain.rpcUrl", "contracts.hostRegistry", "channel.listen", "pricing.strategy"]);
   });
 
+  it("rejects an address whose checksum is wrong, and normalises a lower-case one", () => {
+    const raw = validRaw();
+    raw.contracts = { hostRegistry: ADDR_A.replace("F", "f"), migrationAuction: ADDR_B.toLowerCase(), allocationRegistry: ADDR_C };
+    expect(issuesOf(raw).map((i) => i.field)).to.deep.equal(["contracts.hostRegistry"]);
+    raw.contracts = { hostRegistry: ADDR_A, migrationAuction: ADDR_B.toLowerCase(), allocationRegistry: ADDR_C };
+    const config = parseHostConfig(raw, "/x");
+    expect(config.contracts).to.deep.include({ migrationAuction: ADDR_B });
+  });
+
   it("rejects an amount of wei given as a float or a negative string", () => {
     const raw = validRaw();
     raw.pricing = { strategy: "fixed", priceWei: 1.5 };

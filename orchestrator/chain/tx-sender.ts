@@ -1,0 +1,236 @@
+import { Transaction, type BaseContract, type Interface, type TransactionReceipt, type Wallet } from "ethers";
+import { TvmxError } from "../errors/index.js";
+import { nullLogger, type Logger } from "../log/index.js";
+import type { ChainConnection } from "./connection.js";
+import { decodeRevert, isNonceConflict } from "./rpc-errors.js";
+import { abortError, sleep, withRpcRetry } from "./retry.js";
+
+/** What the operator (and the demo's gas table) sees of every transaction. */
+export interface TxReport {
+  /** Contract and method, e.g. "MigrationAuction.commitBid". */
+  label: string;
+  chainId: bigint;
+  hash: string;
+  from: string;
+  to: string;
+  nonce: number;
+  blockNumber: number;
+  gasUsed: bigint;
+  effectiveGasPrice: bigint;
+  feeWei: bigint;
+  valueWei: bigint;
+  receipt: TransactionReceipt;
+}
+
+export interface TxSenderOptions {
+  logger?: Logger;
+  /** Called with every mined transaction (metrics, the demo's gas table). */
+  onMined?: (report: TxReport) => void;
+  /** Called when a transaction reverts or fails. */
+  onFailed?: (label: string, err: TvmxError) => void;
+  /** Give up waiting for a receipt after this long (default 120 s). */
+  receiptTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Sends transactions from one key, one at a time, with explicit nonces.
+ *
+ * Each transaction is signed once, so its hash is fixed before it leaves: broadcasting is then idempotent and
+ * safe to retry through an RPC outage ("already known" means an earlier attempt got through), and the
+ * receipt is awaited by hash. A revert is detected before sending (gas estimation) and decoded into the
+ * contract's custom error: CHAIN_TX_REVERTED with details { error, args }. Transient RPC failures are retried
+ * with backoff; when the node stays unreachable: CHAIN_RPC_UNAVAILABLE.
+ */
+export class TxSender {
+  readonly #chain: ChainConnection;
+  readonly #wallet: Wallet;
+  readonly #logger: Logger;
+  readonly #options: TxSenderOptions;
+  /** Extra interfaces to decode reverts with (e.g. errors a called contract bubbles up). */
+  readonly #errorInterfaces: Interface[];
+  #nonce: number | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly reports: TxReport[] = [];
+
+  constructor(chain: ChainConnection, wallet: Wallet, options: TxSenderOptions & { errorInterfaces?: Interface[] } = {}) {
+    this.#chain = chain;
+    this.#wallet = wallet.connect(chain.provider);
+    this.#logger = options.logger ?? nullLogger;
+    this.#options = options;
+    this.#errorInterfaces = options.errorInterfaces ?? [];
+  }
+
+  get address(): string {
+    return this.#wallet.address;
+  }
+
+  /**
+   * Calls `method(...args)` on `contract` as a transaction (overrides such as { value } go last in `args`,
+   * as with ethers), waits for the configured confirmations and returns its report.
+   */
+  send(label: string, contract: BaseContract, method: string, args: readonly unknown[] = [], overrides: { value?: bigint; gasLimit?: bigint } = {}): Promise<TxReport> {
+    const run = this.#queue.then(() => this.#send(label, contract, method, args, overrides));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRpcRetry(what, fn, {
+      policy: this.#chain.retry,
+      url: this.#chain.url,
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      onRetry: (attempt, err, delayMs) => this.#logger.warn("chain: RPC failed, retrying", { what, attempt, delayMs, err }),
+    });
+  }
+
+  async #send(label: string, contract: BaseContract, method: string, args: readonly unknown[], overrides: { value?: bigint; gasLimit?: bigint }): Promise<TxReport> {
+    const interfaces = [contract.interface, ...this.#errorInterfaces];
+    const to = await contract.getAddress();
+    const data = contract.interface.encodeFunctionData(method, args);
+    const value = overrides.value ?? 0n;
+    const from = this.#wallet.address;
+    const provider = this.#chain.provider;
+    try {
+      let gasLimit = overrides.gasLimit;
+      if (gasLimit === undefined) {
+        try {
+          const estimate = await this.#rpc(`${label} estimateGas`, () => provider.estimateGas({ from, to, data, value }));
+          gasLimit = (estimate * 12n) / 10n + 10_000n; // headroom: state can change between estimate and inclusion
+        } catch (err) {
+          throw this.#revertError(label, err, interfaces);
+        }
+      }
+      const fee = await this.#rpc(`${label} getFeeData`, () => provider.getFeeData());
+      for (let attempt = 0; ; attempt++) {
+        this.#nonce ??= await this.#rpc("getTransactionCount", () => provider.getTransactionCount(from, "pending"));
+        const nonce = this.#nonce;
+        const tx = Transaction.from({
+          type: fee.maxFeePerGas !== null ? 2 : 0,
+          chainId: this.#chain.chainId,
+          to,
+          data,
+          value,
+          nonce,
+          gasLimit,
+          ...(fee.maxFeePerGas !== null ? { maxFeePerGas: fee.maxFeePerGas, maxPriorityFeePerGas: fee.maxPriorityFeePerGas ?? 0n } : { gasPrice: fee.gasPrice ?? 0n }),
+        });
+        const raw = await this.#wallet.signTransaction(tx);
+        const hash = Transaction.from(raw).hash!;
+        const sent = await this.#broadcast(label, raw, hash);
+        if (sent === "nonce-used") {
+          // Our nonce is stale (another sender used the key, or a node restart lost the pool): refetch once.
+          this.#nonce = undefined;
+          if (attempt >= 2) throw new TvmxError("CHAIN_TX_FAILED", `${label}: nonce ${nonce} keeps conflicting`, { details: { label, nonce } });
+          continue;
+        }
+        this.#nonce = nonce + 1;
+        this.#logger.debug("tx sent", { label, hash, nonce });
+        const receipt = await this.#waitReceipt(label, hash);
+        if (receipt.status !== 1) {
+          throw new TvmxError("CHAIN_TX_REVERTED", `${label} reverted on-chain in block ${receipt.blockNumber}`, {
+            details: { label, hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed },
+          });
+        }
+        const report: TxReport = {
+          label,
+          chainId: this.#chain.chainId,
+          hash,
+          from,
+          to,
+          nonce,
+          blockNumber: receipt.blockNumber,
+          gasUsed: receipt.gasUsed,
+          effectiveGasPrice: receipt.gasPrice,
+          feeWei: receipt.gasUsed * receipt.gasPrice,
+          valueWei: value,
+          receipt,
+        };
+        this.reports.push(report);
+        this.#logger.info("tx mined", {
+          label,
+          hash,
+          blockNumber: report.blockNumber,
+          gasUsed: report.gasUsed,
+          feeWei: report.feeWei,
+          chainId: report.chainId,
+        });
+        this.#options.onMined?.(report);
+        return report;
+      }
+    } catch (err) {
+      const typed =
+        err instanceof TvmxError ? err : new TvmxError("CHAIN_TX_FAILED", `${label} failed: ${err instanceof Error ? err.message : String(err)}`, { details: { label }, cause: err });
+      this.#options.onFailed?.(label, typed);
+      throw typed;
+    }
+  }
+
+  /** Sends a signed transaction; "sent" once the node has it, "nonce-used" when the nonce was taken by another tx. */
+  async #broadcast(label: string, raw: string, hash: string): Promise<"sent" | "nonce-used"> {
+    const provider = this.#chain.provider;
+    let attempted = false;
+    try {
+      await this.#rpc(`${label} broadcast`, async () => {
+        try {
+          await provider.broadcastTransaction(raw);
+        } catch (err) {
+          // A retry after a lost answer: the node may already have our transaction.
+          if (attempted && isNonceConflict(err) && (await provider.getTransaction(hash)) !== null) return;
+          throw err;
+        } finally {
+          attempted = true;
+        }
+      });
+      return "sent";
+    } catch (err) {
+      if (isNonceConflict(err)) {
+        const known = await this.#rpc("getTransaction", () => provider.getTransaction(hash));
+        return known !== null ? "sent" : "nonce-used";
+      }
+      throw err;
+    }
+  }
+
+  async #waitReceipt(label: string, hash: string): Promise<TransactionReceipt> {
+    const provider = this.#chain.provider;
+    const deadline = Date.now() + (this.#options.receiptTimeoutMs ?? 120_000);
+    const signal = this.#options.signal;
+    let outage = false;
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      try {
+        const receipt = await provider.getTransactionReceipt(hash);
+        if (receipt) {
+          const head = await provider.getBlockNumber();
+          if (head - receipt.blockNumber + 1 >= this.#chain.confirmations) {
+            if (outage) this.#logger.info("chain: RPC back, receipt found", { label, hash });
+            return receipt;
+          }
+        }
+      } catch (err) {
+        // While waiting for a receipt an outage is not fatal: the transaction is out there. Keep polling.
+        if (!outage) this.#logger.warn("chain: RPC failed while waiting for a receipt, still waiting", { label, hash, err });
+        outage = true;
+      }
+      if (Date.now() > deadline) {
+        throw new TvmxError("CHAIN_TIMEOUT", `${label}: no receipt for ${hash} after ${this.#options.receiptTimeoutMs ?? 120_000} ms`, {
+          details: { label, hash, outage },
+        });
+      }
+      await sleep(this.#chain.pollIntervalMs, signal);
+    }
+  }
+
+  #revertError(label: string, err: unknown, interfaces: readonly Interface[]): TvmxError {
+    if (err instanceof TvmxError) return err;
+    const revert = decodeRevert(err, interfaces);
+    if (revert) {
+      return new TvmxError("CHAIN_TX_REVERTED", `${label} would revert: ${revert.summary}`, {
+        details: { label, error: revert.name, args: revert.args },
+        cause: err,
+      });
+    }
+    return new TvmxError("CHAIN_TX_FAILED", `${label} failed: ${err instanceof Error ? err.message : String(err)}`, { details: { label }, cause: err });
+  }
+}
