@@ -19,7 +19,7 @@ export function sealMbmd(
   payload: Uint8Array | undefined,
   payloadOut: number,
 ): void {
-  const cipher = createCipheriv("aes-256-gcm", key, buildIv(ivCounter, migsIndex, ivScratch), { authTagLength: MAC_SIZE });
+  const cipher = createCipheriv("aes-256-gcm", key, buildIv(ivCounter, migsIndex, ivScratch));
   cipher.setAAD(bundle.subarray(0, MBMD_AAD_SIZE));
   if (extraAad !== undefined) cipher.setAAD(extraAad);
   if (payload !== undefined && payload.length > 0) bundle.set(cipher.update(payload), payloadOut);
@@ -39,7 +39,7 @@ export function openMbmd(
   extraAad: Buffer | undefined,
   ciphertext: Buffer | undefined,
 ): Buffer | undefined {
-  const decipher = createDecipheriv("aes-256-gcm", key, buildIv(ivCounter, migsIndex, ivScratch), { authTagLength: MAC_SIZE });
+  const decipher = createDecipheriv("aes-256-gcm", key, buildIv(ivCounter, migsIndex, ivScratch));
   decipher.setAAD(bundle.subarray(0, MBMD_AAD_SIZE));
   if (extraAad !== undefined) decipher.setAAD(extraAad);
   decipher.setAuthTag(bundle.subarray(MBMD_OFFSET.mac, MBMD_OFFSET.mac + MAC_SIZE));
@@ -63,7 +63,7 @@ export function sealPage(
   outOffset: number,
   tagOffset: number,
 ): void {
-  const cipher = createCipheriv("aes-256-gcm", key, buildIv(ivCounter, migsIndex, ivScratch), { authTagLength: MAC_SIZE });
+  const cipher = createCipheriv("aes-256-gcm", key, buildIv(ivCounter, migsIndex, ivScratch));
   cipher.setAAD(gpaEntry);
   out.set(cipher.update(page), outOffset);
   cipher.final();
@@ -79,7 +79,7 @@ export function openPage(
   ciphertext: Buffer,
   tag: Buffer,
 ): Buffer | undefined {
-  const decipher = createDecipheriv("aes-256-gcm", key, buildIv(ivCounter, migsIndex, ivScratch), { authTagLength: MAC_SIZE });
+  const decipher = createDecipheriv("aes-256-gcm", key, buildIv(ivCounter, migsIndex, ivScratch));
   decipher.setAAD(gpaEntry);
   decipher.setAuthTag(tag);
   const plain = decipher.update(ciphertext);
