@@ -1,0 +1,42 @@
+import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import { id } from "ethers";
+
+/**
+ * The TVM Exchange contract suite: HostRegistry, AllocationRegistry and MigrationAuction, wired together
+ * (the auction holds the AllocationRegistry's ALLOCATOR_ROLE).
+ *
+ * Parameters (module "TvmExchange"):
+ * - minStake            wei a host stakes to register (immutable)
+ * - withdrawalDelay     seconds between deregistration and stake withdrawal
+ * - confirmationTimeout seconds after an allocation before its source may abort alone
+ * - admin               address given the admin and pauser roles (defaults to the deployer, which keeps its
+ *                       roles as well; hand them over with grantRole/renounceRole if it must not)
+ * - mirrorRecorder      address given MIRROR_RECORDER_ROLE, to record allocations of another chain (defaults
+ *                       to the deployer)
+ *
+ * The same module deploys the suite on a second chain (the destination's), where winners record their
+ * allocations with AllocationRegistry.recordMirror.
+ */
+export default buildModule("TvmExchange", (m) => {
+  const deployer = m.getAccount(0);
+  const minStake = m.getParameter<bigint>("minStake", 10n ** 18n);
+  const withdrawalDelay = m.getParameter<bigint>("withdrawalDelay", 3600n);
+  const confirmationTimeout = m.getParameter<bigint>("confirmationTimeout", 600n);
+  const admin = m.getParameter<string>("admin", deployer);
+  const mirrorRecorder = m.getParameter<string>("mirrorRecorder", deployer);
+
+  const hostRegistry = m.contract("HostRegistry", [deployer, minStake, withdrawalDelay]);
+  const allocationRegistry = m.contract("AllocationRegistry", [deployer, hostRegistry, confirmationTimeout]);
+  const migrationAuction = m.contract("MigrationAuction", [hostRegistry, allocationRegistry]);
+
+  m.call(allocationRegistry, "grantRole", [id("ALLOCATOR_ROLE"), migrationAuction], { id: "GrantAllocatorRole" });
+  m.call(allocationRegistry, "grantRole", [id("MIRROR_RECORDER_ROLE"), mirrorRecorder], {
+    id: "GrantMirrorRecorderRole",
+  });
+  const adminRole = "0x0000000000000000000000000000000000000000000000000000000000000000";
+  m.call(hostRegistry, "grantRole", [adminRole, admin], { id: "GrantHostRegistryAdmin" });
+  m.call(hostRegistry, "grantRole", [id("PAUSER_ROLE"), admin], { id: "GrantHostRegistryPauser" });
+  m.call(allocationRegistry, "grantRole", [adminRole, admin], { id: "GrantAllocationRegistryAdmin" });
+
+  return { hostRegistry, allocationRegistry, migrationAuction };
+});
