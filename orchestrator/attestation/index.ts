@@ -27,10 +27,16 @@ export type { QuoteCollateral, SignedTcbInfo, TcbInfo, TcbLevel, TcbStatus, TdxM
 export { evaluateTcb } from "./tcb-evaluation.js";
 export type { TcbEvaluation, TcbEvaluationInput } from "./tcb-evaluation.js";
 export { verifyQuote } from "./quote-verifier.js";
-export type { QuoteVerificationOptions, VerifiedQuote } from "./quote-verifier.js";
+export type { CollateralSource, QuoteVerificationOptions, VerifiedQuote } from "./quote-verifier.js";
 export { assertPolicy, evaluatePolicy, parsePolicy, parseTvmTcbCapability } from "./policy.js";
 export type { AttestationPolicy, MaskedValue, PolicyVerdict, TvmTcbCapability } from "./policy.js";
 export {
+  DEFAULT_FMSPC,
+  DEFAULT_MRSEAM,
+  DEFAULT_MRTD,
+  DEFAULT_PCE_ID,
+  DEFAULT_TEE_TCB_SVN,
+  DEFAULT_XFAM,
   configQuoteSource,
   createAttester,
   defaultCollateral,

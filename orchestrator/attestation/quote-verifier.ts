@@ -15,9 +15,13 @@ import { verifyTcbInfo, type QuoteCollateral } from "./tcb-info.js";
 export interface QuoteVerificationOptions {
   /** Root certificates this deployment trusts (matched by subject and public key). */
   readonly trustedRoots: readonly Certificate[];
-  readonly collateral: QuoteCollateral;
+  /** The collateral, or where to get it for the FMSPC the PCK certificate names. */
+  readonly collateral: QuoteCollateral | CollateralSource;
   readonly now?: Date;
 }
+
+/** Looks up the collateral (TCB info) for a platform's FMSPC, e.g. from a local cache of the provisioning service. */
+export type CollateralSource = (pck: PckExtension) => QuoteCollateral | Promise<QuoteCollateral>;
 
 export interface VerifiedQuote {
   readonly quote: TdxQuote;
@@ -57,7 +61,8 @@ export async function verifyQuote(bytes: Uint8Array, options: QuoteVerificationO
     throw new QuoteVerificationError("ATTESTATION_QUOTE_SIGNATURE_INVALID", "quote signature does not verify with the attestation key", {});
   }
 
-  const tcbInfo = await verifyTcbInfo(options.collateral, options);
+  const collateral = typeof options.collateral === "function" ? await options.collateral(pck) : options.collateral;
+  const tcbInfo = await verifyTcbInfo(collateral, options);
   const fmspc = pck.fmspc.toString("hex");
   const pceId = pck.pceId.toString("hex");
   if (tcbInfo.fmspc.toLowerCase() !== fmspc || tcbInfo.pceId.toLowerCase() !== pceId) {
