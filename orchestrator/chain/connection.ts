@@ -33,27 +33,30 @@ export interface ConnectOptions {
 export async function connectChain(endpoint: ChainEndpointConfig, options: ConnectOptions = {}): Promise<ChainConnection> {
   const logger = options.logger ?? nullLogger;
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry, retries: endpoint.rpcRetries };
-  // A throw-away provider just to ask the chain id (ethers would otherwise probe on its own schedule).
-  const probe = new JsonRpcProvider(endpoint.rpcUrl, undefined, { staticNetwork: true, batchMaxCount: 1 });
   let chainId: bigint;
-  try {
-    const hex = await withRpcRetry("eth_chainId", () => probe.send("eth_chainId", []) as Promise<string>, {
-      policy: retry,
-      url: endpoint.rpcUrl,
-      ...(options.signal ? { signal: options.signal } : {}),
-      onRetry: (attempt, err, delayMs) => logger.warn("chain: node not answering, retrying", { url: endpoint.rpcUrl, attempt, delayMs, err }),
-    });
-    chainId = BigInt(hex);
-  } finally {
-    probe.destroy();
+  const hex = await withRpcRetry("eth_chainId", () => rpcCall(endpoint.rpcUrl, "eth_chainId", []), {
+    policy: retry,
+    url: endpoint.rpcUrl,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onRetry: (attempt, err, delayMs) => logger.warn("chain: node not answering, retrying", { url: endpoint.rpcUrl, attempt, delayMs, err }),
+  });
+  if (typeof hex !== "string" || !/^0x[0-9a-fA-F]+$/.test(hex)) {
+    throw new TvmxError("CHAIN_WRONG_NETWORK", `node at ${endpoint.rpcUrl} answered eth_chainId with ${JSON.stringify(hex)}`, { details: { url: endpoint.rpcUrl } });
   }
+  chainId = BigInt(hex);
   if (options.expectChainId !== undefined && options.expectChainId !== chainId) {
     throw new TvmxError("CHAIN_WRONG_NETWORK", `chain at ${endpoint.rpcUrl} has id ${chainId}, expected ${options.expectChainId}`, {
       details: { url: endpoint.rpcUrl, chainId, expected: options.expectChainId },
     });
   }
   const network = Network.from(chainId);
-  const provider = new JsonRpcProvider(endpoint.rpcUrl, network, { staticNetwork: network, batchMaxCount: 1, pollingInterval: endpoint.pollIntervalMs });
+  const provider = new JsonRpcProvider(endpoint.rpcUrl, network, {
+    staticNetwork: network,
+    batchMaxCount: 1,
+    pollingInterval: endpoint.pollIntervalMs,
+    // ethers caches identical calls for 250 ms by default: a nonce or block number read twice in a row must be fresh.
+    cacheTimeout: -1,
+  });
   logger.info("chain connected", { url: endpoint.rpcUrl, chainId });
   return {
     provider,
@@ -81,4 +84,25 @@ export async function connectionFromProvider(
     pollIntervalMs: options.pollIntervalMs ?? 100,
     close: () => {},
   };
+}
+
+/**
+ * One JSON-RPC call with fetch (no provider): used to probe a node before trusting it, so no provider runs its
+ * own network detection against a node that is down. Connection errors are thrown as they come (transient).
+ */
+export async function rpcCall(url: string, method: string, params: unknown[], timeoutMs = 5_000): Promise<unknown> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (res.status >= 500) throw Object.assign(new Error(`RPC ${method}: HTTP ${res.status}`), { code: "SERVER_ERROR" });
+  const body = (await res.json().catch((err: unknown) => {
+    throw new TvmxError("CHAIN_RPC_UNAVAILABLE", `RPC ${method} at ${url}: the answer is not JSON`, { details: { url, status: res.status }, cause: err });
+  })) as { result?: unknown; error?: { message?: unknown } };
+  if (body.error !== undefined) {
+    throw new TvmxError("CHAIN_RPC_UNAVAILABLE", `RPC ${method} at ${url} failed: ${String(body.error.message)}`, { details: { url, method } });
+  }
+  return body.result;
 }

@@ -1,0 +1,14 @@
+export { connectChain, connectionFromProvider, rpcCall } from "./connection.js";
+export type { ChainConnection, ConnectOptions } from "./connection.js";
+export { loadDeploymentFile, resolveContracts } from "./deployment.js";
+export type { SuiteAddresses } from "./deployment.js";
+export { freePort, node22Binary, startLocalNode } from "./local-node.js";
+export type { LocalNode, LocalNodeOptions } from "./local-node.js";
+export { memoryCursor, watchEvents, watchLogs } from "./log-watcher.js";
+export type { CursorStore, DecodedEvent, Unwatch, WatchLogsOptions } from "./log-watcher.js";
+export { backoffMs, DEFAULT_RETRY, sleep, withRpcRetry } from "./retry.js";
+export type { RetryPolicy } from "./retry.js";
+export { decodeRevert, isCallException, isNonceConflict, isTransientRpcError, revertDataOf } from "./rpc-errors.js";
+export type { DecodedRevert } from "./rpc-errors.js";
+export { TxSender } from "./tx-sender.js";
+export type { TxReport, TxSenderOptions } from "./tx-sender.js";
