@@ -123,3 +123,13 @@ export class MigrationOutcomeUnknownError extends MigrationError {
     super("MIGRATION_OUTCOME_UNKNOWN", "the destination's decision is unknown; the source TD stays paused", details, { cause });
   }
 }
+
+/** The migration lost its connection to the peer in `phase`; the error says how the source came back. */
+export class MigrationConnectionLostError extends MigrationError {
+  readonly phase: string;
+
+  constructor(phase: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super("MIGRATION_TRANSPORT", `connection to the peer lost during ${phase}`, { ...details, phase }, { cause });
+    this.phase = phase;
+  }
+}

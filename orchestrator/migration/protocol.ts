@@ -31,6 +31,11 @@ export interface HelloMessage {
   streamCount: number;
   /** A fresh connection asking what became of `migrationId` after a cut (no stream follows). */
   recover: boolean;
+  /** The TDX migration version the source installed with the key (the destination installs the same). */
+  migVersion: number;
+  /** Size of the TD's private memory and its vCPU count: the destination prepares the import TD with them. */
+  memoryBytes: number;
+  numVcpus: number;
 }
 
 export interface HelloAckMessage {
@@ -102,6 +107,9 @@ export function decodeHello(value: unknown): HelloMessage {
     streamIndex,
     streamCount,
     recover: o.recover,
+    migVersion: int(o, "migVersion", "HELLO", 0, 0xffff),
+    memoryBytes: int(o, "memoryBytes", "HELLO", 4096, Number.MAX_SAFE_INTEGER),
+    numVcpus: int(o, "numVcpus", "HELLO", 1, 0xffff),
   };
 }
 

@@ -70,3 +70,16 @@ describe("convergence decision", () => {
     expect(estimateDowntimeMs(1, 0)).to.equal(Number.POSITIVE_INFINITY);
   });
 });
+
+describe("measurement helpers", () => {
+  it("computes nearest-rank percentiles and the median", async () => {
+    const { median, percentile } = await import("../../orchestrator/migration/metrics.js");
+    const values = [5, 1, 4, 2, 3, 10, 7, 6, 9, 8];
+    expect(median(values)).to.equal(5.5);
+    expect(median([3, 1, 2])).to.equal(2);
+    expect(percentile(values, 99)).to.equal(10);
+    expect(percentile(values, 50)).to.equal(5);
+    expect(percentile(values, 0)).to.equal(1);
+    expect(Number.isNaN(median([]))).to.equal(true);
+  });
+});

@@ -15,7 +15,7 @@ describe("engine protocol", () => {
     }
   });
 
-  const hello = { protocol: ENGINE_PROTOCOL, migrationId: "0123456789abcdef0123456789abcdef", streamIndex: 1, streamCount: 2, recover: false };
+  const hello = { protocol: ENGINE_PROTOCOL, migrationId: "0123456789abcdef0123456789abcdef", streamIndex: 1, streamCount: 2, recover: false, migVersion: 1, memoryBytes: 1 << 20, numVcpus: 2 };
 
   it("decodes a valid HELLO", () => {
     expect(decodeHello(JSON.parse(JSON.stringify(hello)))).to.deep.equal(hello);
@@ -28,6 +28,8 @@ describe("engine protocol", () => {
     ["a HELLO without a protocol range", { ...hello, protocol: undefined }],
     ["a HELLO with a fractional stream count", { ...hello, streamCount: 1.5 }],
     ["a HELLO without the recover flag", { ...hello, recover: "no" }],
+    ["a HELLO with a memory size below one page", { ...hello, memoryBytes: 100 }],
+    ["a HELLO without a vCPU", { ...hello, numVcpus: 0 }],
   ];
   for (const [name, value] of bad) {
     it(`rejects ${name}`, () => expect(() => decodeHello(value)).to.throw(ProtocolError));

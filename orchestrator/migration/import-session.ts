@@ -1,0 +1,413 @@
+/**
+ * The destination side of one incoming migration, as a pipeline of named steps:
+ *
+ *   prepare (import TD, key, streams, workers) → acknowledge → import streams (epochs, barriers) → ready → commit
+ *
+ * Each forward stream's bundles go, in order, to the worker bound to that stream (import-bundle descriptors, a few
+ * in flight, so that reading stops and TCP backpressure reaches the source when the workers fall behind). Epoch
+ * tokens are imported only when every stream has delivered everything of that epoch (EPOCH_MARK barriers). Any
+ * failure runs TDH.IMPORT.ABORT and sends the abort token with the status back to the source; the import TD is
+ * torn down and never ran.
+ */
+import type { Logger } from "../log/index.js";
+import {
+  isSuccess,
+  MB_TYPE,
+  MIG_EPOCH_START_TOKEN,
+  peekMbmdHeader,
+  statusName,
+  tdStateDigest,
+  TDX_STATUS,
+} from "../tdx/index.js";
+import type { MigStreamContext, Platform, TdxStatus, TrustDomain } from "../tdx/index.js";
+import { deferred } from "./deferred.js";
+import type { Deferred } from "./deferred.js";
+import { ConnectionClosedError, MigrationAbortedError, MigrationError, MigrationRejectedError, ProtocolError } from "./errors.js";
+import { FRAME_TYPE, frameTypeName } from "./frame.js";
+import type { FramedConnection } from "./framed-connection.js";
+import { frameJson } from "./framed-connection.js";
+import { wallClockMs } from "./metrics.js";
+import { decodeCancel, decodeEpochMark, ENGINE_PROTOCOL } from "./protocol.js";
+import type { AbortTokenMessage, CommittedMessage, HelloMessage } from "./protocol.js";
+import { advanceDestination } from "./session-state.js";
+import type { DestinationEvent, DestinationState } from "./session-state.js";
+import type { ImportBundleOutcome } from "./work-descriptors.js";
+import type { WorkerPool } from "./worker-pool.js";
+
+/** What a key provider learns about the incoming migration before it hands out the session key. */
+export interface IncomingMigrationRequest {
+  migrationId: string;
+  migVersion: number;
+  memoryBytes: number;
+  numVcpus: number;
+}
+
+/** Supplies the session key for an incoming migration; undefined = no key (the import will fail, as TDX does). */
+export type KeyProvider = (request: IncomingMigrationRequest) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+
+/** The record of a committed import. */
+export interface CompletedImport {
+  migrationId: string;
+  /** The TD, running on this platform. */
+  td: TrustDomain;
+  streams: number;
+  startedAt: number;
+  /** Wall-clock ms at which the TD started running here. */
+  runningAt: number;
+  bytesReceived: number;
+  bundles: number;
+  pages: number;
+  /** SHA-384 (hex) of the TD's state right after commit ("" when not computed). */
+  digest: string;
+}
+
+export type ImportOutcome =
+  | { kind: "committed"; committed: CommittedMessage }
+  | { kind: "aborted"; abort: AbortTokenMessage };
+
+export interface ImportSessionOptions {
+  hello: HelloMessage;
+  conns: FramedConnection[];
+  platform: Platform;
+  keyProvider: KeyProvider;
+  pool: WorkerPool;
+  logger: Logger;
+  memoryProvider?: ((memoryBytes: number) => SharedArrayBuffer | undefined) | undefined;
+  verifyDigest: boolean;
+  importWindow: number;
+  onStateChange?: ((migrationId: string, state: DestinationState, td: TrustDomain | undefined) => void) | undefined;
+}
+
+/** The epoch barrier: a token is imported once every other stream has marked the end of that epoch. */
+class EpochBarrier {
+  readonly #others: number;
+  readonly #epochs = new Map<number, { arrived: Set<number>; allArrived: Deferred<void>; imported: Deferred<void> }>();
+
+  constructor(streams: number) {
+    this.#others = streams - 1;
+  }
+
+  #entry(epoch: number): { arrived: Set<number>; allArrived: Deferred<void>; imported: Deferred<void> } {
+    let e = this.#epochs.get(epoch);
+    if (!e) {
+      e = { arrived: new Set(), allArrived: deferred<void>(), imported: deferred<void>() };
+      if (this.#others === 0) e.allArrived.resolve();
+      this.#epochs.set(epoch, e);
+    }
+    return e;
+  }
+
+  arrive(stream: number, epoch: number): void {
+    const e = this.#entry(epoch);
+    if (e.arrived.has(stream)) throw new ProtocolError("a stream marked the same epoch twice", { stream, epoch });
+    e.arrived.add(stream);
+    if (e.arrived.size === this.#others) e.allArrived.resolve();
+  }
+
+  allArrived(epoch: number): Promise<void> {
+    return this.#entry(epoch).allArrived.promise;
+  }
+
+  tokenImported(epoch: number): Promise<void> {
+    return this.#entry(epoch).imported.promise;
+  }
+
+  markImported(epoch: number): void {
+    this.#entry(epoch).imported.resolve();
+  }
+}
+
+export class ImportSession {
+  readonly id: string;
+  readonly #o: ImportSessionOptions;
+  readonly #log: Logger;
+  readonly #conns: FramedConnection[];
+  readonly #streamCount: number;
+  #state: DestinationState = { phase: "handshake" };
+  #td: TrustDomain | undefined;
+  #streams: MigStreamContext[] = [];
+  #keyInstalled = false;
+  readonly #failure = deferred<never>();
+  #failed: Error | undefined;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #immutableDone = deferred<void>();
+  readonly #barrier: EpochBarrier;
+  readonly #startedAt = wallClockMs();
+  #bundles = 0;
+  #pages = 0;
+  /** Settles when the session has a final outcome (for RECOVER and for accept()). */
+  readonly outcome = deferred<ImportOutcome>();
+
+  constructor(options: ImportSessionOptions) {
+    this.#o = options;
+    this.id = options.hello.migrationId;
+    this.#conns = options.conns;
+    this.#streamCount = options.hello.streamCount;
+    this.#log = options.logger.child({ migrationId: this.id, side: "destination" });
+    this.#barrier = new EpochBarrier(this.#streamCount);
+  }
+
+  get phase(): DestinationState["phase"] {
+    return this.#state.phase;
+  }
+
+  /** Ends the session from outside (the source asked to recover, or the listener closes). */
+  interrupt(err: Error): void {
+    this.#fail(err);
+  }
+
+  async run(): Promise<CompletedImport> {
+    for (const conn of this.#conns) {
+      void conn.closed.then(() => {
+        if (this.#state.phase !== "committed") this.#fail(new ConnectionClosedError({ connection: conn.label, phase: this.#state.phase }));
+      });
+    }
+    try {
+      await this.#prepare();
+      await this.#acknowledge();
+      await this.#importStreams();
+      await this.#awaitCommit();
+      return this.#commit();
+    } catch (err) {
+      throw await this.#abort(err as Error);
+    }
+  }
+
+  // ---- steps ----
+
+  /** Creates the import TD, installs the key, creates the streams and opens the TD in the workers. */
+  async #prepare(): Promise<void> {
+    const { hello, platform } = this.#o;
+    const memory = this.#o.memoryProvider?.(hello.memoryBytes);
+    const td = platform.createImportTd({ memoryBytes: hello.memoryBytes, numVcpus: hello.numVcpus, ...(memory ? { memory } : {}) });
+    this.#td = td;
+    const key = await this.#guard(
+      Promise.resolve(this.#o.keyProvider({ migrationId: this.id, migVersion: hello.migVersion, memoryBytes: hello.memoryBytes, numVcpus: hello.numVcpus })),
+    );
+    if (key !== undefined) {
+      this.#leaf("setMigrationKey", platform.module.setMigrationKey(td, key, hello.migVersion).status);
+      this.#keyInstalled = true;
+    } else {
+      this.#log.warn("no session key for this migration: its import will be refused");
+    }
+    for (let i = 0; i < this.#streamCount; i++) {
+      const r = platform.module.streamCreate(td, i);
+      this.#streams.push(this.#leaf("TDH.MIG.STREAM.CREATE", r.status, r.stream));
+    }
+    await this.#guard(this.#o.pool.broadcast({ kind: "open-td", handle: td.handle }));
+  }
+
+  async #acknowledge(): Promise<void> {
+    await this.#guard(Promise.all(this.#conns.map((c) => c.sendJson(FRAME_TYPE.HELLO_ACK, { protocol: ENGINE_PROTOCOL.max }))));
+    this.#advance({ type: "streams-open" });
+    this.#log.info("import started", { streams: this.#streamCount, memoryBytes: this.#o.hello.memoryBytes, migVersion: this.#o.hello.migVersion });
+  }
+
+  async #importStreams(): Promise<void> {
+    await this.#guard(Promise.all(this.#conns.map((_, k) => this.#streamLoop(k))));
+  }
+
+  /** After READY, the only thing stream 0 may carry is COMMIT (or CANCEL). */
+  async #awaitCommit(): Promise<void> {
+    const frame = await this.#guard(this.#conns[0]!.receive());
+    if (frame.type === FRAME_TYPE.COMMIT) return;
+    if (frame.type === FRAME_TYPE.CANCEL) throw new MigrationAbortedError("the source cancelled the migration", { ...decodeCancel(frameJson(frame)) });
+    throw new ProtocolError("expected COMMIT", { got: frameTypeName(frame.type) });
+  }
+
+  /** TDH.IMPORT.COMMIT and TDH.IMPORT.END: from here the TD runs here and nowhere else. */
+  #commit(): CompletedImport {
+    const td = this.#td!;
+    const module = this.#o.platform.module;
+    this.#leaf("TDH.IMPORT.COMMIT", module.importCommit(td).status);
+    const runningAt = wallClockMs();
+    this.#advance({ type: "commit", runningAt });
+    this.#leaf("TDH.IMPORT.END", module.importEnd(td).status);
+    const digest = this.#o.verifyDigest ? tdStateDigest(td).toString("hex") : "";
+    const committed: CommittedMessage = { runningAt, digest };
+    this.#conns[0]!.sendJson(FRAME_TYPE.COMMITTED, committed).catch((err: unknown) => {
+      // The source will learn the outcome through RECOVER.
+      this.#log.warn("could not send COMMITTED", { err });
+    });
+    this.outcome.resolve({ kind: "committed", committed });
+    void this.#o.pool.broadcast({ kind: "close-td", tdId: td.id }).catch((err: unknown) => this.#log.warn("closing the TD in the workers failed", { err }));
+    this.#log.info("committed: the TD runs here", { bundles: this.#bundles, pages: this.#pages, importMs: Math.round(runningAt - this.#startedAt) });
+    return {
+      migrationId: this.id,
+      td,
+      streams: this.#streamCount,
+      startedAt: this.#startedAt,
+      runningAt,
+      bytesReceived: this.#conns.reduce((s, c) => s + c.bytesReceived, 0),
+      bundles: this.#bundles,
+      pages: this.#pages,
+      digest,
+    };
+  }
+
+  // ---- streams ----
+
+  async #streamLoop(k: number): Promise<void> {
+    const conn = this.#conns[k]!;
+    const stream = this.#streams[k]!;
+    const window: Promise<ImportBundleOutcome>[] = [];
+    const drain = async (): Promise<void> => {
+      while (window.length > 0) this.#checkImport(await this.#guard(window.shift()!));
+    };
+    if (k !== 0) await this.#guard(this.#immutableDone.promise);
+    let first = k === 0;
+    for (;;) {
+      const frame = await this.#guard(conn.receive());
+      if (frame.type === FRAME_TYPE.BUNDLE) {
+        const header = peekMbmdHeader(frame.payload);
+        if (header?.mbType === MB_TYPE.EPOCH_TOKEN) {
+          await drain();
+          const epoch = header.migEpoch;
+          await this.#guard(this.#barrier.allArrived(epoch));
+          this.#checkImport(await this.#guard(this.#submit(k, stream, frame.payload)));
+          this.#barrier.markImported(epoch);
+          if (epoch === MIG_EPOCH_START_TOKEN) {
+            this.#advance({ type: "start-token-verified" });
+            await this.#guard(conn.send(FRAME_TYPE.READY));
+            return;
+          }
+          this.#advance({ type: "epoch", epoch });
+          continue;
+        }
+        const pending = this.#submit(k, stream, frame.payload);
+        if (first) {
+          // The immutable state must be in before any other stream imports anything.
+          first = false;
+          this.#checkImport(await this.#guard(pending));
+          this.#immutableDone.resolve();
+          continue;
+        }
+        window.push(pending);
+        if (window.length >= this.#o.importWindow) this.#checkImport(await this.#guard(window.shift()!));
+        continue;
+      }
+      if (frame.type === FRAME_TYPE.EPOCH_MARK && k !== 0) {
+        const { epoch } = decodeEpochMark(frameJson(frame));
+        await drain();
+        this.#barrier.arrive(k, epoch);
+        await this.#guard(this.#barrier.tokenImported(epoch));
+        if (epoch === MIG_EPOCH_START_TOKEN) return;
+        continue;
+      }
+      if (frame.type === FRAME_TYPE.CANCEL) throw new MigrationAbortedError("the source cancelled the migration", { ...decodeCancel(frameJson(frame)) });
+      throw new ProtocolError("unexpected frame on a forward stream", { got: frameTypeName(frame.type), stream: k });
+    }
+  }
+
+  #submit(k: number, stream: MigStreamContext, payload: Buffer): Promise<ImportBundleOutcome> {
+    const buffer = payload.buffer as ArrayBuffer;
+    const p = this.#o.pool.submit<ImportBundleOutcome>(k % this.#o.pool.size, { kind: "import-bundle", tdId: this.#td!.id, stream, bundle: buffer }, [buffer]);
+    this.#inFlight.add(p);
+    p.then(
+      () => this.#inFlight.delete(p),
+      () => this.#inFlight.delete(p),
+    );
+    return p;
+  }
+
+  #checkImport(r: ImportBundleOutcome): void {
+    this.#leaf(importLeafName(r.mbType), r.status);
+    this.#bundles++;
+    this.#pages += r.pages;
+  }
+
+  // ---- abort ----
+
+  /** TDH.IMPORT.ABORT, the abort token to the source, the import TD torn down. Returns the error to report. */
+  async #abort(reason: Error): Promise<Error> {
+    this.#fail(reason);
+    const error = this.#failed ?? reason;
+    await Promise.allSettled([...this.#inFlight]);
+    const td = this.#td;
+    const module = this.#o.platform.module;
+    let token = "";
+    if (td && this.#keyInstalled && this.#streams[0]) {
+      const r = module.importAbort(td, this.#streams[0]);
+      if (isSuccess(r.status) && r.bundle) token = r.bundle.toString("base64");
+      else this.#log.warn("TDH.IMPORT.ABORT gave no token", { status: statusName(r.status) });
+    }
+    const status: TdxStatus = error instanceof MigrationRejectedError ? error.status : TDX_STATUS.TDX_SUCCESS;
+    const abort: AbortTokenMessage = {
+      status: status.toString(),
+      statusName: error instanceof MigrationRejectedError ? error.statusName : (error as MigrationError).code ?? error.name,
+      leaf: error instanceof MigrationRejectedError ? String(error.details.leaf) : "engine",
+      message: error.message,
+      token,
+    };
+    if (this.#state.phase !== "aborted") {
+      this.#state = advanceDestination(this.#state, { type: "abort", status: abort.statusName, reason: error.message });
+      this.#notify();
+    }
+    this.outcome.resolve({ kind: "aborted", abort });
+    const conn0 = this.#conns[0];
+    if (conn0?.isOpen) {
+      // The status and token go first on stream 0; then the connections close.
+      await conn0.sendJson(FRAME_TYPE.ABORT_TOKEN, abort).catch(() => undefined);
+      conn0.end();
+    }
+    for (const c of this.#conns.slice(1)) c.end();
+    if (td) {
+      const down = module.teardown(td);
+      if (!isSuccess(down.status)) this.#log.warn("tearing down the import TD failed", { status: statusName(down.status) });
+      await this.#o.pool.broadcast({ kind: "close-td", tdId: td.id }).catch(() => undefined);
+    }
+    this.#log.warn("import aborted", { status: abort.statusName, leaf: abort.leaf, reason: error.message });
+    return error;
+  }
+
+  // ---- helpers ----
+
+  #leaf<T>(leaf: string, status: TdxStatus, value?: T): T {
+    if (!isSuccess(status)) throw new MigrationRejectedError("destination", leaf, status, statusName(status), { migrationId: this.id });
+    return value as T;
+  }
+
+  #advance(event: DestinationEvent): void {
+    this.#state = advanceDestination(this.#state, event);
+    this.#notify();
+  }
+
+  #notify(): void {
+    try {
+      this.#o.onStateChange?.(this.id, this.#state, this.#td);
+    } catch (err) {
+      this.#log.warn("state listener threw", { err });
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#failed) return;
+    this.#failed = err;
+    this.#failure.reject(err);
+  }
+
+  #guard<T>(p: Promise<T>): Promise<T> {
+    if (this.#failed) {
+      p.catch(() => undefined);
+      return Promise.reject(this.#failed);
+    }
+    return Promise.race([p, this.#failure.promise]);
+  }
+}
+
+function importLeafName(mbType: number): string {
+  switch (mbType) {
+    case MB_TYPE.IMMUTABLE_TD_STATE:
+      return "TDH.IMPORT.STATE.IMMUTABLE";
+    case MB_TYPE.MUTABLE_TD_STATE:
+      return "TDH.IMPORT.STATE.TD";
+    case MB_TYPE.MUTABLE_VCPU_STATE:
+      return "TDH.IMPORT.STATE.VP";
+    case MB_TYPE.MEM:
+      return "TDH.IMPORT.MEM";
+    case MB_TYPE.EPOCH_TOKEN:
+      return "TDH.IMPORT.TRACK";
+    default:
+      return "TDH.IMPORT";
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The live-migration engine: TDX migration streams over TCP, a worker-pool controller, pre-copy with convergence
+ * and auto-converge, blackout, commit. See docs/migration.md.
+ */
+export { migrateOut, migrationWorkerEntry } from "./source-session.js";
+export type { CompletedMigration, MigrateOutOptions, MigrationPhase, MigrationProgress, RoundRecord } from "./source-session.js";
+export { listenIncoming } from "./destination-listener.js";
+export type { IncomingListener, ListenIncomingOptions } from "./destination-listener.js";
+export type { CompletedImport, IncomingMigrationRequest, KeyProvider } from "./import-session.js";
+export type { PeerAddress } from "./connect.js";
+export { WorkerPool } from "./worker-pool.js";
+export type { WorkerPoolOptions } from "./worker-pool.js";
+export { decideConvergence, DEFAULT_CONVERGENCE_POLICY, estimateDowntimeMs } from "./convergence.js";
+export type { ConvergenceDecision, ConvergenceInput, ConvergenceLimitStrategy, ConvergencePolicy } from "./convergence.js";
+export { DEFAULT_AUTO_CONVERGE_POLICY, guestSpeedFactor, INITIAL_AUTO_CONVERGE_STATE, nextAutoConverge } from "./auto-converge.js";
+export type { AutoConvergePolicy, AutoConvergeState } from "./auto-converge.js";
+export { measureAesGcmLimit } from "./aes-limit.js";
+export type { AesGcmLimit, AesGcmLimitOptions } from "./aes-limit.js";
+export { ENGINE_PROTOCOL, negotiateVersion } from "./protocol.js";
+export type { VersionRange } from "./protocol.js";
+export { FRAME_TYPE, MAX_FRAME_BYTES } from "./frame.js";
+export type { DestinationState, SourceState } from "./session-state.js";
+export {
+  ConnectionClosedError,
+  FrameInvalidError,
+  FrameTooLargeError,
+  InvalidArgumentError,
+  InvalidStateError,
+  MigrationAbortedError,
+  MigrationConnectionLostError,
+  MigrationError,
+  MigrationOutcomeUnknownError,
+  MigrationRejectedError,
+  MigrationTimeoutError,
+  ProtocolError,
+  WorkerError,
+} from "./errors.js";
+export type { MigrationErrorCode } from "./errors.js";
