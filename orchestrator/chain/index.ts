@@ -12,3 +12,4 @@ export { decodeRevert, isCallException, isNonceConflict, isTransientRpcError, re
 export type { DecodedRevert } from "./rpc-errors.js";
 export { TxSender } from "./tx-sender.js";
 export type { TxReport, TxSenderOptions } from "./tx-sender.js";
+export * from "./contracts/index.js";

@@ -1,0 +1,154 @@
+import { Signature, type TypedDataDomain, type Wallet } from "ethers";
+import { TvmxError } from "../../errors/index.js";
+import { AllocationRegistry__factory, type AllocationRegistry } from "../../../types/ethers-contracts/index.js";
+import type { ChainConnection } from "../connection.js";
+import type { TxReport, TxSender } from "../tx-sender.js";
+import { readWithRetry } from "./read.js";
+
+export const ALLOCATION_STATES = ["None", "Allocated", "Committed", "Aborted"] as const;
+export type AllocationStateName = (typeof ALLOCATION_STATES)[number];
+
+export interface Allocation {
+  id: bigint;
+  auctionId: bigint;
+  state: AllocationStateName;
+  source: string;
+  destination: string;
+  price: bigint;
+  deposit: bigint;
+  allocatedAt: number;
+  confirmDeadline: number;
+  settledAt: number;
+  abortReason: number;
+  tvmId: string;
+  configHash: string;
+  stateDigest: string;
+}
+
+export interface MirrorRecord {
+  sourceChainId: bigint;
+  sourceAllocationId: bigint;
+  sourceTxHash: string;
+  tvmId: string;
+  source: string;
+  destination: string;
+  price: bigint;
+  configHash: string;
+}
+
+const RECEIPT_TYPES = {
+  MigrationReceipt: [
+    { name: "allocationId", type: "uint64" },
+    { name: "tvmId", type: "bytes32" },
+    { name: "stateDigest", type: "bytes32" },
+  ],
+};
+
+/** Typed access to AllocationRegistry (on the auction's chain, or on a winner's own chain for mirrors). */
+export class AllocationRegistryClient {
+  readonly contract: AllocationRegistry;
+  readonly address: string;
+  readonly #chain: ChainConnection;
+  readonly #sender: TxSender | undefined;
+
+  constructor(chain: ChainConnection, address: string, sender?: TxSender) {
+    this.#chain = chain;
+    this.#sender = sender;
+    this.address = address;
+    this.contract = AllocationRegistry__factory.connect(address, chain.provider);
+  }
+
+  get chainId(): bigint {
+    return this.#chain.chainId;
+  }
+
+  #tx(): TxSender {
+    if (!this.#sender) throw new TvmxError("CHAIN_TX_FAILED", "this AllocationRegistry client is read-only (no key)", {});
+    return this.#sender;
+  }
+
+  get domain(): TypedDataDomain {
+    return { name: "AllocationRegistry", version: "1", chainId: this.#chain.chainId, verifyingContract: this.address };
+  }
+
+  /** The source's countersignature of the migrated state (65-byte signature, EIP-712 MigrationReceipt). */
+  async signReceipt(source: Wallet, allocationId: bigint, tvmId: string, stateDigest: string): Promise<string> {
+    return Signature.from(await source.signTypedData(this.domain, RECEIPT_TYPES, { allocationId, tvmId, stateDigest })).serialized;
+  }
+
+  confirm(allocationId: bigint, stateDigest: string, sourceSignature: string): Promise<TxReport> {
+    return this.#tx().send("AllocationRegistry.confirmMigration", this.contract, "confirmMigration", [allocationId, stateDigest, sourceSignature]);
+  }
+
+  abort(allocationId: bigint, reason: number): Promise<TxReport> {
+    return this.#tx().send("AllocationRegistry.abortMigration", this.contract, "abortMigration", [allocationId, reason]);
+  }
+
+  withdraw(): Promise<TxReport> {
+    return this.#tx().send("AllocationRegistry.withdraw", this.contract, "withdraw", []);
+  }
+
+  recordMirror(record: MirrorRecord): Promise<TxReport> {
+    return this.#tx().send("AllocationRegistry.recordMirror", this.contract, "recordMirror", [record]);
+  }
+
+  async allocation(id: bigint): Promise<Allocation> {
+    const a = await readWithRetry(this.#chain, "AllocationRegistry.allocation", () => this.contract.allocation(id));
+    return toAllocation(a);
+  }
+
+  async currentPlacement(tvmId: string): Promise<{ host: string; allocationId: bigint }> {
+    const [host, allocationId] = await readWithRetry(this.#chain, "AllocationRegistry.currentPlacement", () => this.contract.currentPlacement(tvmId));
+    return { host, allocationId };
+  }
+
+  liveAllocation(tvmId: string): Promise<bigint> {
+    return readWithRetry(this.#chain, "AllocationRegistry.liveAllocation", () => this.contract.liveAllocation(tvmId));
+  }
+
+  async history(tvmId: string, offset = 0n, limit = 100n): Promise<Allocation[]> {
+    const page = await readWithRetry(this.#chain, "AllocationRegistry.allocationHistory", () => this.contract.allocationHistory(tvmId, offset, limit));
+    return page.map(toAllocation);
+  }
+
+  async mirrored(sourceChainId: bigint, sourceAllocationId: bigint): Promise<(MirrorRecord & { recordedBy: string; recordedAt: number }) | undefined> {
+    const m = await readWithRetry(this.#chain, "AllocationRegistry.mirroredAllocation", () => this.contract.mirroredAllocation(sourceChainId, sourceAllocationId));
+    if (m.record.sourceChainId === 0n) return undefined;
+    const r = m.record;
+    return {
+      sourceChainId: r.sourceChainId,
+      sourceAllocationId: r.sourceAllocationId,
+      sourceTxHash: r.sourceTxHash,
+      tvmId: r.tvmId,
+      source: r.source,
+      destination: r.destination,
+      price: r.price,
+      configHash: r.configHash,
+      recordedBy: m.recordedBy,
+      recordedAt: Number(m.recordedAt),
+    };
+  }
+
+  balanceOf(account: string): Promise<bigint> {
+    return readWithRetry(this.#chain, "AllocationRegistry.balanceOf", () => this.contract.balanceOf(account));
+  }
+}
+
+function toAllocation(a: Awaited<ReturnType<AllocationRegistry["allocation"]>>): Allocation {
+  return {
+    id: a.id,
+    auctionId: a.auctionId,
+    state: ALLOCATION_STATES[Number(a.state)] ?? "None",
+    source: a.source,
+    destination: a.destination,
+    price: a.price,
+    deposit: a.deposit,
+    allocatedAt: Number(a.allocatedAt),
+    confirmDeadline: Number(a.confirmDeadline),
+    settledAt: Number(a.settledAt),
+    abortReason: Number(a.abortReason),
+    tvmId: a.tvmId,
+    configHash: a.configHash,
+    stateDigest: a.stateDigest,
+  };
+}

@@ -1,0 +1,147 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+import { hexlify, randomBytes, Wallet, type Provider } from "ethers";
+import { deploySuite } from "../../deploy/deploy-suite.js";
+import { bidCommitment, connectionFromProvider, openMarket, type ChainConnection, type Market } from "../../orchestrator/chain/index.js";
+import { TvmxError } from "../../orchestrator/errors/index.js";
+import { createHostMetrics } from "../../orchestrator/metrics/index.js";
+
+const ONE_ETH = 10n ** 18n;
+const MILLI = 10n ** 15n;
+const platform = { teeTcbSvn: `0x${"03".repeat(16)}`, tdxModuleVersion: 0x0105, quoteHash: `0x${"aa".repeat(32)}` };
+const publication = (n: number) => ({ endpoint: `tcp://127.0.0.1:${7400 + n}`, channelKeyFingerprint: `0x${n.toString(16).padStart(2, "0").repeat(32)}`, platform, capacity: 4 });
+
+describe("chain/market clients on an in-process chain", function () {
+  let provider: Provider;
+  let chain: ChainConnection;
+  let addresses: { hostRegistry: string; migrationAuction: string; allocationRegistry: string };
+  let increaseTime: (seconds: number) => Promise<void>;
+  let fund: (to: string) => Promise<void>;
+
+  before(async () => {
+    const { ethers, networkHelpers } = await network.create();
+    provider = ethers.provider;
+    const [deployer] = await ethers.getSigners();
+    const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n });
+    addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
+    chain = await connectionFromProvider(provider, { url: "edr", pollIntervalMs: 10 });
+    increaseTime = async (s) => {
+      await networkHelpers.time.increase(s);
+    };
+    fund = async (to) => {
+      await (await deployer!.sendTransaction({ to, value: 20n * ONE_ETH })).wait();
+    };
+  });
+
+  async function host(n: number): Promise<{ wallet: Wallet; market: Market }> {
+    const wallet = new Wallet(hexlify(randomBytes(32)));
+    await fund(wallet.address);
+    const metrics = createHostMetrics();
+    const market = openMarket(chain, addresses, { wallet, metrics });
+    await market.hostRegistry.ensureRegistered(publication(n), ONE_ETH);
+    return { wallet, market };
+  }
+
+  it("registers once, then only updates what changed, and sends nothing on a restart", async () => {
+    const wallet = new Wallet(hexlify(randomBytes(32)));
+    await fund(wallet.address);
+    const market = openMarket(chain, addresses, { wallet });
+    const first = await market.hostRegistry.ensureRegistered(publication(1), ONE_ETH);
+    expect(first.map((r) => r.label)).to.deep.equal(["HostRegistry.register"]);
+    expect(await market.hostRegistry.ensureRegistered(publication(1), ONE_ETH)).to.deep.equal([]);
+    const changed = await market.hostRegistry.ensureRegistered({ ...publication(1), capacity: 8 }, 2n * ONE_ETH);
+    expect(changed.map((r) => r.label)).to.deep.equal(["HostRegistry.update", "HostRegistry.increaseStake"]);
+    const info = await market.hostRegistry.hostInfo(wallet.address);
+    expect(info).to.deep.include({ state: "Active", capacity: 8, stake: 2n * ONE_ETH, endpoint: "tcp://127.0.0.1:7401" });
+  });
+
+  it("computes the same bid commitment as the contract", async () => {
+    const { market, wallet } = await host(2);
+    const salt = hexlify(randomBytes(32));
+    expect(bidCommitment(7n, wallet.address, 5n * MILLI, 3, salt)).to.equal(await market.auction.contract.bidCommitment(7n, wallet.address, 5n * MILLI, 3, salt));
+  });
+
+  it("runs an auction to an allocation, a committed migration, a mirror record and the withdrawals", async () => {
+    const source = await host(10);
+    const cheap = await host(11);
+    const dear = await host(12);
+    const now = (await provider.getBlock("latest"))!.timestamp;
+    const tvmId = hexlify(randomBytes(32));
+    const { auctionId, report: openReport } = await source.market.auction.open(
+      {
+        requestId: hexlify(randomBytes(32)),
+        tvmId,
+        configHash: hexlify(randomBytes(32)),
+        tcb: { minTeeTcbSvn: `0x${"02".repeat(16)}`, minTdxModuleVersion: 0x0105 },
+        commitDeadline: now + 100,
+        revealDeadline: now + 200,
+        bondWei: MILLI,
+      },
+      10n * MILLI,
+    );
+    expect(auctionId).to.be.greaterThan(0n);
+    expect(openReport.gasUsed).to.be.greaterThan(0n);
+    expect((await source.market.auction.info(auctionId)).state).to.equal("Commit");
+
+    const bids = [
+      { h: cheap, price: 3n * MILLI, salt: hexlify(randomBytes(32)) },
+      { h: dear, price: 6n * MILLI, salt: hexlify(randomBytes(32)) },
+    ];
+    for (const b of bids) {
+      const ticket = await source.market.auction.signTicket(source.wallet, auctionId, b.h.wallet.address);
+      await b.h.market.auction.commit(auctionId, bidCommitment(auctionId, b.h.wallet.address, b.price, 3, b.salt), ticket, MILLI);
+      expect((await b.h.market.auction.bid(auctionId, b.h.wallet.address)).status).to.equal("Committed");
+    }
+    await increaseTime(100);
+    for (const b of bids) await b.h.market.auction.reveal(auctionId, b.price, 3, b.salt);
+    await increaseTime(100);
+    const outcome = await source.market.auction.finalize(auctionId);
+    if (outcome.kind !== "finalized") expect.fail("auction failed");
+    expect(outcome.winner).to.equal(cheap.wallet.address);
+    expect(outcome.winningBid).to.equal(3n * MILLI);
+    expect(outcome.price).to.equal(6n * MILLI); // second price
+
+    const allocation = await cheap.market.allocations.allocation(outcome.allocationId);
+    expect(allocation).to.deep.include({ state: "Allocated", source: source.wallet.address, destination: cheap.wallet.address, tvmId });
+
+    const digest = hexlify(randomBytes(32));
+    const receipt = await source.market.allocations.signReceipt(source.wallet, outcome.allocationId, tvmId, digest);
+    await cheap.market.allocations.confirm(outcome.allocationId, digest, receipt);
+    expect((await cheap.market.allocations.allocation(outcome.allocationId)).state).to.equal("Committed");
+    expect((await cheap.market.allocations.currentPlacement(tvmId)).host).to.equal(cheap.wallet.address);
+
+    // The winner records the allocation on "its own chain" (here the same suite, where it is an active host).
+    await cheap.market.allocations.recordMirror({
+      sourceChainId: 999n,
+      sourceAllocationId: outcome.allocationId,
+      sourceTxHash: outcome.report.hash,
+      tvmId,
+      source: source.wallet.address,
+      destination: cheap.wallet.address,
+      price: outcome.price,
+      configHash: allocation.configHash,
+    });
+    expect(await cheap.market.allocations.mirrored(999n, outcome.allocationId)).to.deep.include({ sourceTxHash: outcome.report.hash, recordedBy: cheap.wallet.address });
+    expect(await cheap.market.allocations.mirrored(999n, 12345n)).to.equal(undefined);
+
+    expect(await cheap.market.allocations.balanceOf(cheap.wallet.address)).to.equal(6n * MILLI);
+    await cheap.market.allocations.withdraw();
+    await source.market.allocations.withdraw();
+    for (const b of bids) await b.h.market.auction.withdrawBond(auctionId);
+    expect((await dear.market.auction.bid(auctionId, dear.wallet.address)).status).to.equal("Refunded");
+  });
+
+  it("reports a revert by its custom error name and arguments", async () => {
+    const a = await host(20);
+    const err = (await a.market.auction.reveal(424242n, 1n, 1, hexlify(randomBytes(32))).catch((e: unknown) => e)) as TvmxError;
+    expect(err).to.be.instanceOf(TvmxError);
+    expect(err.code).to.equal("CHAIN_TX_REVERTED");
+    expect(err.details.error).to.match(/^MigrationAuction/);
+  });
+
+  it("refuses to write through a read-only market", async () => {
+    const readOnly = openMarket(chain, addresses);
+    expect(() => readOnly.auction.withdraw()).to.throw(TvmxError, "read-only");
+    expect(await readOnly.auction.auctionCount()).to.be.greaterThan(0n);
+  });
+});
