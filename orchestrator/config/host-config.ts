@@ -211,6 +211,7 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
     ackTimeoutMs: r.integer(aucRaw, "ackTimeoutMs", "auction", { required: false, min: 10, max: 600_000 }) ?? 5_000,
   };
 
+  if (auction.bondWei % 10n ** 9n !== 0n) r.issue("auction.bondWei", aucRaw.bondWei, "a whole number of gwei (the auction stores bonds in gwei)");
   const regRaw = r.object(raw, "registration", "", false) ?? {};
   r.noUnknownFields(regRaw, "registration", ["stakeWei"]);
   const registration: RegistrationConfig = { stakeWei: r.wei(regRaw, "stakeWei", "registration", { required: false }) ?? 10n ** 18n };

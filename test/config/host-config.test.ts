@@ -123,6 +123,12 @@ describe("config/host config", () => {
     ]);
   });
 
+  it("rejects a bond that is not a whole number of gwei", () => {
+    const raw = validRaw();
+    raw.auction = { bondWei: "1000000001" };
+    expect(issuesOf(raw).map((i) => i.field)).to.deep.equal(["auction.bondWei"]);
+  });
+
   it("rejects a full price below the base price", () => {
     const raw = validRaw();
     raw.pricing = { strategy: "scarcity", basePriceWei: "10", fullPriceWei: "5" };
