@@ -29,6 +29,7 @@ import {
   expectedMbCounter,
   lastReceivedIv,
   reserveIvs,
+  resetStreamsForSession,
   setLastReceivedIv,
   takeMbCounter,
 } from "./mig-stream.js";
@@ -77,9 +78,10 @@ export function exportStateImmutable(td: TrustDomain, stream: MigStreamContext):
   const pre = commonExportChecks(td, stream, [OP_STATE.RUNNABLE]);
   if (pre !== ok) return { status: pre };
   if ((td.config.attributes & ATTRIBUTES.MIGRATABLE) === 0n) return { status: TDX_STATUS.TDX_TD_NOT_MIGRATABLE };
-  td.resetMigrationState(td.memoryPages);
   const status = td.transition([OP_STATE.RUNNABLE], OP_STATE.LIVE_EXPORT);
   if (status !== ok) return { status };
+  td.resetMigrationState(td.memoryPages);
+  resetStreamsForSession(td);
   const payload = encodeTdConfig(td.config);
   const fields: MbmdFields = { mbType: MB_TYPE.IMMUTABLE_TD_STATE, numFMigs: createdStreamCount(td), numSysMdPages: 0 };
   return { status: ok, bundle: sealSmallBundle(td, stream.migsIndex, fields, 0, payload.subarray(0, IMMUTABLE_STATE_SIZE)) };

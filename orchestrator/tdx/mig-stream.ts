@@ -68,3 +68,16 @@ export function checkStream(td: TrustDomain, stream: MigStreamContext): TdxStatu
   if (!streamCreated(td, stream.migsIndex)) return TDX_STATUS.TDX_MIGRATION_STREAM_STATE_INCORRECT;
   return TDX_STATUS.TDX_SUCCESS;
 }
+
+/**
+ * A new migration session starts (TDH.EXPORT.STATE.IMMUTABLE): bundle counters of both directions and the last
+ * received IV restart with the new peer; the IV counters themselves never restart, so even a key reused across
+ * sessions never meets the same IV twice.
+ */
+export function resetStreamsForSession(td: TrustDomain): void {
+  for (let i = 0; i < MAX_MIGS; i++) {
+    Atomics.store(td.migscCounters, i * 2, 0);
+    Atomics.store(td.migscCounters, i * 2 + 1, 0);
+    Atomics.store(td.migscIv, i * 2 + 1, 0n);
+  }
+}

@@ -4,6 +4,7 @@ import {
   GuestWriteSequence,
   OP_STATE,
   PAGE_SIZE,
+  peekMbmdHeader,
   tdMemoryDigest,
   tdStateDigest,
   tdVcpuDigest,
@@ -112,5 +113,35 @@ describe("export → import round trip", () => {
     expectStatus(m.src.exportRestore(m.td).status, TDX_STATUS.TDX_SUCCESS);
     expect(tdMemoryDigest(m.td).equals(before)).to.equal(true);
     expectStatus(m.td.guestWrite(PAGE_SIZE, Buffer.alloc(8, 9)), TDX_STATUS.TDX_SUCCESS);
+  });
+
+  it("migrates again after an aborted attempt, the IV counters continuing where they were", () => {
+    const m = new MigrationSession({ memoryPages: 32, vcpus: 1, streams: 1 });
+    m.setup();
+    const first = [m.exportImmutable(), ...m.firstEpoch()];
+    const lastIv = peekMbmdHeader(first.at(-1)!.bundle)!.ivCounter;
+    expectStatus(m.src.exportAbort(m.td, m.s[0]!).status, TDX_STATUS.TDX_SUCCESS);
+    expectStatus(m.src.exportRestore(m.td).status, TDX_STATUS.TDX_SUCCESS);
+
+    const retry = m.destination.createImportTd({ memoryBytes: m.td.memoryBytes, numVcpus: 1 });
+    expectStatus(m.dst.setMigrationKey(retry, m.key, 1).status, TDX_STATUS.TDX_SUCCESS);
+    const d0 = m.dst.streamCreate(retry, 0).stream!;
+    const imm = m.src.exportStateImmutable(m.td, m.s[0]!);
+    expectStatus(imm.status, TDX_STATUS.TDX_SUCCESS);
+    const header = peekMbmdHeader(imm.bundle!)!;
+    expect(header.mbCounter).to.equal(0);
+    expect(header.ivCounter > lastIv).to.equal(true);
+    expectStatus(m.dst.importBundle(retry, d0, imm.bundle!).status, TDX_STATUS.TDX_SUCCESS);
+    m.src.exportBlockwAll(m.td);
+    for (let p = 0; p < m.td.memoryPages; p += 16) {
+      const r = m.src.exportMem(m.td, m.s[0]!, Array.from({ length: 16 }, (_, i) => (p + i) * PAGE_SIZE));
+      expectStatus(m.dst.importBundle(retry, d0, r.bundle!).status, TDX_STATUS.TDX_SUCCESS);
+    }
+    expectStatus(m.src.exportPause(m.td).status, TDX_STATUS.TDX_SUCCESS);
+    for (const r of [m.src.exportStateTd(m.td, m.s[0]!), m.src.exportStateVp(m.td, m.s[0]!, 0), m.src.exportTrack(m.td, m.s[0]!, { start: true })]) {
+      expectStatus(m.dst.importBundle(retry, d0, r.bundle!).status, TDX_STATUS.TDX_SUCCESS);
+    }
+    expectStatus(m.dst.importCommit(retry).status, TDX_STATUS.TDX_SUCCESS);
+    expect(tdStateDigest(retry).equals(tdStateDigest(m.td))).to.equal(true);
   });
 });
