@@ -5,7 +5,8 @@
  *   1. the peer must have presented a certificate; `verifyPeerEvidence` checks its quote, policy and host key;
  *   2. each side sends HELLO: its address, its role, and an EIP-191 signature by its on-chain host key over the
  *      TLS exporter value of this connection (RFC 8446 §7.5, label EXPORTER-tvmx-channel-binding), so the
- *      proof belongs to this TLS session only: a HELLO recorded on another connection does not verify here;
+ *      proof belongs to this TLS session only: a HELLO recorded on another connection does not verify here.
+ *      The client sends first; the server verifies it before answering with its own HELLO;
  *   3. the first message from the peer must be its HELLO.
  * Afterwards messages are sent with `send` and taken with `receive` (by type and migration id) or observed
  * through the "message" event. Malformed or unknown messages are answered with an ERROR message and the
@@ -95,8 +96,13 @@ export class ChannelConnection extends EventEmitter {
     if (!peerCert) throw new ChannelError("CHANNEL_PEER_CERT_MISSING", "peer presented no certificate");
     const peer = await verifyPeerEvidence(peerCert.raw, options.trust, { expectedAddress: options.expectedAddress, tvmCapability: options.tvmCapability });
     const binding = this.channelBinding();
-    const signature = await options.identity.signer.signMessage(helloMessageText(binding, this.role, options.identity.address));
-    await this.#write({ type: "HELLO", address: options.identity.address, role: this.role, signature });
+    const sendHello = async () => {
+      const signature = await options.identity.signer.signMessage(helloMessageText(binding, this.role, options.identity.address));
+      await this.#write({ type: "HELLO", address: options.identity.address, role: this.role, signature });
+    };
+    // The client speaks first; the server answers only once the client's HELLO holds, so a client that
+    // receives the server's HELLO knows it has been accepted.
+    if (this.role === "client") await sendHello();
     const hello = await this.#take(["HELLO"], { timeoutMs });
     const peerRole = this.role === "client" ? "server" : "client";
     let signer = "";
@@ -110,6 +116,7 @@ export class ChannelConnection extends EventEmitter {
         details: { host: peer.address, helloAddress: hello.address, helloRole: hello.role, recovered: signer },
       });
     }
+    if (this.role === "server") await sendHello();
     this.#peer = peer;
     this.#log = this.#log.child({ peer: peer.address });
     this.#log.info("peer authenticated", { tcbStatus: peer.quote.tcb.status, keyFingerprint: peer.keyFingerprint });
@@ -131,6 +138,8 @@ export class ChannelConnection extends EventEmitter {
   }
 
   exportKeyingMaterial(length: number, label: string, context?: Buffer): Buffer {
+    if (this.#closed) throw this.#closed;
+    if (this.#socket.destroyed) throw new ChannelError("CHANNEL_CLOSED", "connection closed");
     // TLS 1.3 treats an absent and an empty context alike (RFC 8446 §7.5).
     return this.#socket.exportKeyingMaterial(length, label, context ?? Buffer.alloc(0));
   }
@@ -228,6 +237,14 @@ export class ChannelConnection extends EventEmitter {
   }
 
   #deliver(message: ChannelMessage): void {
+    if (!this.#peer && message.type === "ERROR") {
+      // The peer refused us during establishment and says why.
+      this.#fail(new ChannelError("CHANNEL_PEER_ERROR", `peer refused the connection: [${message.code}] ${message.message}`, {
+        details: { peerCode: message.code, peerResultCode: message.resultCode },
+      }));
+      this.#socket.destroy();
+      return;
+    }
     if (!this.#peer && message.type !== "HELLO") {
       void this.#sendErrorAndClose(new ChannelError("CHANNEL_PROTOCOL", `${message.type} before HELLO`));
       return;
