@@ -1,0 +1,119 @@
+import type { Wallet } from "ethers";
+import type { AdmissionTicket, FinalizeOutcome, Market, TcbRequirement } from "../chain/index.js";
+import { TvmxError } from "../errors/index.js";
+import type { HostJournal } from "../journal/index.js";
+import type { Logger } from "../log/index.js";
+import type { HostMetrics } from "../metrics/index.js";
+import type { ChainClock } from "./chain-clock.js";
+
+/**
+ * The source's side of the auction, as named steps:
+ *
+ *   open (openAuction with the reserve in escrow; journal: auction.opened)
+ *   → admit (an EIP-712 admission ticket for each host that acknowledged and passed the policy)
+ *   → finalize (after the reveal deadline; journal: auction.settled)
+ *
+ * `finalizeWhenDue` is idempotent: after a restart it finds a finalized auction and journals its outcome.
+ */
+export interface SourceAuctionContext {
+  market: Market;
+  wallet: Wallet;
+  journal: HostJournal;
+  clock: ChainClock;
+  logger: Logger;
+  metrics?: HostMetrics;
+  signal?: AbortSignal;
+}
+
+export interface OpenRequest {
+  tdId: string;
+  tvmId: string;
+  requestId: string;
+  configHash: string;
+  tcb: TcbRequirement;
+  reserveWei: bigint;
+  bondWei: bigint;
+  commitWindowSec: number;
+  revealWindowSec: number;
+  /** Hosts that acknowledged and passed the policy. */
+  admitted: string[];
+}
+
+export interface OpenedAuction {
+  auctionId: bigint;
+  commitDeadline: number;
+  revealDeadline: number;
+  tickets: AdmissionTicket[];
+  txHash: string;
+}
+
+export async function openAuction(ctx: SourceAuctionContext, req: OpenRequest): Promise<OpenedAuction> {
+  const log = ctx.logger.child({ tvmId: req.tvmId, step: "open-auction" });
+  // step: open — deadlines from the chain's notion of now, so a chain whose time runs ahead is respected.
+  const now = await ctx.clock.nowSec();
+  const commitDeadline = now + req.commitWindowSec;
+  const revealDeadline = commitDeadline + req.revealWindowSec;
+  const { auctionId, report } = await ctx.market.auction.open(
+    { requestId: req.requestId, tvmId: req.tvmId, configHash: req.configHash, tcb: req.tcb, commitDeadline, revealDeadline, bondWei: req.bondWei },
+    req.reserveWei,
+  );
+  await ctx.journal.record({
+    type: "auction.opened",
+    auctionId,
+    tvmId: req.tvmId,
+    tdId: req.tdId,
+    requestId: req.requestId,
+    reserveWei: req.reserveWei,
+    commitDeadline,
+    revealDeadline,
+    admitted: req.admitted,
+    txHash: report.hash,
+  });
+  ctx.metrics?.auctionsTotal.inc({ outcome: "opened" });
+  log.info("auction opened", { auctionId, commitDeadline, revealDeadline, reserveWei: req.reserveWei, admitted: req.admitted.length, txHash: report.hash });
+  // step: admit
+  const tickets = await Promise.all(req.admitted.map((host) => ctx.market.auction.signTicket(ctx.wallet, auctionId, host)));
+  return { auctionId, commitDeadline, revealDeadline, tickets, txHash: report.hash };
+}
+
+/** Waits for the reveal deadline, finalizes (or finds it finalized), journals the outcome. */
+export async function finalizeWhenDue(ctx: SourceAuctionContext, auctionId: bigint): Promise<FinalizeOutcome | { kind: "already"; state: string; winner?: string; allocationId?: bigint }> {
+  const log = ctx.logger.child({ auctionId, step: "finalize" });
+  const record = ctx.journal.state.auctions.get(auctionId);
+  if (!record) throw new TvmxError("AUCTION_NOT_FOUND", `auction ${auctionId} is not one this host opened`, { details: { auctionId } });
+  await ctx.clock.until(record.revealDeadline, ctx.signal);
+  const info = await ctx.market.auction.info(auctionId);
+  if (info.state === "Finalized" || info.state === "Failed" || info.state === "Cancelled") {
+    const status = info.state === "Finalized" ? "finalized" : info.state === "Failed" ? "failed" : "cancelled";
+    if (record.status === "open") {
+      await ctx.journal.record({
+        type: "auction.settled",
+        auctionId,
+        status,
+        ...(info.state === "Finalized" ? { winner: info.bestBidder, allocationId: info.allocationId } : {}),
+      });
+    }
+    return { kind: "already", state: info.state, ...(info.state === "Finalized" ? { winner: info.bestBidder, allocationId: info.allocationId } : {}) };
+  }
+  const outcome = await ctx.market.auction.finalize(auctionId);
+  if (outcome.kind === "finalized") {
+    await ctx.journal.record({ type: "auction.settled", auctionId, status: "finalized", winner: outcome.winner, priceWei: outcome.price, allocationId: outcome.allocationId });
+    ctx.metrics?.auctionsTotal.inc({ outcome: "finalized" });
+    log.info("auction finalized", { winner: outcome.winner, priceWei: outcome.price, winningBid: outcome.winningBid, allocationId: outcome.allocationId, txHash: outcome.report.hash });
+  } else {
+    await ctx.journal.record({ type: "auction.settled", auctionId, status: "failed" });
+    ctx.metrics?.auctionsTotal.inc({ outcome: "failed" });
+    log.warn("auction failed: no bid was revealed", { txHash: outcome.report.hash });
+  }
+  return outcome;
+}
+
+/** Recovery: finalizes every journaled auction still open. */
+export async function finalizePending(ctx: SourceAuctionContext): Promise<void> {
+  const open = [...ctx.journal.state.auctions.values()].filter((a) => a.status === "open");
+  await Promise.all(
+    open.map((a) =>
+      finalizeWhenDue(ctx, a.auctionId).catch((err: unknown) => ctx.logger.error("recovery: finalize failed", { auctionId: a.auctionId, err })),
+    ),
+  );
+}
