@@ -21,6 +21,7 @@ import {
 } from "./constants.js";
 import { TdxModelError } from "./errors.js";
 import { writeGpaEntry } from "./gpa-list.js";
+import { BACKWARD_IV_BIT } from "./iv.js";
 import { decodeMbmd, encodeMbmdAad, type MbmdFields } from "./mbmd.js";
 import {
   advanceExpectedMbCounter,
@@ -292,7 +293,7 @@ function verifyAbortToken(td: TrustDomain, migsIndex: number, token: Buffer): Td
   const expected = expectedMbCounter(td, migsIndex);
   if (m.mbCounter < expected) return TDX_STATUS.TDX_INVALID_MBMD_MB_COUNTER_REPLAYED;
   if (m.mbCounter > expected) return TDX_STATUS.TDX_INVALID_MBMD_MB_COUNTER_OUT_OF_ORDER;
-  if (m.ivCounter <= lastReceivedIv(td, migsIndex)) return TDX_STATUS.TDX_INVALID_MBMD_IV_COUNTER;
+  if ((m.ivCounter & BACKWARD_IV_BIT) === 0n || m.ivCounter <= lastReceivedIv(td, migsIndex)) return TDX_STATUS.TDX_INVALID_MBMD_IV_COUNTER;
   if (openMbmd(td.migrationKeyObject(), m.ivCounter, migsIndex, token, undefined, undefined) === undefined) return TDX_STATUS.TDX_INCORRECT_MBMD_MAC;
   advanceExpectedMbCounter(td, migsIndex);
   setLastReceivedIv(td, migsIndex, m.ivCounter);

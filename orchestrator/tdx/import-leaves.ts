@@ -12,6 +12,7 @@ import {
   type MbType,
 } from "./constants.js";
 import { readGpaEntry } from "./gpa-list.js";
+import { BACKWARD_IV_BIT } from "./iv.js";
 import { decodeMbmd, encodeMbmdAad, peekMbmdHeader, type Mbmd } from "./mbmd.js";
 import {
   advanceExpectedMbCounter,
@@ -67,7 +68,9 @@ function openBundle(td: TrustDomain, stream: MigStreamContext, bundle: Uint8Arra
   const expected = expectedMbCounter(td, migsIndex);
   if (m.mbCounter < expected) return { status: fail(td, TDX_STATUS.TDX_INVALID_MBMD_MB_COUNTER_REPLAYED), buf };
   if (m.mbCounter > expected) return { status: fail(td, TDX_STATUS.TDX_INVALID_MBMD_MB_COUNTER_OUT_OF_ORDER), buf };
-  if (m.ivCounter <= lastReceivedIv(td, migsIndex)) return { status: fail(td, TDX_STATUS.TDX_INVALID_MBMD_IV_COUNTER), buf };
+  if (m.ivCounter <= lastReceivedIv(td, migsIndex) || (m.ivCounter & BACKWARD_IV_BIT) !== 0n) {
+    return { status: fail(td, TDX_STATUS.TDX_INVALID_MBMD_IV_COUNTER), buf };
+  }
   if (type !== MB_TYPE.EPOCH_TOKEN) {
     const epoch = Atomics.load(td.control, CTL.IMPORT_EPOCH);
     if (m.migEpoch < epoch) return { status: fail(td, TDX_STATUS.TDX_INVALID_MBMD_MIG_EPOCH_OLD), buf };
@@ -268,7 +271,7 @@ export function importAbort(td: TrustDomain, stream: MigStreamContext): BundleRe
   if (status !== ok) return { status };
   const migsIndex = stream.migsIndex;
   const bundle = Buffer.alloc(MBMD_SIZE);
-  const ivCounter = reserveIvs(td, migsIndex, 1);
+  const ivCounter = reserveIvs(td, migsIndex, 1) | BACKWARD_IV_BIT;
   const mbCounter = takeMbCounter(td, migsIndex);
   const migEpoch = Atomics.load(td.control, CTL.IMPORT_EPOCH);
   encodeMbmdAad({ migVersion: td.migrationVersion, migsIndex, mbCounter, migEpoch, ivCounter }, { mbType: MB_TYPE.ABORT_TOKEN }, bundle);

@@ -42,7 +42,7 @@ export { tdMemoryDigest, tdStateDigest, tdVcpuDigest } from "./digest.js";
 export { TdxLeafFailedError, TdxModelError } from "./errors.js";
 export { memBundleSize } from "./export-leaves.js";
 export { GPA_OPERATION, readGpaEntry, writeGpaEntry } from "./gpa-list.js";
-export { buildIv, IV_SIZE } from "./iv.js";
+export { BACKWARD_IV_BIT, buildIv, IV_SIZE } from "./iv.js";
 export { LEAF, leafName } from "./leaf.js";
 export type { LeafName, LeafNumber } from "./leaf.js";
 export { decodeMbmd, encodeMbmd, encodeMbmdAad, MBMD_OFFSET, peekMbmdHeader } from "./mbmd.js";

@@ -17,3 +17,10 @@ export function buildIv(ivCounter: bigint, migsIndex: number, out: Buffer = Buff
   out.writeUInt16LE(0, offset + 10);
   return out;
 }
+
+/**
+ * The backward direction of a stream (the abort token, from destination to source) uses the same key as the forward
+ * direction. So that the two directions can never produce the same IV, backward iv_counter values have bit 63 set
+ * and forward ones have it clear; the IV layout stays the TDX one.
+ */
+export const BACKWARD_IV_BIT = 1n << 63n;

@@ -121,7 +121,7 @@ export class TrustDomain {
   readonly tdcs: Buffer;
   readonly vcpuBytes: Buffer;
   /** Per stream: [iv_counter, last received iv_counter]. */
-  readonly migscIv: BigInt64Array;
+  readonly migscIv: BigUint64Array;
   /** Per stream: [next mb_counter, expected mb_counter]. */
   readonly migscCounters: Int32Array;
   private readonly dirtyLog: Uint32Array;
@@ -141,7 +141,7 @@ export class TrustDomain {
     this.tdcs = Buffer.from(handle.tdcs);
     this.vcpuBytes = Buffer.from(handle.vcpus);
     this.vcpuRegs = new BigUint64Array(handle.vcpus);
-    this.migscIv = new BigInt64Array(handle.migsc, 0, MAX_MIGS * MIGSC_BIGINTS_PER_STREAM);
+    this.migscIv = new BigUint64Array(handle.migsc, 0, MAX_MIGS * MIGSC_BIGINTS_PER_STREAM);
     this.migscCounters = new Int32Array(handle.migsc, MAX_MIGS * MIGSC_BIGINTS_PER_STREAM * 8, MAX_MIGS * MIGSC_INTS_PER_STREAM);
   }
 

@@ -146,6 +146,29 @@ describe("bad input at the leaf level", () => {
     expectSourceSurvives(m, before);
   });
 
+  it("a forward bundle with a backward-direction IV counter: TDX_INVALID_MBMD_IV_COUNTER", () => {
+    const { m, before, pre } = begin();
+    const i = importUntilMem(m, pre);
+    rejects(m, { ...pre[i]!, bundle: flipBit(pre[i]!.bundle, 23, 7) }, TDX_STATUS.TDX_INVALID_MBMD_IV_COUNTER);
+    expectSourceSurvives(m, before);
+  });
+
+  it("an abort token without the backward-direction IV bit is refused by the source", () => {
+    const { m, before, pre } = begin({ streams: 1 });
+    m.importAll(pre);
+    const blackout = m.blackout();
+    m.importAll(blackout);
+    const token = m.dst.importAbort(m.dtd, m.d[0]!);
+    expect(token.bundle!.readBigUInt64LE(16) >> 63n).to.equal(1n);
+    expectStatus(m.src.exportAbort(m.td, m.s[0]!, { abortToken: flipBit(token.bundle!, 23, 7) }).status, TDX_STATUS.TDX_INVALID_MBMD_IV_COUNTER);
+    expectStatus(m.src.exportAbort(m.td, m.s[0]!, { abortToken: pre[1]!.bundle }).status, TDX_STATUS.TDX_INVALID_MBMD_LENGTH);
+    expectStatus(m.src.exportAbort(m.td, m.s[0]!, { abortToken: blackout.at(-1)!.bundle }).status, TDX_STATUS.TDX_BUNDLE_TYPE_UNEXPECTED);
+    expect(m.td.lifecycle.kind).to.equal("exported");
+    expectStatus(m.src.exportAbort(m.td, m.s[0]!, { abortToken: token.bundle! }).status, TDX_STATUS.TDX_SUCCESS);
+    expectStatus(m.src.exportRestore(m.td).status, TDX_STATUS.TDX_SUCCESS);
+    expect(tdMemoryDigest(m.td).equals(before)).to.equal(true);
+  });
+
   it("a truncated bundle: TDX_INVALID_MBMD_LENGTH", () => {
     const { m, before, pre } = begin();
     const i = importUntilMem(m, pre);
