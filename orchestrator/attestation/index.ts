@@ -48,3 +48,5 @@ export {
   staticTdReport,
 } from "./simulated-platform.js";
 export type { Attester, PlatformConfig, QuoteSource } from "./simulated-platform.js";
+export { authorityCollateralSource, provisionPlatform, tcbCapabilityOf, tdQuoteSource } from "./platform-attestation.js";
+export type { PlatformProvisioningOptions } from "./platform-attestation.js";

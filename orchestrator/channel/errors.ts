@@ -21,6 +21,8 @@ export type ChannelErrorCode =
   | "CHANNEL_MESSAGE_TOO_LARGE"
   | "CHANNEL_UNKNOWN_MESSAGE"
   | "CHANNEL_MALFORMED_MESSAGE"
+  /** A migration request or ACK whose content does not hold. */
+  | "CHANNEL_REQUEST_INVALID"
   /** Session. */
   | "CHANNEL_VERSION_RANGE"
   | "CHANNEL_SESSION_FAILED"
