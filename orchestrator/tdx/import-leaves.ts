@@ -17,6 +17,7 @@ import { decodeMbmd, encodeMbmdAad, peekMbmdHeader, type Mbmd } from "./mbmd.js"
 import {
   advanceExpectedMbCounter,
   checkStream,
+  createdStreamCount,
   expectedMbCounter,
   lastReceivedIv,
   reserveIvs,
@@ -113,6 +114,9 @@ export function importStateImmutable(td: TrustDomain, stream: MigStreamContext, 
   if (o.status !== ok) return { status: o.status };
   const opened = openState(td, o, IMMUTABLE_STATE_SIZE);
   if (opened.status !== ok) return { status: opened.status };
+  const fields = o.mbmd!.fields;
+  const numFMigs = fields.mbType === MB_TYPE.IMMUTABLE_TD_STATE ? fields.numFMigs : 0;
+  if (numFMigs > createdStreamCount(td)) return { status: fail(td, TDX_STATUS.TDX_NUM_MIGS_HIGHER_THAN_CREATED) };
   const config = decodeTdConfig(opened.plain!);
   if (config === undefined) return { status: fail(td, TDX_STATUS.TDX_INVALID_MBMD_STATE_PAYLOAD) };
   if ((config.attributes & ATTRIBUTES.MIGRATABLE) === 0n) return { status: fail(td, TDX_STATUS.TDX_TD_NOT_MIGRATABLE) };

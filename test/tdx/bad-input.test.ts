@@ -225,11 +225,21 @@ describe("bad input at the leaf level", () => {
       });
     }
 
+    it("with fewer streams than the source uses: TDX_NUM_MIGS_HIGHER_THAN_CREATED", () => {
+      const { m, before, pre } = begin({ streams: 2 });
+      const other = m.destination.createImportTd({ memoryBytes: m.td.memoryBytes, numVcpus: 1 });
+      m.dst.setMigrationKey(other, m.key, 1);
+      const s = m.dst.streamCreate(other, 0).stream!;
+      expectStatus(m.dst.importStateImmutable(other, s, pre[0]!.bundle).status, TDX_STATUS.TDX_NUM_MIGS_HIGHER_THAN_CREATED);
+      expectSourceSurvives(m, before);
+    });
+
     it("prepared with another vCPU count: TDX_IMPORT_MISMATCH_VCPU_COUNT", () => {
       const { m, before, pre } = begin({ vcpus: 2 });
       const other = m.destination.createImportTd({ memoryBytes: m.td.memoryBytes, numVcpus: 3 });
       m.dst.setMigrationKey(other, m.key, 1);
       const s = m.dst.streamCreate(other, 0).stream!;
+      m.dst.streamCreate(other, 1);
       expectStatus(m.dst.importStateImmutable(other, s, pre[0]!.bundle).status, TDX_STATUS.TDX_IMPORT_MISMATCH_VCPU_COUNT);
       expect(other.lifecycle.kind).to.equal("import-failed");
       expectSourceSurvives(m, before);
@@ -240,6 +250,7 @@ describe("bad input at the leaf level", () => {
       const other = m.destination.createImportTd({ memoryBytes: m.td.memoryBytes * 2, numVcpus: 1 });
       m.dst.setMigrationKey(other, m.key, 1);
       const s = m.dst.streamCreate(other, 0).stream!;
+      m.dst.streamCreate(other, 1);
       expectStatus(m.dst.importStateImmutable(other, s, pre[0]!.bundle).status, TDX_STATUS.TDX_IMPORT_MISMATCH_MEMORY_SIZE);
       expectSourceSurvives(m, before);
     });
