@@ -135,6 +135,7 @@ export class ImportSession {
   readonly #startedAt = wallClockMs();
   #bundles = 0;
   #pages = 0;
+  readonly #importFailures: ImportBundleOutcome[] = [];
   /** Settles when the session has a final outcome (for RECOVER and for accept()). */
   readonly outcome = deferred<ImportOutcome>();
 
@@ -304,10 +305,25 @@ export class ImportSession {
     const p = this.#o.pool.submit<ImportBundleOutcome>(k % this.#o.pool.size, { kind: "import-bundle", tdId: this.#td!.id, stream, bundle: buffer }, [buffer]);
     this.#inFlight.add(p);
     p.then(
-      () => this.#inFlight.delete(p),
+      (r) => {
+        this.#inFlight.delete(p);
+        if (!isSuccess(r.status)) this.#importFailures.push(r);
+      },
       () => this.#inFlight.delete(p),
     );
     return p;
+  }
+
+  /**
+   * Streams import in parallel: when one bundle fails and moves the TD to FAILED_IMPORT, a bundle of another stream
+   * may be refused a moment later only because of that state. The first status that is not such a consequence is
+   * the reason to report.
+   */
+  #rootCause(error: Error): Error {
+    if (!(error instanceof MigrationRejectedError) || !CONSEQUENTIAL.has(error.status)) return error;
+    const root = this.#importFailures.find((r) => !CONSEQUENTIAL.has(r.status));
+    if (!root) return error;
+    return new MigrationRejectedError("destination", importLeafName(root.mbType), root.status, statusName(root.status), { migrationId: this.id });
   }
 
   #checkImport(r: ImportBundleOutcome): void {
@@ -321,8 +337,8 @@ export class ImportSession {
   /** TDH.IMPORT.ABORT, the abort token to the source, the import TD torn down. Returns the error to report. */
   async #abort(reason: Error): Promise<Error> {
     this.#fail(reason);
-    const error = this.#failed ?? reason;
     await Promise.allSettled([...this.#inFlight]);
+    const error = this.#rootCause(this.#failed ?? reason);
     const td = this.#td;
     const module = this.#o.platform.module;
     let token = "";
@@ -394,6 +410,9 @@ export class ImportSession {
     return Promise.race([p, this.#failure.promise]);
   }
 }
+
+/** Statuses a leaf returns because the session already failed, not because of its own bundle. */
+const CONSEQUENTIAL: ReadonlySet<TdxStatus> = new Set([TDX_STATUS.TDX_OP_STATE_INCORRECT, TDX_STATUS.TDX_LIFECYCLE_STATE_INCORRECT]);
 
 function importLeafName(mbType: number): string {
   switch (mbType) {

@@ -286,9 +286,11 @@ class SourceSession {
     );
     this.#conns = sockets.map((s, i) => new FramedConnection(s, { label: `stream ${i}` }));
     const answers = await this.#guard(
-      Promise.all(this.#conns.map((conn, streamIndex) => sendHello(conn, this.#hello(streamIndex)))),
+      Promise.allSettled(this.#conns.map((conn, streamIndex) => sendHello(conn, this.#hello(streamIndex)))),
     );
-    for (const answer of answers) this.#checkHelloAnswer(answer);
+    // A refusal arrives on one connection while the destination closes the others: the refusal is the reason.
+    for (const answer of answers) if (answer.status === "fulfilled") this.#checkHelloAnswer(answer.value);
+    for (const answer of answers) if (answer.status === "rejected") throw answer.reason;
     this.#readersDone = Promise.all(this.#conns.map((c, i) => this.#readBackward(c, i))).then(() => undefined);
     this.#log.info("connected", { peer: this.#o.peer, streams: this.#streamCount });
   }
@@ -386,6 +388,7 @@ class SourceSession {
     const t0 = performance.now();
     this.#leaf("TDH.EXPORT.PAUSE", this.#module.exportPause(td).status);
     this.#advance({ type: "pause", pausedAt: this.#pausedAt });
+    this.#progress();
     const gpas = this.#blockDirty();
     const pages = await this.#exportPages(gpas);
     const stateTd = this.#module.exportStateTd(td, s0);
