@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {AllocationRegistry} from "../../contracts/AllocationRegistry.sol";
+import {MigrationAuction} from "../../contracts/MigrationAuction.sol";
+import {IAllocationRegistry} from "../../contracts/interfaces/IAllocationRegistry.sol";
+import {IMigrationAuction} from "../../contracts/interfaces/IMigrationAuction.sol";
+import {AllocationId, AuctionId} from "../../contracts/types/Ids.sol";
+import {CheatcodeTest} from "./Vm.sol";
+
+/// @notice Drives the market with random but well-formed actions for the invariant tests, and counts every wei
+/// that enters (reserves, bonds) and leaves (withdrawals, refunds) the auction and the allocation registry.
+contract MarketHandler is CheatcodeTest {
+    uint256 public constant MAX_AUCTIONS = 6;
+    uint96 public constant BOND = 0.01 ether;
+
+    MigrationAuction public immutable auction;
+    AllocationRegistry public immutable registry;
+    uint256 private immutable _sourceKey;
+    address public immutable source;
+
+    address[] private _bidders;
+    AuctionId[] private _auctions;
+    mapping(AuctionId => mapping(address => uint96)) private _prices;
+
+    /// @notice Wei sent into the auction and the registry from outside.
+    uint256 public ghostDeposited;
+    /// @notice Wei paid out of them to the participants.
+    uint256 public ghostWithdrawn;
+
+    constructor(MigrationAuction auction_, AllocationRegistry registry_, uint256 sourceKey, address[] memory bidders) {
+        auction = auction_;
+        registry = registry_;
+        _sourceKey = sourceKey;
+        source = vm.addr(sourceKey);
+        _bidders = bidders;
+    }
+
+    // ----- views for the invariants
+
+    function auctionCount() external view returns (uint256) {
+        return _auctions.length;
+    }
+
+    function auctionAt(uint256 i) external view returns (AuctionId) {
+        return _auctions[i];
+    }
+
+    function bidderCount() external view returns (uint256) {
+        return _bidders.length;
+    }
+
+    function bidderAt(uint256 i) external view returns (address) {
+        return _bidders[i];
+    }
+
+    // ----- actions
+
+    function open(uint96 reserve) external {
+        if (_auctions.length >= MAX_AUCTIONS) return;
+        reserve = uint96(bound(reserve, 1, 5 ether));
+        bytes32 tvmId = keccak256(abi.encode("tvm", _auctions.length % 3));
+        if (AuctionId.unwrap(auction.liveAuctionOf(tvmId)) != 0) return;
+        if (AllocationId.unwrap(registry.liveAllocation(tvmId)) != 0) return;
+        (address holder,) = registry.currentPlacement(tvmId);
+        if (holder != address(0)) return; // the TVM moved to a bidder; the source no longer holds it
+        IMigrationAuction.AuctionParams memory params = IMigrationAuction.AuctionParams({
+            requestId: keccak256(abi.encode("request", _auctions.length)),
+            tvmId: tvmId,
+            configHash: keccak256("config"),
+            tcb: IMigrationAuction.TcbRequirement(bytes16(0), 0),
+            commitDeadline: uint48(block.timestamp + 50),
+            revealDeadline: uint48(block.timestamp + 100),
+            bond: BOND
+        });
+        vm.deal(source, source.balance + reserve);
+        vm.prank(source);
+        _auctions.push(auction.openAuction{value: reserve}(params));
+        ghostDeposited += reserve;
+    }
+
+    function cancel(uint256 a) external {
+        (AuctionId id, bool ok) = _pickIn(a, IMigrationAuction.AuctionState.Commit);
+        if (!ok) return;
+        vm.prank(source);
+        auction.cancelAuction(id);
+    }
+
+    function commit(uint256 a, uint256 b, uint96 price) external {
+        (AuctionId id, bool ok) = _pickIn(a, IMigrationAuction.AuctionState.Commit);
+        if (!ok) return;
+        address bidder = _bidders[b % _bidders.length];
+        if (auction.bidInfo(id, bidder).status != IMigrationAuction.BidStatus.None) return;
+        // Some prices exceed the reserve: such bids cannot be revealed and their bonds are forfeited.
+        price = uint96(bound(price, 0, 6 ether));
+        _prices[id][bidder] = price;
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(_sourceKey, auction.admissionTicketDigest(id, bidder));
+        bytes32 commitment = auction.bidCommitment(id, bidder, price, 1, bytes32(uint256(uint160(bidder))));
+        vm.deal(bidder, bidder.balance + BOND);
+        vm.prank(bidder);
+        auction.commitBid{value: BOND}(id, commitment, r, bytes32((uint256(v - 27) << 255) | uint256(s)));
+        ghostDeposited += BOND;
+    }
+
+    function reveal(uint256 a, uint256 b) external {
+        (AuctionId id, bool ok) = _pickIn(a, IMigrationAuction.AuctionState.Reveal);
+        if (!ok) return;
+        // The first committed bidder from a random starting point.
+        address bidder;
+        for (uint256 i = 0; i < _bidders.length; i++) {
+            address candidate = _bidders[(b + i) % _bidders.length];
+            if (auction.bidInfo(id, candidate).status == IMigrationAuction.BidStatus.Committed) {
+                bidder = candidate;
+                break;
+            }
+        }
+        if (bidder == address(0)) return;
+        uint96 price = _prices[id][bidder];
+        if (price > auction.auctionInfo(id).reserve) return;
+        vm.prank(bidder);
+        auction.revealBid(id, price, 1, bytes32(uint256(uint160(bidder))));
+    }
+
+    function wait(uint256 seconds_) external {
+        vm.warp(block.timestamp + bound(seconds_, 1, 60));
+    }
+
+    function finalize(uint256 a) external {
+        (AuctionId id, bool ok) = _pickIn(a, IMigrationAuction.AuctionState.Ended);
+        if (!ok) return;
+        auction.finalize(id);
+    }
+
+    function withdrawBond(uint256 a, uint256 b) external {
+        (AuctionId id, bool ok) = _pick(a);
+        if (!ok) return;
+        address bidder = _bidders[b % _bidders.length];
+        IMigrationAuction.BidStatus status = auction.bidInfo(id, bidder).status;
+        bool refundable = status == IMigrationAuction.BidStatus.Revealed
+            || (status == IMigrationAuction.BidStatus.Committed
+                && auction.state(id) == IMigrationAuction.AuctionState.Cancelled);
+        if (!refundable) return;
+        _paid(bidder, address(auction), abi.encodeCall(auction.withdrawBond, (id)));
+    }
+
+    function forfeitBond(uint256 a, uint256 b) external {
+        (AuctionId id, bool ok) = _pick(a);
+        if (!ok) return;
+        IMigrationAuction.AuctionState state = auction.state(id);
+        if (
+            state != IMigrationAuction.AuctionState.Ended && state != IMigrationAuction.AuctionState.Finalized
+                && state != IMigrationAuction.AuctionState.Failed
+        ) return;
+        address bidder = _bidders[b % _bidders.length];
+        if (auction.bidInfo(id, bidder).status != IMigrationAuction.BidStatus.Committed) return;
+        auction.forfeitBond(id, bidder);
+    }
+
+    function withdrawFromAuction(uint256 who) external {
+        address account = _actor(who);
+        if (auction.balanceOf(account) == 0) return;
+        _paid(account, address(auction), abi.encodeCall(auction.withdraw, ()));
+    }
+
+    function confirm(uint256 a) external {
+        (AllocationId id, bool ok) = _liveAllocation(a);
+        if (!ok) return;
+        IAllocationRegistry.Allocation memory al = registry.allocation(id);
+        bytes32 digest = keccak256(abi.encode("state", id));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(_sourceKey, registry.receiptDigest(id, digest));
+        vm.prank(al.destination);
+        registry.confirmMigration(id, digest, abi.encodePacked(r, s, v));
+    }
+
+    function abort(uint256 a, bool bySource) external {
+        (AllocationId id, bool ok) = _liveAllocation(a);
+        if (!ok) return;
+        IAllocationRegistry.Allocation memory al = registry.allocation(id);
+        if (bySource) {
+            if (block.timestamp < al.confirmDeadline) vm.warp(al.confirmDeadline);
+            vm.prank(al.source);
+        } else {
+            vm.prank(al.destination);
+        }
+        registry.abortMigration(id, 1);
+    }
+
+    function withdrawFromRegistry(uint256 who) external {
+        address account = _actor(who);
+        if (registry.balanceOf(account) == 0) return;
+        _paid(account, address(registry), abi.encodeCall(registry.withdraw, ()));
+    }
+
+    // ----- helpers
+
+    function _pick(uint256 a) private view returns (AuctionId id, bool ok) {
+        if (_auctions.length == 0) return (id, false);
+        return (_auctions[a % _auctions.length], true);
+    }
+
+    /// @dev The first auction in `state`, scanning from a random index.
+    function _pickIn(uint256 a, IMigrationAuction.AuctionState state) private view returns (AuctionId id, bool ok) {
+        uint256 n = _auctions.length;
+        for (uint256 i = 0; i < n; i++) {
+            id = _auctions[(a + i) % n];
+            if (auction.state(id) == state) return (id, true);
+        }
+        return (id, false);
+    }
+
+    /// @dev The first live allocation, scanning the auctions from a random index.
+    function _liveAllocation(uint256 a) private view returns (AllocationId id, bool ok) {
+        uint256 n = _auctions.length;
+        for (uint256 i = 0; i < n; i++) {
+            id = auction.auctionInfo(_auctions[(a + i) % n]).allocationId;
+            if (AllocationId.unwrap(id) != 0 && registry.state(id) == IAllocationRegistry.AllocationState.Allocated) {
+                return (id, true);
+            }
+        }
+        return (id, false);
+    }
+
+    function _actor(uint256 who) private view returns (address) {
+        uint256 i = who % (_bidders.length + 1);
+        return i == _bidders.length ? source : _bidders[i];
+    }
+
+    /// @dev Calls `target` as `account` and counts what `account` received.
+    function _paid(address account, address target, bytes memory data) private {
+        uint256 before = account.balance;
+        vm.prank(account);
+        (bool ok, bytes memory result) = target.call(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(result, 32), mload(result))
+            }
+        }
+        ghostWithdrawn += account.balance - before;
+    }
+}
