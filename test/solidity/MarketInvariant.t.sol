@@ -36,7 +36,7 @@ contract MarketInvariantTest is MarketBase {
         handler.wait(50);
         handler.reveal(0, 0);
         handler.reveal(0, 1);
-        handler.wait(60);
+        handler.wait(55);
         handler.finalize(0);
         assertEq(allocationRegistry.allocationCount(), 1, "allocated");
         handler.confirm(0);
