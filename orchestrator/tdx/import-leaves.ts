@@ -114,6 +114,8 @@ export function importStateImmutable(td: TrustDomain, stream: MigStreamContext, 
   if (o.status !== ok) return { status: o.status };
   const opened = openState(td, o, IMMUTABLE_STATE_SIZE);
   if (opened.status !== ok) return { status: opened.status };
+  const range = platform.migrationVersions;
+  if (o.mbmd!.migVersion < range.importMin || o.mbmd!.migVersion > range.importMax) return { status: fail(td, TDX_STATUS.TDX_MIG_VERSION_UNSUPPORTED) };
   const fields = o.mbmd!.fields;
   const numFMigs = fields.mbType === MB_TYPE.IMMUTABLE_TD_STATE ? fields.numFMigs : 0;
   if (numFMigs > createdStreamCount(td)) return { status: fail(td, TDX_STATUS.TDX_NUM_MIGS_HIGHER_THAN_CREATED) };
