@@ -60,7 +60,7 @@ export const DEFAULT_PCE_ID = "0000";
 export const DEFAULT_TEE_TCB_SVN = "03010300000000000000000000000000";
 export const DEFAULT_MRSEAM = sha384("tvmx simulated TDX module 1.5");
 export const DEFAULT_MRTD = sha384("tvmx channel TD image");
-/** x87, SSE, AVX, AVX-512 (opmask, ZMM_Hi256, Hi16_ZMM), PKRU: little-endian 0x00000000000600e7 + bit 9. */
+/** XFAM 0x602e7 (little-endian bytes): x87, SSE, AVX, AVX-512 (bits 5-7), PKRU (bit 9), AMX (bits 17-18). */
 export const DEFAULT_XFAM = "e702060000000000";
 
 export function defaultPlatformConfig(overrides: Partial<PlatformConfig> = {}): PlatformConfig {
