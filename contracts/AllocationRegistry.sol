@@ -91,7 +91,9 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
         if (source == address(0) || destination == address(0) || source == destination) {
             revert AllocationRegistryInvalidParties(source, destination);
         }
-        if (msg.value < price || msg.value > type(uint96).max) revert AllocationRegistryInvalidDeposit(msg.value, price);
+        if (msg.value < price || msg.value > type(uint96).max) {
+            revert AllocationRegistryInvalidDeposit(msg.value, price);
+        }
         TvmRecord storage tvm = _tvms[tvmId];
         if (AllocationId.unwrap(tvm.live) != 0) revert AllocationRegistryTvmAlreadyAllocated(tvmId, tvm.live);
 

@@ -214,7 +214,9 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
 
     function _requireRegistered(address host) private view returns (HostRecord storage h) {
         h = _hosts[host];
-        if (h.core.registeredAt == 0) revert HostRegistryUnexpectedState(host, HostState.Unregistered, HostState.Active);
+        if (h.core.registeredAt == 0) {
+            revert HostRegistryUnexpectedState(host, HostState.Unregistered, HostState.Active);
+        }
     }
 
     /// @dev Registered and not exiting: Active or Suspended.

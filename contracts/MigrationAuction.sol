@@ -102,7 +102,9 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         AllocationId liveAllocation = _allocationRegistry.liveAllocation(tvmId);
         if (AllocationId.unwrap(liveAllocation) != 0) revert MigrationAuctionTvmAllocationLive(tvmId, liveAllocation);
         (address holder,) = _allocationRegistry.currentPlacement(tvmId);
-        if (holder != address(0) && holder != msg.sender) revert MigrationAuctionNotTvmHolder(tvmId, msg.sender, holder);
+        if (holder != address(0) && holder != msg.sender) {
+            revert MigrationAuctionNotTvmHolder(tvmId, msg.sender, holder);
+        }
 
         unchecked {
             // 2^64 auctions are out of reach.

@@ -218,7 +218,9 @@ interface IMigrationAuction {
     error MigrationAuctionSourceCannotBid(AuctionId auctionId, address source);
 
     /// @notice The bid of `bidder` is in status `current`, the operation needs `expected`.
-    error MigrationAuctionUnexpectedBidStatus(AuctionId auctionId, address bidder, BidStatus current, BidStatus expected);
+    error MigrationAuctionUnexpectedBidStatus(
+        AuctionId auctionId, address bidder, BidStatus current, BidStatus expected
+    );
 
     /// @notice The revealed values do not hash to the commitment of `bidder`.
     error MigrationAuctionCommitmentMismatch(AuctionId auctionId, address bidder);
