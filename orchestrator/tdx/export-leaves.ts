@@ -36,7 +36,7 @@ import {
 } from "./mig-stream.js";
 import { TDX_STATUS, type TdxStatus } from "./status.js";
 import { encodeTdConfig, IMMUTABLE_STATE_SIZE } from "./td-config.js";
-import { CTL, OP_STATE, PAGE_FLAG } from "./td-layout.js";
+import { CTL, OP_STATE, PAGE_FLAG, type OpState } from "./td-layout.js";
 import type { TrustDomain } from "./trust-domain.js";
 
 /** Bytes of a memory bundle with `pages` pages: MBMD, GPA list, encrypted pages, page MACs. */
@@ -44,7 +44,7 @@ export function memBundleSize(pages: number): number {
   return MBMD_SIZE + pages * (GPA_LIST_ENTRY_SIZE + PAGE_SIZE + MAC_SIZE);
 }
 
-const EXPORTING: readonly number[] = [OP_STATE.LIVE_EXPORT, OP_STATE.PAUSED_EXPORT];
+const EXPORTING: readonly OpState[] = [OP_STATE.LIVE_EXPORT, OP_STATE.PAUSED_EXPORT];
 const ok = TDX_STATUS.TDX_SUCCESS;
 
 /** Validates a GPA: page-aligned, inside TD memory. Returns the page index or -1. */
@@ -64,8 +64,8 @@ function sealSmallBundle(td: TrustDomain, migsIndex: number, fields: MbmdFields,
   return bundle;
 }
 
-function commonExportChecks(td: TrustDomain, stream: MigStreamContext, states: readonly number[]): TdxStatus {
-  const state = td.requireState(states as never);
+function commonExportChecks(td: TrustDomain, stream: MigStreamContext, states: readonly OpState[]): TdxStatus {
+  const state = td.requireState(states);
   if (state !== ok) return state;
   if (!td.migrationKeySet) return TDX_STATUS.TDX_MIGRATION_DECRYPTION_KEY_NOT_SET;
   return checkStream(td, stream);
@@ -90,7 +90,7 @@ export function exportStateImmutable(td: TrustDomain, stream: MigStreamContext):
 
 /** TDH.EXPORT.BLOCKW: write-blocks pages for this epoch (all-or-nothing on a malformed GPA). */
 export function exportBlockw(td: TrustDomain, gpas: ArrayLike<number>): BlockwResult {
-  const state = td.requireState(EXPORTING as never);
+  const state = td.requireState(EXPORTING);
   if (state !== ok) return { status: state, blocked: 0 };
   for (let i = 0; i < gpas.length; i++) if (pageOf(td, gpas[i]!) < 0) return { status: TDX_STATUS.TDX_GPA_LIST_ENTRY_INVALID, blocked: 0 };
   let blocked = 0;
@@ -104,7 +104,7 @@ export function exportBlockw(td: TrustDomain, gpas: ArrayLike<number>): BlockwRe
 
 /** Write-blocks every page (the first pre-copy epoch): O(memory), outside the blackout. */
 export function exportBlockwAll(td: TrustDomain): BlockwResult {
-  const state = td.requireState(EXPORTING as never);
+  const state = td.requireState(EXPORTING);
   if (state !== ok) return { status: state, blocked: 0 };
   let blocked = 0;
   for (let p = 0; p < td.memoryPages; p++) {
