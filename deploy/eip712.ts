@@ -1,5 +1,8 @@
 import { AbiCoder, Signature, keccak256 } from "ethers";
-import type { TypedDataDomain, TypedDataSigner } from "ethers";
+import type { Signer, TypedDataDomain } from "ethers";
+
+/** Anything that signs EIP-712 data: an ethers Wallet or a provider signer. */
+export type TypedDataSigner = Pick<Signer, "signTypedData">;
 
 /** EIP-712 type of the admission ticket a source signs for each acknowledging host (see IMigrationAuction). */
 export const ADMISSION_TICKET_TYPES = {

@@ -22,8 +22,8 @@ export default buildModule("TvmExchange", (m) => {
   const minStake = m.getParameter<bigint>("minStake", 10n ** 18n);
   const withdrawalDelay = m.getParameter<bigint>("withdrawalDelay", 3600n);
   const confirmationTimeout = m.getParameter<bigint>("confirmationTimeout", 600n);
-  const admin = m.getParameter<string>("admin", deployer);
-  const mirrorRecorder = m.getParameter<string>("mirrorRecorder", deployer);
+  const admin = m.getParameter("admin", deployer);
+  const mirrorRecorder = m.getParameter("mirrorRecorder", deployer);
 
   const hostRegistry = m.contract("HostRegistry", [deployer, minStake, withdrawalDelay]);
   const allocationRegistry = m.contract("AllocationRegistry", [deployer, hostRegistry, confirmationTimeout]);
