@@ -1,0 +1,257 @@
+import { getAddress } from "ethers";
+import { buildAck, runProtectedSession, sessionVersionRange, verifyMigrationRequest, type ChannelConnection, type MessageOf } from "../channel/index.js";
+import type { DecodedEvent } from "../chain/index.js";
+import { describeError, isTvmxError, resultCodeOf, TvmxError } from "../errors/index.js";
+import { decideBid } from "../pricing/index.js";
+import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
+import { placeSealedBid, revealBid } from "./bidding.js";
+import { deferredOf, type HostContext } from "./context.js";
+import { chainStateDigest, decodeBlob } from "./wire-formats.js";
+
+const MIB = 1024 * 1024;
+
+/**
+ * The destination's pipeline, one named step after the other:
+ *
+ *   on MIGRATION_REQUEST: verify-request → check-compatibility → check-capacity → acknowledge
+ *   on ADMISSION_TICKET:  read-auction → price → bid (prepare, commit) → notify → protected-session → reveal
+ *   on Allocated (to us): reserve → import (the stream; the TD runs here after commit) → await-receipt
+ *                         → confirm (on-chain, with the source's countersignature) → mirror → withdraw
+ *
+ * A refusal is sent back as MIGRATION_ABORT with a result code and the reason, so the source can report it.
+ */
+
+export async function onMigrationRequest(ctx: HostContext, conn: ChannelConnection, msg: MessageOf<"MIGRATION_REQUEST">): Promise<void> {
+  const source = getAddress(conn.peer.address);
+  const log = ctx.logger.child({ migrationId: msg.migrationId, role: "destination", peer: source });
+  const refuse = async (err: TvmxError) => {
+    log.info("request refused", { step: "acknowledge", code: err.code, reason: err.message });
+    ctx.metrics.bidsTotal.inc({ outcome: "declined" });
+    await conn.send({ type: "MIGRATION_ABORT", migrationId: msg.migrationId, resultCode: resultCodeOf(err.code), reason: err.message.slice(0, 1000) });
+  };
+  // step: verify-request
+  let d: MigRequestDescriptor;
+  try {
+    d = verifyMigrationRequest(msg, conn.peer);
+  } catch (err) {
+    return refuse(isTvmxError(err) ? err : new TvmxError("HOST_INCOMPATIBLE", describeError(err)));
+  }
+  // step: check-compatibility
+  const incompatible = compatibilityProblem(ctx, d);
+  if (incompatible) return refuse(new TvmxError("HOST_INCOMPATIBLE", incompatible, { details: { migrationId: msg.migrationId } }));
+  // step: check-capacity
+  const memoryMiB = Math.ceil(d.memoryBytes / MIB);
+  const decision = decideBid(ctx.config.pricing, ctx.tds.capacity(), { memoryMiB });
+  if (!decision.bid) return refuse(new TvmxError("HOST_NO_CAPACITY", decision.message, { details: { reason: decision.reason } }));
+  // step: acknowledge
+  ctx.acknowledged.set(msg.migrationId, { migrationId: msg.migrationId, source, descriptor: d, tvmId: "", memoryMiB });
+  const range = sessionVersionRange(ctx.hp.platform.info, "responder");
+  await conn.send(buildAck(ctx.hp.attester, { migrationId: msg.migrationId, channelKeyFingerprint: ctx.identity.keyFingerprint, migrationVersions: range, capacity: decision.capacity }));
+  log.info("request acknowledged", { step: "acknowledge", memoryMiB, freeSlots: decision.capacity });
+}
+
+/** What stands in the way of hosting the TD here (attributes, XFAM, CPUID, versions, TCB), or undefined. */
+export function compatibilityProblem(ctx: Pick<HostContext, "hp">, d: MigRequestDescriptor): string | undefined {
+  const info = ctx.hp.platform.info;
+  if ((d.attributes & ~info.supportedAttributes) !== 0n) return `TD attributes 0x${d.attributes.toString(16)} not supported here`;
+  if ((d.xfam & ~info.supportedXfam) !== 0n) return `TD XFAM 0x${d.xfam.toString(16)} not supported here`;
+  if ((d.cpuidFeatures & ~info.cpuidFeatures) !== 0n) return "TD CPUID features not offered here";
+  const v = info.migrationVersions;
+  if (Math.max(v.importMin, d.migrationVersions.min) > Math.min(v.importMax, d.migrationVersions.max)) {
+    return `migration versions [${d.migrationVersions.min}, ${d.migrationVersions.max}] vs import [${v.importMin}, ${v.importMax}]`;
+  }
+  if (!teeTcbSvnAtLeast(info.teeTcbSvn, d.tcb.minTeeTcbSvn)) {
+    return `platform TEE_TCB_SVN ${info.teeTcbSvn.toString("hex")} below the TD's capability ${Buffer.from(d.tcb.minTeeTcbSvn).toString("hex")}`;
+  }
+  if (!moduleVersionAtLeast(info.moduleVersion, d.tcb.minModuleVersion)) {
+    return `TDX module ${info.moduleVersion.major}.${info.moduleVersion.minor} below ${d.tcb.minModuleVersion.major}.${d.tcb.minModuleVersion.minor}`;
+  }
+  return undefined;
+}
+
+export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnection, msg: MessageOf<"ADMISSION_TICKET">): Promise<void> {
+  const blob = decodeBlob(msg);
+  if (blob.kind === "receipt") {
+    const waiting = ctx.receipts.get(blob.allocationId) ?? deferredReceipt(ctx, blob.allocationId);
+    waiting.resolve({ stateDigest: blob.stateDigest, signature: blob.signature });
+    return;
+  }
+  const source = getAddress(conn.peer.address);
+  const log = ctx.logger.child({ migrationId: msg.migrationId, role: "destination", peer: source, auctionId: blob.ticket.auctionId });
+  const request = ctx.acknowledged.get(msg.migrationId);
+  if (!request || request.source !== source) {
+    throw new TvmxError("AUCTION_NOT_FOUND", `admission ticket for migration ${msg.migrationId}, which this host did not acknowledge for ${source}`, {
+      details: { migrationId: msg.migrationId, source },
+    });
+  }
+  if (getAddress(blob.ticket.host) !== ctx.address) throw new TvmxError("AUCTION_NOT_FOUND", "admission ticket for another host", { details: { host: blob.ticket.host } });
+  // step: read-auction
+  const auctionId = blob.ticket.auctionId;
+  const info = await ctx.market.auction.info(auctionId);
+  if (getAddress(info.source) !== source || info.requestId.toLowerCase() !== msg.migrationId.toLowerCase()) {
+    throw new TvmxError("AUCTION_NOT_FOUND", `auction ${auctionId} is not the one ${source} opened for ${msg.migrationId}`, { details: { auctionId, source: info.source, requestId: info.requestId } });
+  }
+  request.tvmId = info.tvmId;
+  // step: price
+  const decision = decideBid(ctx.config.pricing, ctx.tds.capacity(), { memoryMiB: request.memoryMiB }, info.reserve);
+  if (!decision.bid) {
+    ctx.metrics.bidsTotal.inc({ outcome: "declined" });
+    log.info("not bidding", { step: "price", reason: decision.reason, message: decision.message });
+    return;
+  }
+  // step: bid (prepare, commit)
+  const { commitment, report } = await placeSealedBid(biddingOf(ctx), {
+    auctionId,
+    tvmId: info.tvmId,
+    source,
+    ticket: blob.ticket,
+    priceWei: decision.priceWei,
+    capacity: decision.capacity,
+    bondWei: info.bond,
+    commitDeadline: info.commitDeadline,
+    revealDeadline: info.revealDeadline,
+  });
+  // step: notify
+  await conn.send({ type: "BID_NOTICE", migrationId: msg.migrationId, auctionId: auctionId.toString(), bidder: ctx.address, commitment, txHash: report.hash });
+  // step: protected-session (the source initiates it on our notice)
+  const session = await runProtectedSession(conn, {
+    migrationId: msg.migrationId,
+    role: "responder",
+    migrationVersions: sessionVersionRange(ctx.hp.platform.info, "responder"),
+    install: (key, migrationVersion) => {
+      ctx.sessions.set(`${msg.migrationId}/${source}`, { key: Buffer.from(key), migrationVersion, peer: source, keyId: "" });
+    },
+  });
+  log.info("protected session established", { step: "protected-session", keyId: session.keyId, migrationVersion: session.migrationVersion });
+  // step: reveal
+  const revealed = await revealBid(biddingOf(ctx), auctionId);
+  log.info("reveal step done", { step: "reveal", result: revealed });
+}
+
+export function biddingOf(ctx: HostContext) {
+  return { market: ctx.market, journal: ctx.journal, clock: ctx.clock, logger: ctx.logger.child({ role: "destination" }), metrics: ctx.metrics, signal: ctx.signal };
+}
+
+function deferredReceipt(ctx: HostContext, allocationId: bigint) {
+  const d = deferredOf<{ stateDigest: string; signature: string }>();
+  ctx.receipts.set(allocationId, d);
+  return d;
+}
+
+/** The Allocated event names this host as the destination: import, confirm, mirror. */
+export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedEvent): Promise<void> {
+  const allocationId = event.args.allocationId as bigint;
+  const auctionId = event.args.auctionId as bigint;
+  const source = getAddress(event.args.source as string);
+  const tvmId = event.args.tvmId as string;
+  if (ctx.journal.state.migrations.has(allocationId)) return; // seen before a restart: recovery deals with it
+  const bid = ctx.journal.state.bids.get(auctionId);
+  const request = [...ctx.acknowledged.values()].find((r) => r.tvmId === tvmId && r.source === source);
+  const migrationId = request?.migrationId ?? (await ctx.market.auction.info(auctionId)).requestId;
+  const log = ctx.logger.child({ migrationId, role: "destination", allocationId, auctionId, peer: source });
+  if (bid) await ctx.journal.record({ type: "bid.settled", auctionId, status: "won" });
+  ctx.metrics.bidsTotal.inc({ outcome: "won" });
+  // step: reserve
+  const memoryMiB = request?.memoryMiB ?? 0;
+  ctx.tds.reserve(migrationId, memoryMiB);
+  await ctx.journal.record({ type: "migration.started", allocationId, auctionId, tvmId, role: "destination", peer: source, tdId: "" });
+  ctx.metrics.migrationsInFlight.inc({ role: "destination" });
+  log.info("allocated to this host: awaiting the stream", { step: "reserve", priceWei: event.args.price as bigint });
+  const expect = ctx.imports.get(migrationId) ?? deferredOf();
+  ctx.imports.set(migrationId, expect);
+  try {
+    // step: import
+    const timeout = AbortSignal.timeout(ctx.config.migration.peerTimeoutMs * 4);
+    const done = await Promise.race([
+      expect.promise,
+      new Promise<never>((_, reject) =>
+        timeout.addEventListener("abort", () => reject(new TvmxError("MIGRATION_TIMEOUT", "the source did not complete the migration in time", { details: { migrationId } }))),
+      ),
+    ]);
+    const running = await ctx.tds.adoptImported(done.td, tvmId, { memoryMiB: Math.ceil(done.td.memoryBytes / MIB), vcpus: done.td.numVcpus }, { allocationId, source });
+    log.info("TD imported and running", { step: "import", tdId: running.tdId, bytesReceived: done.bytesReceived, digest: done.digest });
+    // step: await-receipt
+    const receipt = await Promise.race([
+      (ctx.receipts.get(allocationId) ?? deferredReceipt(ctx, allocationId)).promise,
+      new Promise<never>((_, reject) =>
+        AbortSignal.timeout(ctx.config.migration.peerTimeoutMs).addEventListener("abort", () =>
+          reject(new TvmxError("HOST_PEER_TIMEOUT", "no countersigned receipt from the source", { details: { allocationId } })),
+        ),
+      ),
+    ]);
+    const mine = chainStateDigest(done.digest);
+    if (receipt.stateDigest.toLowerCase() !== mine.toLowerCase()) {
+      throw new TvmxError("MIGRATION_DIGEST_MISMATCH", "the source countersigned another state digest than the one imported here", {
+        details: { source: receipt.stateDigest, destination: mine },
+      });
+    }
+    // step: confirm
+    const confirm = await ctx.market.allocations.confirm(allocationId, mine, receipt.signature);
+    await ctx.journal.record({ type: "migration.finished", allocationId, outcome: "Committed", stateDigest: mine });
+    ctx.metrics.migrationsTotal.inc({ role: "destination", outcome: "Committed" });
+    log.info("migration confirmed on-chain", { step: "confirm", txHash: confirm.hash, gasUsed: confirm.gasUsed });
+    // step: mirror
+    if (ctx.mirror) {
+      const mirror = await ctx.mirror.recordMirror({
+        sourceChainId: ctx.market.chain.chainId,
+        sourceAllocationId: allocationId,
+        sourceTxHash: event.log.transactionHash,
+        tvmId,
+        source,
+        destination: ctx.address,
+        price: event.args.price as bigint,
+        configHash: event.args.configHash as string,
+      });
+      log.info("allocation recorded on this host's own chain", { step: "mirror", txHash: mirror.hash, chainId: ctx.mirror.chainId, blockNumber: mirror.blockNumber });
+    }
+    // step: withdraw
+    await withdrawAll(ctx, auctionId, log);
+  } catch (err) {
+    log.error("incoming migration failed", { err });
+    await abortOnChain(ctx, allocationId, err, log);
+  } finally {
+    ctx.tds.release(migrationId);
+    ctx.imports.delete(migrationId);
+    ctx.metrics.migrationsInFlight.dec({ role: "destination" });
+  }
+}
+
+/** Abort of an allocation this host is party to, with the error's stable result code as the on-chain reason. */
+export async function abortOnChain(ctx: HostContext, allocationId: bigint, err: unknown, log = ctx.logger): Promise<void> {
+  const reason = isTvmxError(err) ? resultCodeOf(err.code) : resultCodeOf("MIGRATION_ABORTED");
+  try {
+    const a = await ctx.market.allocations.allocation(allocationId);
+    if (a.state === "Allocated") {
+      if (getAddress(a.source) === ctx.address) await ctx.clock.until(a.confirmDeadline + 1, ctx.signal); // the source may abort alone only then
+      const tx = await ctx.market.allocations.abort(allocationId, reason);
+      log.warn("migration aborted on-chain", { allocationId, reason, txHash: tx.hash });
+    }
+    await ctx.journal.record({ type: "migration.finished", allocationId, outcome: "Aborted", reason });
+    const role = ctx.journal.state.migrations.get(allocationId)?.role ?? "destination";
+    ctx.metrics.migrationsTotal.inc({ role, outcome: "Aborted" });
+  } catch (abortErr) {
+    log.error("could not record the abort on-chain", { allocationId, err: abortErr });
+  }
+}
+
+export async function withdrawAll(ctx: HostContext, auctionId: bigint, log = ctx.logger): Promise<void> {
+  const me = ctx.address;
+  try {
+    if ((await ctx.market.allocations.balanceOf(me)) > 0n) {
+      const tx = await ctx.market.allocations.withdraw();
+      log.info("escrow withdrawn", { step: "withdraw", txHash: tx.hash });
+    }
+    const bid = await ctx.market.auction.bid(auctionId, me);
+    if (bid.status === "Revealed") {
+      const tx = await ctx.market.auction.withdrawBond(auctionId);
+      await ctx.journal.record({ type: "bid.settled", auctionId, status: "refunded" });
+      log.info("bond withdrawn", { step: "withdraw", txHash: tx.hash });
+    }
+    if ((await ctx.market.auction.balanceOf(me)) > 0n) {
+      const tx = await ctx.market.auction.withdraw();
+      log.info("auction balance withdrawn", { step: "withdraw", txHash: tx.hash });
+    }
+  } catch (err) {
+    log.error("withdrawal failed (funds stay claimable)", { err });
+  }
+}

@@ -1,0 +1,282 @@
+import { randomBytes } from "node:crypto";
+import { getAddress, keccak256 } from "ethers";
+import { buildMigrationRequest, runProtectedSession, sessionVersionRange, verifyAck, type ChannelConnection } from "../channel/index.js";
+import type { DecodedEvent } from "../chain/index.js";
+import { describeError, isTvmxError, TvmxError } from "../errors/index.js";
+import { migrateOut, type CompletedMigration } from "../migration/index.js";
+import { isSuccess, statusName } from "../tdx/index.js";
+import { deferredOf, type HostContext, type MigrationOutcomeReport } from "./context.js";
+import { abortOnChain, withdrawAll } from "./destination-flow.js";
+import { parseEndpoint } from "./endpoint.js";
+import { finalizeWhenDue, openAuction } from "./source-auction.js";
+import { chainStateDigest, receiptBlob, ticketBlob } from "./wire-formats.js";
+
+/**
+ * The source's pipeline for `tvmx migrate <td>`, one named step after the other:
+ *
+ *   initiate (TDH.MIG.INITIATE: the signed request descriptor)
+ *   → broadcast (to the root VMM of every registered host)
+ *   → collect-acks (each quote verified against the policy and the TD's TCB capability)
+ *   → open-auction (for the hosts that passed) → send-tickets
+ *   → protected-sessions (one with each bidder, on its bid notice)
+ *   → finalize (after the reveal deadline)
+ *   … the Allocated event then starts the live migration (onAllocatedAsSource), whose outcome this awaits.
+ */
+
+export interface MigrateRequest {
+  tdId: string;
+  reservePriceWei?: bigint;
+  downtimeTargetMs?: number;
+  /** Only these hosts are asked (the runner-up path); default: every active registered host. */
+  only?: string[];
+}
+
+export interface AuctionSummary {
+  migrationId: string;
+  tdId: string;
+  tvmId: string;
+  acknowledged: { host: string; capacity: number }[];
+  refused: { host: string; reason: string; code?: string }[];
+  bids: { host: string; commitment: string; txHash?: string }[];
+  auctionId?: bigint;
+  auctionTx?: string;
+  finalizeTx?: string;
+  winner?: string;
+  winningBidWei?: bigint;
+  priceWei?: bigint;
+  allocationId?: bigint;
+  outcome?: MigrationOutcomeReport;
+  status: "Committed" | "Aborted" | "NoBidders" | "NoBids";
+}
+
+/** Runs the whole source pipeline for one TD and resolves when its migration has an outcome. */
+export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<AuctionSummary> {
+  const running = ctx.tds.get(req.tdId);
+  const migrationId = `0x${randomBytes(32).toString("hex")}`;
+  const log = ctx.logger.child({ migrationId, role: "source", tdId: running.tdId });
+  const summary: AuctionSummary = { migrationId, tdId: running.tdId, tvmId: running.tvmId, acknowledged: [], refused: [], bids: [], status: "NoBidders" };
+  // step: initiate
+  const init = ctx.hp.platform.module.migInitiate(running.td);
+  if (!isSuccess(init.status) || !init.encoded || !init.descriptor) {
+    throw new TvmxError("TDX_LEAF_FAILED", `TDH.MIG.INITIATE refused: ${statusName(init.status)}`, { details: { tdId: running.tdId, status: statusName(init.status) } });
+  }
+  const descriptor = init.descriptor;
+  log.info("migration initiated", { step: "initiate", memoryBytes: descriptor.memoryBytes });
+  // step: broadcast
+  const hosts = req.only ?? (await ctx.directory.activeHosts(ctx.market.chain.provider)).map((h) => h.address);
+  const targets = hosts.map((h) => getAddress(h)).filter((h) => h !== ctx.address);
+  const ackDeadline = Date.now() + ctx.config.auction.ackTimeoutMs;
+  const request = buildMigrationRequest(init.encoded, { migrationId, ackDeadline });
+  const conns = new Map<string, ChannelConnection>();
+  await Promise.all(
+    targets.map(async (host) => {
+      try {
+        const conn = await ctx.peers.connect(host, { timeoutMs: ctx.config.auction.ackTimeoutMs });
+        await conn.send(request);
+        conns.set(host, conn);
+      } catch (err) {
+        summary.refused.push({ host, reason: describeError(err), ...(isTvmxError(err) ? { code: err.code } : {}) });
+      }
+    }),
+  );
+  log.info("request broadcast", { step: "broadcast", hosts: targets.length, reached: conns.size });
+  // step: collect-acks
+  const exportRange = sessionVersionRange(ctx.hp.platform.info, "initiator");
+  await Promise.all(
+    [...conns].map(async ([host, conn]) => {
+      try {
+        const reply = await conn.receive(["ACK", "MIGRATION_ABORT"], { migrationId, timeoutMs: Math.max(1, ackDeadline - Date.now()) });
+        if (reply.type === "MIGRATION_ABORT") {
+          summary.refused.push({ host, reason: reply.reason, code: `result ${reply.resultCode}` });
+          return;
+        }
+        await verifyAck(reply, conn.peer, ctx.trust, { migrationId, tcbRequirement: descriptor.tcb, migrationVersions: exportRange });
+        summary.acknowledged.push({ host, capacity: reply.capacity });
+      } catch (err) {
+        summary.refused.push({ host, reason: describeError(err), ...(isTvmxError(err) ? { code: err.code } : {}) });
+      }
+    }),
+  );
+  for (const r of summary.refused) log.info("host refused", { step: "collect-acks", host: r.host, reason: r.reason });
+  if (summary.acknowledged.length === 0) {
+    log.warn("no host acknowledged: nothing to auction", { step: "collect-acks" });
+    return summary;
+  }
+  // step: open-auction
+  const admitted = summary.acknowledged.map((a) => a.host);
+  const opened = await openAuction(
+    { market: ctx.market, wallet: ctx.wallet, journal: ctx.journal, clock: ctx.clock, logger: log, metrics: ctx.metrics, signal: ctx.signal },
+    {
+      tdId: running.tdId,
+      tvmId: running.tvmId,
+      requestId: migrationId,
+      configHash: keccak256(init.encoded.subarray(0, init.encoded.length - 64)),
+      tcb: { minTeeTcbSvn: `0x${Buffer.from(descriptor.tcb.minTeeTcbSvn).toString("hex")}`, minTdxModuleVersion: (descriptor.tcb.minModuleVersion.major << 8) | descriptor.tcb.minModuleVersion.minor },
+      reserveWei: req.reservePriceWei ?? ctx.config.auction.defaultReservePriceWei,
+      bondWei: ctx.config.auction.bondWei,
+      commitWindowSec: ctx.config.auction.commitWindowSec,
+      revealWindowSec: ctx.config.auction.revealWindowSec,
+      admitted,
+    },
+  );
+  summary.auctionId = opened.auctionId;
+  summary.auctionTx = opened.txHash;
+  const outcome = deferredOf<MigrationOutcomeReport>();
+  ctx.outcomes.set(opened.auctionId, outcome);
+  pendingDowntime.set(opened.auctionId, req.downtimeTargetMs ?? ctx.config.migration.downtimeTargetMs);
+  // step: send-tickets, then protected-sessions as the bid notices come
+  const commitMs = Math.max(1000, (opened.commitDeadline - (await ctx.clock.nowSec())) * 1000 + 2000);
+  await Promise.all(
+    opened.tickets.map(async (ticket) => {
+      const host = getAddress(ticket.host);
+      const conn = conns.get(host)!;
+      try {
+        await conn.send({ type: "ADMISSION_TICKET", migrationId, auctionId: opened.auctionId.toString(), ticket: ticketBlob(ticket, ctx.address) });
+        const notice = await conn.receive("BID_NOTICE", { migrationId, timeoutMs: commitMs });
+        summary.bids.push({ host, commitment: notice.commitment, ...(notice.txHash ? { txHash: notice.txHash } : {}) });
+        const session = await runProtectedSession(conn, {
+          migrationId,
+          role: "initiator",
+          migrationVersions: exportRange,
+          install: (key, migrationVersion) => {
+            ctx.sessions.set(`${migrationId}/${host}`, { key: Buffer.from(key), migrationVersion, peer: host, keyId: "" });
+          },
+        });
+        log.info("protected session established", { step: "protected-sessions", host, keyId: session.keyId });
+      } catch (err) {
+        log.info("no bid from host", { step: "protected-sessions", host, reason: describeError(err) });
+      }
+    }),
+  );
+  // step: finalize
+  const fin = await finalizeWhenDue({ market: ctx.market, wallet: ctx.wallet, journal: ctx.journal, clock: ctx.clock, logger: log, metrics: ctx.metrics, signal: ctx.signal }, opened.auctionId);
+  if (fin.kind === "failed" || (fin.kind === "already" && fin.state !== "Finalized")) {
+    summary.status = "NoBids";
+    ctx.outcomes.delete(opened.auctionId);
+    await withdrawAll(ctx, opened.auctionId, log);
+    return summary;
+  }
+  if (fin.kind === "finalized") {
+    summary.finalizeTx = fin.report.hash;
+    summary.winner = fin.winner;
+    summary.winningBidWei = fin.winningBid;
+    summary.priceWei = fin.price;
+    summary.allocationId = fin.allocationId;
+  }
+  // The Allocated event (not this function) starts the live migration; wait for its outcome.
+  summary.outcome = await outcome.promise;
+  summary.status = summary.outcome.status;
+  return summary;
+}
+
+/** Downtime targets asked by `migrate --downtime-ms`, by auction id, until its migration starts. */
+const pendingDowntime = new Map<bigint, number>();
+
+/** The Allocated event names this host as the source: stream the TD to the winner, countersign, settle. */
+export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent): Promise<void> {
+  const allocationId = event.args.allocationId as bigint;
+  const auctionId = event.args.auctionId as bigint;
+  const destination = getAddress(event.args.destination as string);
+  const tvmId = event.args.tvmId as string;
+  if (ctx.journal.state.migrations.has(allocationId)) return;
+  const auction = ctx.journal.state.auctions.get(auctionId);
+  if (!auction) {
+    ctx.logger.warn("Allocated event for an auction this host did not journal", { auctionId, allocationId });
+    return;
+  }
+  const migrationId = auction.requestId;
+  const log = ctx.logger.child({ migrationId, role: "source", allocationId, auctionId, peer: destination });
+  const waiter = ctx.outcomes.get(auctionId) ?? deferredOf<MigrationOutcomeReport>();
+  const report: MigrationOutcomeReport = {
+    status: "Aborted",
+    allocationId,
+    auctionId,
+    tvmId,
+    source: ctx.address,
+    destination,
+    priceWei: event.args.price as bigint,
+    allocationTx: event.log.transactionHash,
+  };
+  await ctx.journal.record({ type: "migration.started", allocationId, auctionId, tvmId, role: "source", peer: destination, tdId: auction.tdId });
+  ctx.metrics.migrationsInFlight.inc({ role: "source" });
+  log.info("allocated: starting the live migration", { step: "allocated", priceWei: report.priceWei, txHash: event.log.transactionHash });
+  let migrated = false;
+  try {
+    const running = ctx.tds.get(auction.tdId);
+    const session = ctx.sessions.get(`${migrationId}/${destination}`);
+    if (!session) throw new TvmxError("HOST_PEER_FAILED", `no protected session with the winner ${destination}`, { details: { destination } });
+    const endpoint = parseEndpoint((await ctx.directory.info(destination)).endpoint);
+    // step: live-migrate
+    let done: CompletedMigration;
+    try {
+      done = await migrateOut({
+        td: running.td,
+        module: ctx.hp.platform.module,
+        peer: { host: endpoint.host, port: endpoint.migrationPort },
+        key: session.key,
+        migrationVersion: session.migrationVersion,
+        streams: ctx.config.migration.streams,
+        downtimeTargetMs: pendingDowntime.get(auctionId) ?? ctx.config.migration.downtimeTargetMs,
+        ...(running.workload ? { workload: running.workload } : {}),
+        logger: log,
+        signal: ctx.signal,
+        migrationId,
+        onProgress: (p) => ctx.onProgress?.({ migrationId, phase: p.phase, round: p.round, bytesSent: p.bytesSent, memoryBytes: p.memoryBytes, elapsedMs: p.elapsedMs }),
+      });
+    } finally {
+      pendingDowntime.delete(auctionId);
+    }
+    migrated = true;
+    Object.assign(report, {
+      rounds: done.rounds,
+      bytesSent: done.bytesSent,
+      totalMs: done.totalMs,
+      downtimeMs: done.downtimeMs,
+      sourceDigest: done.sourceDigest,
+      destinationDigest: done.destinationDigest,
+      ...(done.digestMatch !== undefined ? { digestMatch: done.digestMatch } : {}),
+    });
+    ctx.metrics.migrationBytesTotal.inc({ direction: "sent" }, done.bytesSent);
+    ctx.metrics.downtimeSeconds.observe({ role: "source" }, done.downtimeMs / 1000);
+    ctx.metrics.migrationSeconds.observe({ role: "source" }, done.totalMs / 1000);
+    await ctx.tds.remove(auction.tdId, `migrated to ${destination} (allocation ${allocationId})`);
+    // step: countersign — the source vouches for the state it sent; the destination confirms with it.
+    const stateDigest = chainStateDigest(done.sourceDigest);
+    const signature = await ctx.market.allocations.signReceipt(ctx.wallet, allocationId, tvmId, stateDigest);
+    const conn = await ctx.peers.connect(destination);
+    await conn.send({ type: "ADMISSION_TICKET", migrationId, auctionId: auctionId.toString(), ticket: receiptBlob(allocationId, tvmId, stateDigest, signature, ctx.address) });
+    // step: await-confirmation
+    const settled = await awaitSettlement(ctx, allocationId);
+    report.status = settled;
+    await ctx.journal.record({ type: "migration.finished", allocationId, outcome: settled, stateDigest });
+    ctx.metrics.migrationsTotal.inc({ role: "source", outcome: settled });
+    log.info("migration settled on-chain", { step: "await-confirmation", status: settled, downtimeMs: done.downtimeMs, totalMs: done.totalMs });
+    await withdrawAll(ctx, auctionId, log);
+  } catch (err) {
+    report.reason = describeError(err);
+    if (migrated) {
+      // The TD runs on the destination now (the commit is irreversible); only the chain's record is behind.
+      log.error("migration committed but its confirmation on-chain failed", { err });
+      report.status = (await ctx.market.allocations.allocation(allocationId).catch(() => undefined))?.state === "Committed" ? "Committed" : "Aborted";
+    } else {
+      log.error("migration failed; the TD keeps running here", { err });
+      await abortOnChain(ctx, allocationId, err, log);
+      report.status = "Aborted";
+    }
+  } finally {
+    ctx.metrics.migrationsInFlight.dec({ role: "source" });
+    ctx.outcomes.delete(auctionId);
+  }
+  waiter.resolve(report);
+}
+
+/** Polls the allocation until the destination confirmed it (Committed) or someone aborted it. */
+async function awaitSettlement(ctx: HostContext, allocationId: bigint): Promise<"Committed" | "Aborted"> {
+  const deadline = Date.now() + ctx.config.migration.peerTimeoutMs * 2;
+  for (;;) {
+    const a = await ctx.market.allocations.allocation(allocationId);
+    if (a.state === "Committed" || a.state === "Aborted") return a.state;
+    if (Date.now() > deadline) throw new TvmxError("HOST_PEER_TIMEOUT", "the destination did not confirm the migration on-chain in time", { details: { allocationId } });
+    await new Promise((r) => setTimeout(r, ctx.market.chain.pollIntervalMs));
+  }
+}
