@@ -8,9 +8,10 @@
  *      proof belongs to this TLS session only: a HELLO recorded on another connection does not verify here.
  *      The client sends first; the server verifies it before answering with its own HELLO;
  *   3. the first message from the peer must be its HELLO.
- * Afterwards messages are sent with `send` and taken with `receive` (by type and migration id) or observed
- * through the "message" event. Malformed or unknown messages are answered with an ERROR message and the
- * connection goes on; framing errors (bad version, oversized length) close it.
+ * Afterwards messages are sent with `send`. An incoming message goes to a pending `receive` that waits for its
+ * type (and migration id); otherwise to the "message" listeners if there are any; otherwise it waits in a
+ * bounded inbox (256 messages) for a later `receive`. Malformed or unknown messages are answered with an ERROR
+ * message and the connection goes on; framing errors (bad version, oversized length) close it.
  */
 import { EventEmitter } from "node:events";
 import type { TLSSocket } from "node:tls";
@@ -249,8 +250,11 @@ export class ChannelConnection extends EventEmitter {
       void this.#sendErrorAndClose(new ChannelError("CHANNEL_PROTOCOL", `${message.type} before HELLO`));
       return;
     }
+    if (this.#peer && message.type === "HELLO") {
+      this.#onProtocolError(new ChannelError("CHANNEL_PROTOCOL", "HELLO after the connection was established", { fatal: false }));
+      return;
+    }
     if (message.type === "ERROR") this.#log.warn("peer reported an error", { code: message.code, message: message.message });
-    this.emit("message", message);
     for (const w of this.#waiters) {
       const idOk = w.migrationId === undefined || ("migrationId" in message && message.migrationId === w.migrationId);
       if (w.types.includes(message.type) && idOk) {
@@ -258,6 +262,10 @@ export class ChannelConnection extends EventEmitter {
         w.resolve(message);
         return;
       }
+    }
+    if (this.listenerCount("message") > 0) {
+      this.emit("message", message);
+      return;
     }
     if (this.#inbox.length >= INBOX_LIMIT) {
       void this.#sendErrorAndClose(new ChannelError("CHANNEL_PROTOCOL", `more than ${INBOX_LIMIT} unread messages`));

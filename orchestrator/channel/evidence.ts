@@ -166,11 +166,11 @@ function evidenceError(reason: string, message: string, cause?: unknown, details
 }
 
 /**
- * Accepts a peer's certificate only if: it parses and is currently valid and self-signed; its quote verifies
- * up to a trusted root with acceptable TCB; the quote's REPORTDATA binds this certificate's key and claimed
- * host; the quote passes the policy; the host signature recovers to the claimed address; the directory
- * says that address is a registered host (with this channel key, when it records one); and, for an
- * outgoing connection, the host is the one we meant to reach.
+ * Accepts a peer's certificate only if: it parses and is currently valid and self-signed; the host signature
+ * recovers to the claimed address; the directory says that address is a registered host (with this channel
+ * key, when it records one) and, for an outgoing connection, the host we meant to reach; its quote verifies up
+ * to a trusted root; the quote's REPORTDATA binds this certificate's key and claimed host; and the quote
+ * passes the policy.
  */
 export async function verifyPeerEvidence(
   certificateDer: Buffer,
@@ -197,29 +197,10 @@ export async function verifyPeerEvidence(
   const bindingExt = cert.getExtension(HOST_BINDING_EXTENSION_OID);
   if (!quoteExt || !bindingExt) throw evidenceError("EVIDENCE_MISSING", "peer certificate carries no quote or no host binding");
   const binding = decodeHostBinding(Buffer.from(bindingExt.value));
-
-  let quote: VerifiedQuote;
-  try {
-    quote = await verifyQuote(Buffer.from(quoteExt.value), { trustedRoots: trust.trustedRoots, collateral: trust.collateral, now });
-  } catch (cause) {
-    const code = isTvmxError(cause) ? cause.code : "UNKNOWN";
-    throw evidenceError(code, `quote of host ${binding.address} rejected: ${(cause as Error).message}`, cause, { host: binding.address });
-  }
-
   const spki = Buffer.from(cert.publicKey.rawData);
-  const expected = channelReportData(spki, binding.address);
-  if (!expected.equals(quote.quote.body.reportData)) {
-    throw new ChannelError("CHANNEL_REPORT_DATA_MISMATCH", `quote of host ${binding.address} does not bind its TLS key`, {
-      details: { host: binding.address, expected: expected.toString("hex"), actual: quote.quote.body.reportData.toString("hex") },
-    });
-  }
-  try {
-    assertPolicy(quote, trust.policy, { tvmCapability: options.tvmCapability, subject: binding.address });
-  } catch (cause) {
-    throw evidenceError("POLICY_REJECTED", (cause as Error).message, cause, { host: binding.address });
-  }
-
   const keyFingerprint = keyFingerprintOf(spki);
+
+  // Cheap checks first (signature recovery, directory) so an unknown host costs no quote verification.
   let signer: string;
   try {
     signer = verifyMessage(channelKeyMessage(binding.address, keyFingerprint), binding.signature);
@@ -231,6 +212,11 @@ export async function verifyPeerEvidence(
       details: { claimed: binding.address, signer },
     });
   }
+  if (options.expectedAddress !== undefined && getAddress(options.expectedAddress) !== binding.address) {
+    throw new ChannelError("CHANNEL_UNEXPECTED_PEER", `expected host ${getAddress(options.expectedAddress)}, the peer is ${binding.address}`, {
+      details: { expected: getAddress(options.expectedAddress), actual: binding.address },
+    });
+  }
   const record = await trust.directory.lookup(binding.address);
   if (!record?.registered) {
     throw new ChannelError("CHANNEL_HOST_NOT_REGISTERED", `${binding.address} is not a registered host`, { details: { host: binding.address } });
@@ -240,10 +226,24 @@ export async function verifyPeerEvidence(
       details: { host: binding.address, presented: keyFingerprint, registered: record.channelKeyFingerprint },
     });
   }
-  if (options.expectedAddress !== undefined && getAddress(options.expectedAddress) !== binding.address) {
-    throw new ChannelError("CHANNEL_UNEXPECTED_PEER", `expected host ${getAddress(options.expectedAddress)}, the peer is ${binding.address}`, {
-      details: { expected: getAddress(options.expectedAddress), actual: binding.address },
+
+  let quote: VerifiedQuote;
+  try {
+    quote = await verifyQuote(Buffer.from(quoteExt.value), { trustedRoots: trust.trustedRoots, collateral: trust.collateral, now });
+  } catch (cause) {
+    const code = isTvmxError(cause) ? cause.code : "UNKNOWN";
+    throw evidenceError(code, `quote of host ${binding.address} rejected: ${(cause as Error).message}`, cause, { host: binding.address });
+  }
+  const expected = channelReportData(spki, binding.address);
+  if (!expected.equals(quote.quote.body.reportData)) {
+    throw new ChannelError("CHANNEL_REPORT_DATA_MISMATCH", `quote of host ${binding.address} does not bind its TLS key`, {
+      details: { host: binding.address, expected: expected.toString("hex"), actual: quote.quote.body.reportData.toString("hex") },
     });
+  }
+  try {
+    assertPolicy(quote, trust.policy, { tvmCapability: options.tvmCapability, subject: binding.address });
+  } catch (cause) {
+    throw evidenceError("POLICY_REJECTED", (cause as Error).message, cause, { host: binding.address });
   }
   return { address: binding.address, keyFingerprint, quote, certificateDer: Buffer.from(certificateDer) };
 }

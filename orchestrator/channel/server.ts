@@ -18,6 +18,8 @@ export interface ChannelServerOptions {
   readonly logger?: Logger;
   readonly maxPayload?: number;
   readonly handshakeTimeoutMs?: number;
+  /** Connections still being verified at once; more are refused at once (default 64). */
+  readonly maxPendingHandshakes?: number;
 }
 
 export interface RejectedPeer {
@@ -31,6 +33,8 @@ export interface RejectedPeer {
 export class ChannelServer extends EventEmitter {
   readonly #server: Server;
   readonly #connections = new Set<ChannelConnection>();
+  /** TLS sockets whose peer is still being verified. */
+  readonly #pending = new Set<TLSSocket>();
   readonly #log: Logger;
 
   private constructor(private readonly options: ChannelServerOptions) {
@@ -72,6 +76,12 @@ export class ChannelServer extends EventEmitter {
   }
 
   async #accept(socket: TLSSocket): Promise<void> {
+    const limit = this.options.maxPendingHandshakes ?? 64;
+    if (this.#pending.size >= limit) {
+      this.#reject(new ChannelError("CHANNEL_HANDSHAKE", `more than ${limit} connections are being verified`, { details: { limit } }), socket);
+      return;
+    }
+    this.#pending.add(socket);
     try {
       const conn = await ChannelConnection.establish(socket, "server", {
         identity: this.options.identity,
@@ -85,6 +95,8 @@ export class ChannelServer extends EventEmitter {
       this.emit("connection", conn);
     } catch (err) {
       this.#reject(err as Error, socket);
+    } finally {
+      this.#pending.delete(socket);
     }
   }
 
@@ -98,6 +110,7 @@ export class ChannelServer extends EventEmitter {
   /** Stops listening and closes every connection. */
   async close(): Promise<void> {
     const closing = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#pending) socket.destroy();
     await Promise.all([...this.#connections].map((c) => c.close()));
     await closing;
   }

@@ -21,6 +21,7 @@ import {
   ChannelError,
   ChannelServer,
   connectChannel,
+  encodeMessage,
   keyFingerprintOf,
   spkiOf,
   type ChannelIdentity,
@@ -305,12 +306,56 @@ describe("secure auction channel (RA-TLS)", function () {
     socket.on("error", () => undefined);
     socket.resume();
     await new Promise((r) => socket.once("secureConnect", r));
-    const { encodeMessage } = await import("../../orchestrator/channel/index.js");
     socket.write(encodeMessage(SAMPLES.MIGRATION_START));
     const { error } = await served.rejected();
     expect((error as ChannelError).code).to.equal("CHANNEL_PROTOCOL");
     expect(error.message).to.match(/before HELLO/);
     await assertStillServes(world, served);
+  });
+
+  it("delivers a message to a waiting receive, else to listeners, else to the inbox; refuses a second HELLO", async () => {
+    const host = await world.host();
+    const [conn, accepted] = await Promise.all([dial(world, served, host.identity), served.accepted()]);
+    await conn.send(SAMPLES.MIGRATION_PROGRESS); // nobody waits, no listener: inbox
+    const seen: string[] = [];
+    const listener = (m: { type: string }) => seen.push(m.type);
+    await new Promise((r) => setTimeout(r, 50));
+    accepted.on("message", listener);
+    const waiting = accepted.receive("MIGRATION_DONE", { timeoutMs: 3000 });
+    await conn.send(SAMPLES.BID_NOTICE); // listener
+    await conn.send(SAMPLES.MIGRATION_DONE); // the waiting receive
+    expect(await waiting).to.deep.equal(SAMPLES.MIGRATION_DONE);
+    accepted.off("message", listener);
+    expect(seen).to.deep.equal(["BID_NOTICE"]);
+    expect(await accepted.receive("MIGRATION_PROGRESS", { timeoutMs: 100 })).to.deep.equal(SAMPLES.MIGRATION_PROGRESS);
+    await conn.writeRaw(encodeMessage({ type: "HELLO", address: host.wallet.address, role: "client", signature: `0x${"11".repeat(65)}` }));
+    expect((await conn.receive("ERROR", { timeoutMs: 3000 })).message).to.contain("HELLO after");
+    await conn.close();
+  });
+
+  it("bounds the connections being verified at once, and drops them on close", async () => {
+    const host = await world.host();
+    const limited = await ChannelServer.listen({ identity: host.identity, trust: world.trust(), maxPendingHandshakes: 1, handshakeTimeoutMs: 10_000 });
+    const rejected = new Promise<RejectedPeer>((r) => limited.once("rejected", r));
+    try {
+      const silent = await world.host();
+      // A peer that completes TLS but never says HELLO stays pending.
+      const stalled = tlsConnect({ host: "127.0.0.1", port: limited.port, key: silent.identity.privateKeyPem, cert: silent.identity.certificatePem, rejectUnauthorized: false, minVersion: "TLSv1.3" });
+      stalled.on("error", () => undefined);
+      stalled.resume();
+      await new Promise((r) => stalled.once("secureConnect", r));
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await world.host();
+      const attempt = connectChannel({ host: "127.0.0.1", port: limited.port, identity: second.identity, trust: world.trust() }).catch((e: Error) => e);
+      const { error } = await rejected;
+      expect(error.message).to.contain("more than 1 connections are being verified");
+      expect(await attempt).to.be.instanceOf(Error);
+      const stalledClosed = new Promise((r) => stalled.once("close", r));
+      await limited.close();
+      await stalledClosed;
+    } finally {
+      limited.removeAllListeners();
+    }
   });
 
   it("the client refuses a server that is not the host it dialed", async () => {
