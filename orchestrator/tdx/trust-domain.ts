@@ -113,6 +113,7 @@ export class TrustDomain {
   readonly handle: TdSharedHandle;
   readonly platform: PlatformInfo;
   readonly memory: Uint8Array;
+  private readonly memory32: Uint32Array;
   /** Per-page flags (PAGE_FLAG), changed with Atomics only. */
   readonly pageFlags: Uint8Array;
   /** Per page: 1 + the epoch of its last export (export side) or import (import side); 0 = never. */
@@ -134,6 +135,7 @@ export class TrustDomain {
     this.handle = handle;
     this.platform = normalizePlatformInfo(handle.platform);
     this.memory = new Uint8Array(handle.memory);
+    this.memory32 = new Uint32Array(handle.memory);
     this.pageFlags = new Uint8Array(handle.pageFlags);
     this.pageEpoch = new Uint32Array(handle.pageEpoch);
     this.dirtyLog = new Uint32Array(handle.dirtyLog);
@@ -272,7 +274,8 @@ export class TrustDomain {
     const m = this.memory;
     const b0 = pattern & 0xff, b1 = (pattern >>> 8) & 0xff, b2 = (pattern >>> 16) & 0xff, b3 = pattern >>> 24;
     if ((gpa & 3) === 0 && (length & 3) === 0) {
-      new Uint32Array(m.buffer, m.byteOffset + gpa, length >>> 2).fill(((b3 << 24) | (b2 << 16) | (b1 << 8) | b0) >>> 0);
+      // Little-endian platform words: byte i of the run is byte (i & 3) of the pattern, as in the unaligned path.
+      this.memory32.fill(pattern >>> 0, gpa >>> 2, (gpa + length) >>> 2);
     } else {
       for (let i = 0; i < length; i++) m[gpa + i] = (i & 3) === 0 ? b0 : (i & 3) === 1 ? b1 : (i & 3) === 2 ? b2 : b3;
     }
