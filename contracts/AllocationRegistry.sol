@@ -30,7 +30,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
     /// @notice Most allocations returned by one {allocationHistory} page.
     uint256 public constant MAX_PAGE_SIZE = 100;
 
-    /// @dev One allocation, seven slots.
+    /// @dev One allocation, six slots.
     /// slot 0: source 20 + auctionId 8 + abortReason 4 = 32 bytes
     /// slot 1: destination 20 + price 12 = 32 bytes
     /// slot 2: deposit 12 + allocatedAt 6 + confirmDeadline 6 + settledAt 6 + state 1 = 31 bytes

@@ -47,7 +47,8 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
     /// slot 1: reserve 12 + revealDeadline 6 + revealCount 3 + outcome 1 + allocationId 8 = 30 bytes (non-zero from
     ///         the opening since the reserve is; rewritten by each reveal)
     /// slot 2: bestBidder 20 + bestPrice 12 = 32 bytes (bestPrice starts at the sentinel)
-    /// slot 3: secondPrice 12 + tcb 18 = 30 bytes (secondPrice starts at the sentinel)
+    /// slot 3: secondPrice 12 + minTeeTcbSvn 16 + minTdxModuleVersion 2 = 30 bytes (secondPrice starts at the
+    ///         sentinel; the TCB requirement is stored field by field because a struct would start a new slot)
     /// slots 4-6: requestId, tvmId, configHash.
     /// The bond is kept in gwei (48 bits: up to 2.8e14 gwei) so that it fits beside the source and the commit
     /// deadline. The reveal count is 24 bits: 16.7 million reveals would take far more gas than a block holds.
@@ -63,7 +64,8 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         address bestBidder;
         uint96 bestPrice;
         uint96 secondPrice;
-        TcbRequirement tcb;
+        bytes16 minTeeTcbSvn;
+        uint16 minTdxModuleVersion;
         bytes32 requestId;
         bytes32 tvmId;
         bytes32 configHash;
@@ -119,7 +121,8 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         a.outcome = Outcome.Open;
         a.bestPrice = _NO_PRICE;
         a.secondPrice = _NO_PRICE;
-        a.tcb = params.tcb;
+        a.minTeeTcbSvn = params.tcb.minTeeTcbSvn;
+        a.minTdxModuleVersion = params.tcb.minTdxModuleVersion;
         a.requestId = params.requestId;
         a.tvmId = tvmId;
         a.configHash = params.configHash;
@@ -297,7 +300,7 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         info.requestId = a.requestId;
         info.tvmId = a.tvmId;
         info.configHash = a.configHash;
-        info.tcb = a.tcb;
+        info.tcb = TcbRequirement(a.minTeeTcbSvn, a.minTdxModuleVersion);
     }
 
     /// @inheritdoc IMigrationAuction
