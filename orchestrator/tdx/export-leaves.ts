@@ -142,19 +142,23 @@ export function exportMem(td: TrustDomain, stream: MigStreamContext, gpas: Array
   }
   const epochTag = Atomics.load(td.control, CTL.EXPORT_EPOCH) + 1;
   const flags = td.pageFlags;
+  const { BLOCKED, DIRTY, EXPORTED } = PAGE_FLAG;
+  const PAGE = PAGE_SIZE;
+  const MAC = MAC_SIZE;
+  const ENTRY = GPA_LIST_ENTRY_SIZE;
   // Pass 1: check every entry before changing anything.
   for (let i = 0; i < n; i++) {
     const page = pageOf(td, gpas[i]!);
     if (page < 0) return { status: TDX_STATUS.TDX_GPA_LIST_ENTRY_INVALID, pages: 0, skipped: 0 };
     if (Atomics.load(td.pageEpoch, page) === epochTag) return { status: TDX_STATUS.TDX_MIGRATED_IN_CURRENT_EPOCH, pages: 0, skipped: 0 };
     const s = Atomics.load(flags, page);
-    if ((s & (PAGE_FLAG.BLOCKED | PAGE_FLAG.DIRTY)) === 0) return { status: TDX_STATUS.TDX_NOT_WRITE_BLOCKED, pages: 0, skipped: 0 };
+    if ((s & (BLOCKED | DIRTY)) === 0) return { status: TDX_STATUS.TDX_NOT_WRITE_BLOCKED, pages: 0, skipped: 0 };
   }
   // Pass 2: claim each page for this epoch (a page the guest unblocked meanwhile is skipped).
   let count = 0;
   let skipped = 0;
   for (let i = 0; i < n; i++) {
-    const page = gpas[i]! / PAGE_SIZE;
+    const page = gpas[i]! / PAGE;
     const prevTag = Atomics.load(td.pageEpoch, page);
     if (prevTag === epochTag || Atomics.compareExchange(td.pageEpoch, page, prevTag, epochTag) !== prevTag) {
       skipped++; // a duplicate inside this list
@@ -163,11 +167,11 @@ export function exportMem(td: TrustDomain, stream: MigStreamContext, gpas: Array
     let exported = false;
     for (;;) {
       const s = Atomics.load(flags, page);
-      if ((s & PAGE_FLAG.BLOCKED) === 0) break;
-      const next = (s | PAGE_FLAG.EXPORTED) & ~PAGE_FLAG.DIRTY;
+      if ((s & BLOCKED) === 0) break;
+      const next = (s | EXPORTED) & ~DIRTY;
       if (Atomics.compareExchange(flags, page, s, next) !== s) continue;
-      if ((s & PAGE_FLAG.DIRTY) !== 0) Atomics.sub(td.control, CTL.DIRTY_COUNT, 1);
-      if ((s & PAGE_FLAG.EXPORTED) === 0) Atomics.sub(td.control, CTL.NOT_EXPORTED, 1);
+      if ((s & DIRTY) !== 0) Atomics.sub(td.control, CTL.DIRTY_COUNT, 1);
+      if ((s & EXPORTED) === 0) Atomics.sub(td.control, CTL.NOT_EXPORTED, 1);
       exported = true;
       break;
     }
@@ -188,15 +192,15 @@ export function exportMem(td: TrustDomain, stream: MigStreamContext, gpas: Array
   const migEpoch = epochTag - 1;
   encodeMbmdAad({ migVersion: td.migrationVersion, migsIndex, mbCounter, migEpoch, ivCounter: ivBase }, { mbType: MB_TYPE.MEM, numGpas: count }, bundle);
   const listAt = MBMD_SIZE;
-  const pagesAt = listAt + count * GPA_LIST_ENTRY_SIZE;
-  const macsAt = pagesAt + count * PAGE_SIZE;
-  for (let i = 0; i < count; i++) writeGpaEntry(bundle, listAt + i * GPA_LIST_ENTRY_SIZE, claimed[i]! * PAGE_SIZE);
+  const pagesAt = listAt + count * ENTRY;
+  const macsAt = pagesAt + count * PAGE;
+  for (let i = 0; i < count; i++) writeGpaEntry(bundle, listAt + i * ENTRY, claimed[i]! * PAGE);
   const key = td.migrationKeyObject();
   const memory = td.memory;
   for (let i = 0; i < count; i++) {
-    const gpa = claimed[i]! * PAGE_SIZE;
-    const entry = bundle.subarray(listAt + i * GPA_LIST_ENTRY_SIZE, listAt + (i + 1) * GPA_LIST_ENTRY_SIZE);
-    sealPage(key, ivBase + 1n + BigInt(i), migsIndex, entry, memory.subarray(gpa, gpa + PAGE_SIZE), bundle, pagesAt + i * PAGE_SIZE, macsAt + i * MAC_SIZE);
+    const gpa = claimed[i]! * PAGE;
+    const entry = bundle.subarray(listAt + i * ENTRY, listAt + (i + 1) * ENTRY);
+    sealPage(key, ivBase + 1n + BigInt(i), migsIndex, entry, memory.subarray(gpa, gpa + PAGE), bundle, pagesAt + i * PAGE, macsAt + i * MAC);
   }
   sealMbmd(key, ivBase, migsIndex, bundle, bundle.subarray(listAt, pagesAt), undefined, 0);
   Atomics.add(td.control, CTL.TOTAL_MB, 1);

@@ -102,6 +102,15 @@ export function openTdShared(handle: TdSharedHandle): TrustDomain {
 }
 
 const RUNNING_STATES: readonly OpState[] = [OP_STATE.RUNNABLE, OP_STATE.LIVE_EXPORT, OP_STATE.LIVE_IMPORT];
+// Hot-path constants as module locals (imported bindings may be accessors once transpiled).
+const BLOCKED = PAGE_FLAG.BLOCKED;
+const DIRTY = PAGE_FLAG.DIRTY;
+const LOGGED = PAGE_FLAG.LOGGED;
+const SHIFT = PAGE_SHIFT;
+const CTL_OP_STATE = CTL.OP_STATE;
+const CTL_GUEST_WRITES = CTL.GUEST_WRITES;
+const CTL_DIRTY_COUNT = CTL.DIRTY_COUNT;
+const CTL_DIRTY_LOG_LEN = CTL.DIRTY_LOG_LEN;
 
 /**
  * A trust domain: private memory of 4 KiB pages, vCPUs, TDCS (configuration, measurements, migration key) and
@@ -194,7 +203,7 @@ export class TrustDomain {
   // ---- lifecycle ----
 
   get opState(): OpState {
-    return Atomics.load(this.control, CTL.OP_STATE) as OpState;
+    return Atomics.load(this.control, CTL_OP_STATE) as OpState;
   }
 
   /** Moves the TD from one of `from` to `to` atomically; TDX_OP_STATE_INCORRECT (or LIFECYCLE for a torn-down TD) otherwise. */
@@ -262,7 +271,7 @@ export class TrustDomain {
     if (check !== TDX_STATUS.TDX_SUCCESS) return check;
     this.faultInRange(gpa, data.length);
     this.memory.set(data, gpa);
-    Atomics.add(this.control, CTL.GUEST_WRITES, 1);
+    Atomics.add(this.control, CTL_GUEST_WRITES, 1);
     return TDX_STATUS.TDX_SUCCESS;
   }
 
@@ -279,7 +288,7 @@ export class TrustDomain {
     } else {
       for (let i = 0; i < length; i++) m[gpa + i] = (i & 3) === 0 ? b0 : (i & 3) === 1 ? b1 : (i & 3) === 2 ? b2 : b3;
     }
-    Atomics.add(this.control, CTL.GUEST_WRITES, 1);
+    Atomics.add(this.control, CTL_GUEST_WRITES, 1);
     return TDX_STATUS.TDX_SUCCESS;
   }
 
@@ -292,17 +301,17 @@ export class TrustDomain {
   }
 
   private checkGuestAccess(gpa: number, length: number): TdxStatus {
-    if (!this.isRunning) return this.opState === OP_STATE.TORN_DOWN ? TDX_STATUS.TDX_LIFECYCLE_STATE_INCORRECT : TDX_STATUS.TDX_OP_STATE_INCORRECT;
+    if (!RUNNING_STATES.includes(this.opState)) return this.opState === OP_STATE.TORN_DOWN ? TDX_STATUS.TDX_LIFECYCLE_STATE_INCORRECT : TDX_STATUS.TDX_OP_STATE_INCORRECT;
     if (!Number.isInteger(gpa) || gpa < 0 || length < 0 || gpa + length > this.memoryBytes) return TDX_STATUS.TDX_OPERAND_ADDR_RANGE_ERROR;
     return TDX_STATUS.TDX_SUCCESS;
   }
 
   private faultInRange(gpa: number, length: number): void {
     if (length === 0) return;
-    const first = gpa >>> PAGE_SHIFT;
-    const last = (gpa + length - 1) >>> PAGE_SHIFT;
+    const first = gpa >>> SHIFT;
+    const last = (gpa + length - 1) >>> SHIFT;
     for (let p = first; p <= last; p++) {
-      if ((Atomics.load(this.pageFlags, p) & PAGE_FLAG.BLOCKED) !== 0) this.unblockPage(p);
+      if ((Atomics.load(this.pageFlags, p) & BLOCKED) !== 0) this.unblockPage(p);
     }
   }
 
@@ -316,12 +325,12 @@ export class TrustDomain {
     const flags = this.pageFlags;
     for (;;) {
       const s = Atomics.load(flags, page);
-      if ((s & PAGE_FLAG.BLOCKED) === 0) return TDX_STATUS.TDX_NOT_WRITE_BLOCKED;
-      const next = (s & ~PAGE_FLAG.BLOCKED) | PAGE_FLAG.DIRTY | PAGE_FLAG.LOGGED;
+      if ((s & BLOCKED) === 0) return TDX_STATUS.TDX_NOT_WRITE_BLOCKED;
+      const next = (s & ~BLOCKED) | DIRTY | LOGGED;
       if (Atomics.compareExchange(flags, page, s, next) !== s) continue;
-      if ((s & PAGE_FLAG.DIRTY) === 0) Atomics.add(this.control, CTL.DIRTY_COUNT, 1);
-      if ((s & PAGE_FLAG.LOGGED) === 0) {
-        const at = Atomics.add(this.control, CTL.DIRTY_LOG_LEN, 1);
+      if ((s & DIRTY) === 0) Atomics.add(this.control, CTL_DIRTY_COUNT, 1);
+      if ((s & LOGGED) === 0) {
+        const at = Atomics.add(this.control, CTL_DIRTY_LOG_LEN, 1);
         Atomics.store(this.dirtyLog, at, page);
       }
       return TDX_STATUS.TDX_SUCCESS;
