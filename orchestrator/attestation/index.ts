@@ -20,11 +20,13 @@ export { decodePckExtension, encodePckExtension, SGX_EXTENSION_OID } from "./sgx
 export type { PckExtension } from "./sgx-extension.js";
 export { AUTHORITY_NAMES, ProvisioningAuthority } from "./provisioning-authority.js";
 export type { ProvisioningAuthorityOptions } from "./provisioning-authority.js";
-export { QuotingEnclave, pckExtensionOf } from "./quoting-enclave.js";
+export { defaultQeIdentity, QuotingEnclave, pckExtensionOf } from "./quoting-enclave.js";
 export type { PlatformTcb, QuotingEnclaveKeys } from "./quoting-enclave.js";
-export { assertSignedTcbInfo, signTcbInfo, TCB_STATUSES, verifyTcbInfo } from "./tcb-info.js";
+export { assertSignedTcbInfo, signTcbInfo, TCB_STATUSES, verifyCollateral } from "./tcb-info.js";
+export { assertSignedQeIdentity, evaluateQeIdentity, signQeIdentity, verifyQeIdentity } from "./qe-identity.js";
+export type { QeIdentity, QeIdentityEvaluation, SignedQeIdentity } from "./qe-identity.js";
 export type { QuoteCollateral, SignedTcbInfo, TcbInfo, TcbLevel, TcbStatus, TdxModuleIdentity } from "./tcb-info.js";
-export { evaluateTcb } from "./tcb-evaluation.js";
+export { convergeTcbStatus, evaluateTcb } from "./tcb-evaluation.js";
 export type { TcbEvaluation, TcbEvaluationInput } from "./tcb-evaluation.js";
 export { verifyQuote } from "./quote-verifier.js";
 export type { CollateralSource, QuoteVerificationOptions, VerifiedQuote } from "./quote-verifier.js";

@@ -1,13 +1,15 @@
 /**
  * The simulated provisioning certification service (the role Intel's PCS plays): a root CA, a PCK
  * platform CA under it that issues PCK certificates (carrying the SGX extension with FMSPC and TCB), and
- * a TCB signing certificate under the root that signs TCB info. Given a seed, its keys are derived from
+ * a TCB signing certificate under the root that signs TCB info and the QE identity. Given a seed, its keys are derived from
  * it, so separate processes (e.g. two CLI runs) share one root.
  */
 import { createHash, type KeyObject, type webcrypto } from "node:crypto";
 import { certificatePublicKey, type Certificate } from "./certificates.js";
 import { deriveP256KeyPair, generateP256KeyPair, toCryptoKeyPair, type P256KeyPair } from "./p256.js";
 import { encodePckExtension, SGX_EXTENSION_OID, type PckExtension } from "./sgx-extension.js";
+import { signQeIdentity, type QeIdentity, type SignedQeIdentity } from "./qe-identity.js";
+import { defaultQeIdentity } from "./quoting-enclave.js";
 import { signTcbInfo, type QuoteCollateral, type SignedTcbInfo, type TcbInfo } from "./tcb-info.js";
 import { x509 } from "./x509-provider.js";
 
@@ -142,9 +144,13 @@ export class ProvisioningAuthority {
     return signTcbInfo(tcbInfo, this.#tcbSigningKey.privateKey);
   }
 
-  /** The collateral a verifier fetches for a platform: signed TCB info and its issuer chain. */
-  collateral(tcbInfo: TcbInfo): QuoteCollateral {
-    return { tcbInfo: this.signTcbInfo(tcbInfo), tcbInfoIssuerChain: this.tcbInfoIssuerChainPem };
+  signQeIdentity(identity: QeIdentity): SignedQeIdentity {
+    return signQeIdentity(identity, this.#tcbSigningKey.privateKey);
+  }
+
+  /** The collateral a verifier fetches for a platform: signed TCB info, signed QE identity, their issuer chain. */
+  collateral(tcbInfo: TcbInfo, qeIdentity: QeIdentity = defaultQeIdentity()): QuoteCollateral {
+    return { tcbInfo: this.signTcbInfo(tcbInfo), qeIdentity: this.signQeIdentity(qeIdentity), tcbInfoIssuerChain: this.tcbInfoIssuerChainPem };
   }
 
   /** The PCK CA's public key (for tests that check a certificate was issued here). */

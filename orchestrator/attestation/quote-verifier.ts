@@ -1,16 +1,18 @@
 /**
  * Quote verification, in the order DCAP's quote verification library applies it:
  * parse → PCK chain to a trusted root → PCK signature over the QE report → QE REPORTDATA binds the
- * attestation key → attestation key signature over header||body → TCB info (signed by the TCB signing
- * key of a trusted root, same FMSPC/PCE-ID) → TCB status.
+ * attestation key → attestation key signature over header||body → collateral (TCB info and QE identity,
+ * signed by the TCB signing key of a trusted root) → the QE report matches the QE identity → TCB info for
+ * the same FMSPC/PCE-ID → TCB status (platform, TDX module and QE statuses converged).
  */
 import { QuoteVerificationError } from "./errors.js";
 import { certificatePublicKey, parseCertificateChain, verifyCertificateChain, type Certificate } from "./certificates.js";
 import { publicKeyFromRaw, sha256, verifyRaw } from "./p256.js";
 import { decodeQuote, type TdxQuote } from "./quote-codec.js";
 import { decodePckExtension, SGX_EXTENSION_OID, type PckExtension } from "./sgx-extension.js";
-import { evaluateTcb, type TcbEvaluation } from "./tcb-evaluation.js";
-import { verifyTcbInfo, type QuoteCollateral } from "./tcb-info.js";
+import { evaluateQeIdentity } from "./qe-identity.js";
+import { convergeTcbStatus, evaluateTcb, type TcbEvaluation } from "./tcb-evaluation.js";
+import { verifyCollateral, type QuoteCollateral } from "./tcb-info.js";
 
 export interface QuoteVerificationOptions {
   /** Root certificates this deployment trusts (matched by subject and public key). */
@@ -62,7 +64,8 @@ export async function verifyQuote(bytes: Uint8Array, options: QuoteVerificationO
   }
 
   const collateral = typeof options.collateral === "function" ? await options.collateral(pck) : options.collateral;
-  const tcbInfo = await verifyTcbInfo(collateral, options);
+  const { tcbInfo, qeIdentity } = await verifyCollateral(collateral, options);
+  const qe = evaluateQeIdentity(qeIdentity, sig.qeReport);
   const fmspc = pck.fmspc.toString("hex");
   const pceId = pck.pceId.toString("hex");
   if (tcbInfo.fmspc.toLowerCase() !== fmspc || tcbInfo.pceId.toLowerCase() !== pceId) {
@@ -73,12 +76,18 @@ export async function verifyQuote(bytes: Uint8Array, options: QuoteVerificationO
       pckPceId: pceId,
     });
   }
-  const tcb = evaluateTcb(tcbInfo, {
+  const platform = evaluateTcb(tcbInfo, {
     sgxTcbComponents: pck.sgxTcbComponents,
     pceSvn: pck.pceSvn,
     teeTcbSvn: quote.body.teeTcbSvn,
     mrSignerSeam: quote.body.mrSignerSeam,
     seamAttributes: quote.body.seamAttributes,
   });
+  const tcb: TcbEvaluation = {
+    ...platform,
+    status: convergeTcbStatus(platform.status, qe.status),
+    qeStatus: qe.status,
+    advisoryIds: [...new Set([...platform.advisoryIds, ...qe.advisoryIds])],
+  };
   return { quote, pck, pckCertificate, tcb };
 }

@@ -13,6 +13,7 @@ import type { ProvisioningAuthority } from "./provisioning-authority.js";
 import { encodeQeReport, type QeReport } from "./qe-report-codec.js";
 import { encodeQuote, encodeSignedPart, type QuoteHeader } from "./quote-codec.js";
 import { ATTESTATION_KEY_TYPE_ECDSA_P256, INTEL_QE_VENDOR_ID, QUOTE_VERSION_4, TEE_TYPE_TDX } from "./quote-format.js";
+import type { QeIdentity } from "./qe-identity.js";
 import type { PckExtension } from "./sgx-extension.js";
 
 /** The platform TCB as the PCK certificate records it (what the CPU's fuses and microcode report). */
@@ -129,5 +130,31 @@ export function pckExtensionOf(tcb: PlatformTcb, pckPublicKeyRaw: Buffer): PckEx
     pceId: tcb.pceId,
     fmspc: tcb.fmspc,
     sgxType: 0,
+  };
+}
+
+/**
+ * The identity of the simulated TD quoting enclave as the provisioning service publishes it: its MRSIGNER and
+ * product id, attributes under Intel's usual mask, and its TCB levels (ISVSVN ≥ 8 UpToDate, 6-7 OutOfDate,
+ * below Revoked).
+ */
+export function defaultQeIdentity(options: { issueDate?: Date; nextUpdate?: Date } = {}): QeIdentity {
+  return {
+    id: "TD_QE",
+    version: 2,
+    issueDate: (options.issueDate ?? new Date("2025-01-01T00:00:00Z")).toISOString(),
+    nextUpdate: (options.nextUpdate ?? new Date("2050-01-01T00:00:00Z")).toISOString(),
+    tcbEvaluationDataNumber: 17,
+    miscselect: "00000000",
+    miscselectMask: "ffffffff",
+    attributes: QE_ATTRIBUTES.toString("hex"),
+    attributesMask: "fbffffffffffffff0000000000000000",
+    mrsigner: QE_MRSIGNER.toString("hex"),
+    isvprodid: TD_QE_ISV_PROD_ID,
+    tcbLevels: [
+      { tcb: { isvsvn: 8 }, tcbDate: "2025-06-01T00:00:00Z", tcbStatus: "UpToDate" },
+      { tcb: { isvsvn: 6 }, tcbDate: "2024-03-01T00:00:00Z", tcbStatus: "OutOfDate", advisoryIDs: ["INTEL-SA-00615"] },
+      { tcb: { isvsvn: 0 }, tcbDate: "2023-01-01T00:00:00Z", tcbStatus: "Revoked", advisoryIDs: ["INTEL-SA-00477"] },
+    ],
   };
 }

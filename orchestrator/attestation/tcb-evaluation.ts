@@ -8,7 +8,8 @@
  *    SEAMATTRIBUTES (under the mask), and its first level whose ISVSVN is met by TEE_TCB_SVN[0] gives
  *    the module status;
  * 3. the two statuses converge: a Revoked module makes the TCB Revoked; an OutOfDate module makes an
- *    UpToDate/SWHardeningNeeded platform OutOfDate and a Configuration* platform OutOfDateConfigurationNeeded.
+ *    UpToDate/SWHardeningNeeded platform OutOfDate and a Configuration* platform OutOfDateConfigurationNeeded
+ *    (the quote verifier then converges the QE identity's status the same way).
  */
 import { QuoteVerificationError } from "./errors.js";
 import type { TcbInfo, TcbLevel, TcbStatus } from "./tcb-info.js";
@@ -25,6 +26,8 @@ export interface TcbEvaluation {
   readonly status: TcbStatus;
   readonly platformStatus: TcbStatus;
   readonly moduleStatus?: TcbStatus;
+  /** The quoting enclave's status from the QE identity (set by the quote verifier). */
+  readonly qeStatus?: TcbStatus;
   /** Index into tcbInfo.tcbLevels of the platform level that matched. */
   readonly levelIndex: number;
   readonly tcbDate: string;
@@ -46,7 +49,12 @@ function maskedEqual(a: Buffer, b: Buffer, mask: Buffer): boolean {
   return a.every((byte, i) => (byte & mask[i]!) === (b[i]! & mask[i]!));
 }
 
-function converge(platform: TcbStatus, module: TcbStatus): TcbStatus {
+/**
+ * Intel's convergence of the platform status with a component's (TDX module or QE) status: a Revoked
+ * component revokes; an OutOfDate one makes UpToDate/SWHardeningNeeded OutOfDate and Configuration*
+ * OutOfDateConfigurationNeeded.
+ */
+export function convergeTcbStatus(platform: TcbStatus, module: TcbStatus): TcbStatus {
   if (module === "Revoked") return "Revoked";
   if (module === "OutOfDate") {
     if (platform === "UpToDate" || platform === "SWHardeningNeeded") return "OutOfDate";
@@ -91,7 +99,7 @@ export function evaluateTcb(tcbInfo: TcbInfo, input: TcbEvaluationInput): TcbEva
   const moduleSvn = input.teeTcbSvn[0]!;
   const moduleLevel = identity.tcbLevels.find((l) => moduleSvn >= l.tcb.isvsvn);
   if (!moduleLevel) throw notSupported(`TDX module SVN ${moduleSvn} is below every level of ${id}`, { id, moduleSvn });
-  const status = converge(level.tcbStatus, moduleLevel.tcbStatus);
+  const status = convergeTcbStatus(level.tcbStatus, moduleLevel.tcbStatus);
   return {
     status,
     platformStatus: level.tcbStatus,

@@ -8,6 +8,7 @@ import { AttestationError, QuoteVerificationError } from "./errors.js";
 import { certificatePublicKey, parseCertificateChain, verifyCertificateChain, type Certificate } from "./certificates.js";
 import { signRaw, verifyRaw } from "./p256.js";
 import type { KeyObject } from "node:crypto";
+import { verifyQeIdentity, type QeIdentity, type SignedQeIdentity } from "./qe-identity.js";
 
 export const TCB_STATUSES = [
   "UpToDate",
@@ -66,9 +67,13 @@ export interface SignedTcbInfo {
   signature: string;
 }
 
-/** What a verifier needs besides the quote: the signed TCB info and its issuer chain (PEM, leaf first). */
+/**
+ * What a verifier needs besides the quote: the signed TCB info, the signed QE identity, and their issuer
+ * chain (PEM, TCB signing certificate first; Intel serves both under the same chain).
+ */
 export interface QuoteCollateral {
   readonly tcbInfo: SignedTcbInfo;
+  readonly qeIdentity: SignedQeIdentity;
   readonly tcbInfoIssuerChain: string;
 }
 
@@ -114,11 +119,11 @@ export function assertSignedTcbInfo(value: unknown): asserts value is SignedTcbI
   }
 }
 
-/** Verifies the collateral's signature chain and signature; returns the TCB info. */
-export async function verifyTcbInfo(
+/** Verifies the collateral's signing chain up to a trusted root and both signatures; returns TCB info and QE identity. */
+export async function verifyCollateral(
   collateral: QuoteCollateral,
   options: { trustedRoots: readonly Certificate[]; now?: Date },
-): Promise<TcbInfo> {
+): Promise<{ tcbInfo: TcbInfo; qeIdentity: QeIdentity }> {
   assertSignedTcbInfo(collateral.tcbInfo);
   const chain = await verifyCertificateChain(parseCertificateChain(collateral.tcbInfoIssuerChain), { ...options, label: "TCB signing" });
   const ok = verifyRaw(
@@ -132,5 +137,5 @@ export async function verifyTcbInfo(
   if (now > nextUpdate) {
     throw new QuoteVerificationError("ATTESTATION_TCB_INFO_EXPIRED", `TCB info expired at ${nextUpdate.toISOString()}`, { nextUpdate: nextUpdate.toISOString(), now: now.toISOString() });
   }
-  return collateral.tcbInfo.tcbInfo;
+  return { tcbInfo: collateral.tcbInfo.tcbInfo, qeIdentity: verifyQeIdentity(collateral.qeIdentity, chain[0]!, now) };
 }

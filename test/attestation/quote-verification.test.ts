@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import {
   AttestationError,
+  defaultQeIdentity,
   defaultTcbInfo,
   generateP256KeyPair,
   pckExtensionOf,
@@ -120,6 +121,25 @@ describe("quote verification", () => {
   it("rejects expired TCB info", async () => {
     const stale = bench.authority.collateral(defaultTcbInfo({ nextUpdate: new Date("2026-01-01T00:00:00Z") }));
     await rejects(bench.verify(quote, { collateral: stale, now: new Date("2026-02-01T00:00:00Z") }), "ATTESTATION_TCB_INFO_EXPIRED");
+  });
+
+  it("checks the QE report against the QE identity: another enclave signer is refused", async () => {
+    const identity = { ...defaultQeIdentity(), mrsigner: "ab".repeat(32) };
+    const err = await rejects(bench.verify(quote, { collateral: bench.authority.collateral(defaultTcbInfo(), identity) }), "ATTESTATION_QE_IDENTITY_MISMATCH");
+    expect(err.details).to.deep.include({ mismatches: ["MRSIGNER"] });
+  });
+
+  it("rejects a QE identity whose signature does not verify", async () => {
+    const c = bench.collateral;
+    const forged: QuoteCollateral = { ...c, qeIdentity: { ...c.qeIdentity, enclaveIdentity: { ...c.qeIdentity.enclaveIdentity, isvprodid: 1 } } };
+    await rejects(bench.verify(quote, { collateral: forged }), "ATTESTATION_QE_IDENTITY_SIGNATURE_INVALID");
+  });
+
+  it("converges an out-of-date or revoked quoting enclave into the TCB status", async () => {
+    const old = await bench.verify(await bench.quote({ tcb: { qeSvn: 6 } }));
+    expect(old.tcb).to.deep.include({ status: "OutOfDate", platformStatus: "UpToDate", qeStatus: "OutOfDate" });
+    expect(old.tcb.advisoryIds).to.include("INTEL-SA-00615");
+    expect((await bench.verify(await bench.quote({ tcb: { qeSvn: 2 } }))).tcb.status).to.equal("Revoked");
   });
 
   it("reports Revoked and OutOfDate platforms (the policy decides what to do with them)", async () => {

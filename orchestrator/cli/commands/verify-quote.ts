@@ -86,8 +86,8 @@ async function loadCollateral(options: VerifyQuoteOptions, authority: () => Prom
     return defaultCollateral({ ...defaultPlatformConfig(), authoritySeed: options.authoritySeed ?? defaultPlatformConfig().authoritySeed }, pcs);
   }
   const value = (await readJsonFile(options.collateral, "--collateral")) as Partial<QuoteCollateral> | null;
-  if (typeof value !== "object" || value === null || typeof value.tcbInfoIssuerChain !== "string" || typeof value.tcbInfo !== "object") {
-    throw new CliArgumentError(`--collateral: ${options.collateral} must hold { tcbInfo: { tcbInfo, signature }, tcbInfoIssuerChain }`, { path: options.collateral });
+  if (typeof value !== "object" || value === null || typeof value.tcbInfoIssuerChain !== "string" || typeof value.tcbInfo !== "object" || typeof value.qeIdentity !== "object") {
+    throw new CliArgumentError(`--collateral: ${options.collateral} must hold { tcbInfo: { tcbInfo, signature }, qeIdentity: { enclaveIdentity, signature }, tcbInfoIssuerChain }`, { path: options.collateral });
   }
   return value as QuoteCollateral;
 }
@@ -103,7 +103,7 @@ function printHuman(io: CliIo, file: string, size: number, fields: Record<string
     io.out(`signature: valid (PCK certificate "${verified.pckCertificate.subject}" chains to a trusted root)`);
     io.out(`  FMSPC ${hex(verified.pck.fmspc)}, PCE-ID ${hex(verified.pck.pceId)}, PCE SVN ${verified.pck.pceSvn}, SGX TCB [${verified.pck.sgxTcbComponents.join(",")}]`);
     const t = verified.tcb;
-    io.out(`TCB status: ${t.status} (platform ${t.platformStatus}${t.moduleStatus ? `, TDX module ${t.moduleStatus}` : ""}; TCB date ${t.tcbDate}${t.advisoryIds.length ? `; advisories ${t.advisoryIds.join(", ")}` : ""})`);
+    io.out(`TCB status: ${t.status} (platform ${t.platformStatus}${t.moduleStatus ? `, TDX module ${t.moduleStatus}` : ""}${t.qeStatus ? `, QE ${t.qeStatus}` : ""}; TCB date ${t.tcbDate}${t.advisoryIds.length ? `; advisories ${t.advisoryIds.join(", ")}` : ""})`);
   } else {
     io.out(`verification: FAILED ${isTvmxError(error) ? `[${error.code}] ` : ""}${describeError(error)}`);
   }
