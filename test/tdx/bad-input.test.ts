@@ -169,6 +169,29 @@ describe("bad input at the leaf level", () => {
     expect(tdMemoryDigest(m.td).equals(before)).to.equal(true);
   });
 
+  describe("a memory bundle with a malformed MBMD field is rejected by TDH.IMPORT.MEM", () => {
+    const cases: [string, (b: Buffer) => void, TdxStatus][] = [
+      ["size", (b) => b.writeUInt16LE(47, 0), TDX_STATUS.TDX_INVALID_MBMD_SIZE],
+      ["reserved byte", (b) => (b[7] = 1), TDX_STATUS.TDX_INVALID_MBMD_RESERVED],
+      ["reserved type-field bits", (b) => (b[30] = 1), TDX_STATUS.TDX_INVALID_MBMD_FIELDS_RESERVED],
+      ["unknown mb_type", (b) => (b[6] = 17), TDX_STATUS.TDX_INVALID_MBMD_MB_TYPE],
+      ["migs_index of another stream", (b) => b.writeUInt16LE(1, 4), TDX_STATUS.TDX_INVALID_MBMD_MIGS_INDEX],
+      ["mig_version", (b) => b.writeUInt16LE(0, 2), TDX_STATUS.TDX_INVALID_MBMD_MIG_VERSION],
+      ["num_gpas above 512", (b) => b.writeUInt16LE(513, 24), TDX_STATUS.TDX_INVALID_MBMD_NUM_GPAS],
+      ["num_gpas not matching the length", (b) => b.writeUInt16LE(7, 24), TDX_STATUS.TDX_INVALID_MBMD_LENGTH],
+    ];
+    for (const [field, mutate, status] of cases) {
+      it(field, () => {
+        const { m, before, pre } = begin();
+        const i = importUntilMem(m, pre, 0);
+        const bad = Buffer.from(pre[i]!.bundle);
+        mutate(bad);
+        rejects(m, { stream: 0, bundle: bad }, status);
+        expectSourceSurvives(m, before);
+      });
+    }
+  });
+
   it("a truncated bundle: TDX_INVALID_MBMD_LENGTH", () => {
     const { m, before, pre } = begin();
     const i = importUntilMem(m, pre);
