@@ -92,6 +92,29 @@ describe("channel wire envelope", () => {
     expect(err.details).to.include({ length: 1025, maxPayload: 1024 });
   });
 
+  it("survives random byte streams: only decoded messages, non-fatal errors, or a fatal ChannelError", () => {
+    let x = 0x1234567;
+    const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 0x100000000);
+    for (let i = 0; i < 500; i++) {
+      const decoder = new EnvelopeDecoder(4096);
+      const chunks = Array.from({ length: 1 + Math.floor(rnd() * 5) }, () => {
+        const b = Buffer.alloc(Math.floor(rnd() * 300));
+        for (let j = 0; j < b.length; j++) b[j] = Math.floor(rnd() * 256);
+        if (b.length > 6 && rnd() < 0.7) {
+          b[0] = 1; // a valid version, so the decoder goes deeper
+          b.writeUInt32BE(Math.floor(rnd() * (b.length - 6)), 2);
+        }
+        return b;
+      });
+      try {
+        for (const c of chunks) for (const r of decoder.push(c)) if ("error" in r) expect(r.error).to.be.instanceOf(ChannelError);
+      } catch (err) {
+        expect(err, `stream #${i}`).to.be.instanceOf(ChannelError);
+        expect((err as ChannelError).fatal).to.equal(true);
+      }
+    }
+  });
+
   it("refuses to send a message over the limit", () => {
     expect(() => encodeMessage(SAMPLES.ACK, 1000)).to.throw(ChannelError).with.property("code", "CHANNEL_MESSAGE_TOO_LARGE");
   });
