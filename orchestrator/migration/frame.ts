@@ -40,6 +40,8 @@ export const FRAME_TYPE = {
   RECOVER: 10,
   /** a peer refuses the session (protocol version, unknown session, busy) with a reason. */
   REJECT: 11,
+  /** destination → source on stream 0: epoch N's token was imported (everything before it is verified). */
+  EPOCH_ACK: 12,
 } as const;
 
 export type FrameType = (typeof FRAME_TYPE)[keyof typeof FRAME_TYPE];

@@ -273,6 +273,8 @@ export class ImportSession {
             return;
           }
           this.#advance({ type: "epoch", epoch });
+          // The source learns that everything up to here is verified before it ever pauses the TD.
+          await this.#guard(conn.sendJson(FRAME_TYPE.EPOCH_ACK, { epoch }));
           continue;
         }
         const pending = this.#submit(k, stream, frame.payload);

@@ -44,7 +44,7 @@ import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { Frame } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
 import { wallClockMs } from "./metrics.js";
-import { decodeAbortToken, decodeCommitted, decodeHelloAck, decodeReject, ENGINE_PROTOCOL } from "./protocol.js";
+import { decodeAbortToken, decodeCommitted, decodeEpochMark, decodeHelloAck, decodeReject, ENGINE_PROTOCOL } from "./protocol.js";
 import type { AbortTokenMessage, CommittedMessage, HelloMessage } from "./protocol.js";
 import { advanceSource } from "./session-state.js";
 import type { SourceEvent, SourceState } from "./session-state.js";
@@ -192,6 +192,7 @@ class SourceSession {
   /** The destination's ABORT_TOKEN, when it sent one. */
   #rejection: AbortTokenMessage | undefined;
   readonly #ready: Deferred<void> = deferred<void>();
+  readonly #epochAcks = new Map<number, Deferred<void>>();
   readonly #committed: Deferred<CommittedMessage> = deferred<CommittedMessage>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #readersDone: Promise<void> = Promise.resolve();
@@ -600,10 +601,21 @@ class SourceSession {
     return pages;
   }
 
-  /** TDH.EXPORT.TRACK: the epoch token on stream 0, an EPOCH_MARK with the same epoch on every other stream. */
+  /**
+   * TDH.EXPORT.TRACK: the epoch token on stream 0, an EPOCH_MARK with the same epoch on every other stream; then
+   * the destination's EPOCH_ACK. Rounds are thus measured end to end, and the TD is never paused (the way to the
+   * point of no return) before the destination has verified everything sent so far: a bad key, an incompatible
+   * platform or a damaged bundle is refused while the source can still resume on its own.
+   */
   async #sendEpochToken(): Promise<void> {
     const r = this.#module.exportTrack(this.#td, this.#streams[0]!);
-    await this.#guard(this.#sendToken(this.#leaf("TDH.EXPORT.TRACK", r.status, r.bundle)));
+    const token = this.#leaf("TDH.EXPORT.TRACK", r.status, r.bundle);
+    const epoch = peekMbmdHeader(token)!.migEpoch;
+    const acked = deferred<void>();
+    this.#epochAcks.set(epoch, acked);
+    await this.#guard(this.#sendToken(token));
+    await this.#guard(withTimeout(acked.promise, this.#o.commitTimeoutMs ?? 30_000, `EPOCH_ACK ${epoch}`));
+    this.#epochAcks.delete(epoch);
   }
 
   async #sendToken(token: Buffer): Promise<void> {
@@ -641,6 +653,13 @@ class SourceSession {
         this.#rejection = msg;
         this.#log.warn("the destination rejected the migration", { status: msg.statusName, leaf: msg.leaf, stream: index });
         this.#fail(this.#rejectionError(msg));
+        return;
+      }
+      case FRAME_TYPE.EPOCH_ACK: {
+        const { epoch } = decodeEpochMark(frameJson(frame));
+        const acked = this.#epochAcks.get(epoch);
+        if (!acked) throw new ProtocolError("EPOCH_ACK for an epoch not in flight", { epoch });
+        acked.resolve();
         return;
       }
       case FRAME_TYPE.READY:

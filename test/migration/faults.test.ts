@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { createHash } from "node:crypto";
 import {
   MigrationConnectionLostError,
   MigrationRejectedError,
@@ -9,6 +10,7 @@ import { FRAME_TYPE } from "../../orchestrator/migration/frame.js";
 import type { Frame } from "../../orchestrator/migration/frame.js";
 import {
   ATTRIBUTES,
+  GuestWriteSequence,
   MB_TYPE,
   MBMD_OFFSET,
   MBMD_SIZE,
@@ -22,10 +24,11 @@ import {
 import type { GuestWorkload, TdxStatus, TrustDomain } from "../../orchestrator/tdx/index.js";
 import { FrameProxy, passThrough } from "./fixtures/frame-proxy.js";
 import type { FrameContext, FrameRule } from "./fixtures/frame-proxy.js";
-import { destinationListener, makeHosts, MiB, rejectionOf, runningTd, startWorkload } from "./fixtures/setup.js";
-import type { Hosts } from "./fixtures/setup.js";
+import { destinationListener, makeHosts, MiB, rejectionOf, runningTd, startPools, startWorkload, stopPools } from "./fixtures/setup.js";
+import type { Hosts, Pools } from "./fixtures/setup.js";
 
 const TD_BYTES = 4 * MiB;
+let pools: Pools | undefined;
 
 function mbType(frame: Frame): number | undefined {
   return frame.type === FRAME_TYPE.BUNDLE ? peekMbmdHeader(frame.payload)?.mbType : undefined;
@@ -33,6 +36,13 @@ function mbType(frame: Frame): number | undefined {
 
 function isMem(ctx: FrameContext): boolean {
   return ctx.direction === "forward" && mbType(ctx.frame) === MB_TYPE.MEM;
+}
+
+/** The digest the TD's memory must have: its initial image with every guest write replayed on it. */
+function expectedMemory(initial: Buffer, workload: GuestWorkload): string {
+  const image = Buffer.from(initial);
+  GuestWriteSequence.replayInto(image, workload.options, workload.writes);
+  return createHash("sha384").update(image).digest("hex");
 }
 
 /** A copy of the frame with one bit of its payload flipped. */
@@ -67,7 +77,10 @@ async function failedMigration(
 ): Promise<Outcome> {
   const hosts = setup.hosts ?? makeHosts();
   const keyOverride = setup.key;
-  const { listener, ranBeforeCommit } = await destinationListener(hosts, keyOverride ? { key: () => keyOverride(hosts) } : {});
+  const { listener, ranBeforeCommit } = await destinationListener(hosts, {
+    pool: pools!.destination,
+    ...(keyOverride ? { key: () => keyOverride(hosts) } : {}),
+  });
   const proxy = await FrameProxy.start({ host: listener.host, port: listener.port }, rule);
   try {
     setup.proxyRef?.(proxy);
@@ -75,7 +88,7 @@ async function failedMigration(
     const memoryBefore = tdMemoryDigest(td).toString("hex");
     const incoming = settle(listener);
     const error = await rejectionOf(() =>
-      migrateOut({ td, module: hosts.source.module, peer: { host: "127.0.0.1", port: proxy.port }, key: hosts.key, streams: 2, downtimeTargetMs: 50, ...setup.options }),
+      migrateOut({ td, module: hosts.source.module, peer: { host: "127.0.0.1", port: proxy.port }, key: hosts.key, streams: 2, downtimeTargetMs: 50, pool: pools!.source, ...setup.options }),
     );
     // A migration refused by the source itself never reaches the destination.
     const importError = setup.sourceOnly ? new Error("no import") : await incoming;
@@ -105,7 +118,7 @@ function expectRejected(outcome: Outcome, side: "source" | "destination", status
   const err = outcome.error;
   expect(err, `${err.name}: ${err.message}`).to.be.instanceOf(MigrationRejectedError);
   const rejected = err as MigrationRejectedError;
-  expect(statusName(rejected.status)).to.equal(statusName(status));
+  expect(statusName(rejected.status), JSON.stringify(rejected.details, (_, v) => (typeof v === "bigint" ? v.toString(16) : v))).to.equal(statusName(status));
   expect(rejected.side).to.equal(side);
   if (side === "destination") {
     expect(outcome.importError).to.be.instanceOf(MigrationRejectedError);
@@ -116,6 +129,10 @@ function expectRejected(outcome: Outcome, side: "source" | "destination", status
 
 describe("migration engine: bad input and faults", function () {
   this.timeout(30_000);
+  before(async () => {
+    pools = await startPools();
+  });
+  after(async () => stopPools(pools));
 
   it("rejects a flipped ciphertext bit (TDX_INVALID_PAGE_MAC)", async () => {
     let done = false;
@@ -239,11 +256,31 @@ describe("migration engine: bad input and faults", function () {
 
   describe("a connection cut", () => {
     it("in pre-copy: the source aborts on its own and the TD keeps running", async () => {
-      let seen = 0;
-      const outcome = await failedMigration((ctx) => {
-        if (isMem(ctx) && ++seen === 2) return { send: [], cut: true };
-        return { send: [ctx.frame] };
+      // The cut comes at the end of the first round (the guest keeps dirtying pages, so a second round follows).
+      let proxy: FrameProxy | undefined;
+      let workload: GuestWorkload | undefined;
+      let td: TrustDomain | undefined;
+      let initial: Buffer | undefined;
+      const outcome = await failedMigration(passThrough, {
+        proxyRef: (p) => (proxy = p),
+        td: (h) => {
+          td = runningTd(h.source, TD_BYTES);
+          initial = Buffer.from(td.memory);
+          workload = startWorkload(td, 16 * MiB, 1 * MiB);
+          return td;
+        },
+        options: {
+          downtimeTargetMs: 0.001,
+          onProgress: (p) => {
+            if (p.phase === "precopy" && p.round === 1) {
+              workload?.stop();
+              proxy!.cutAll();
+            }
+          },
+        },
       });
+      workload!.stop();
+      outcome.memoryBefore = expectedMemory(initial!, workload!);
       expect(outcome.error).to.be.instanceOf(MigrationConnectionLostError);
       expect((outcome.error as MigrationConnectionLostError).phase).to.equal("precopy");
       expectResumedIntact(outcome);
@@ -255,10 +292,12 @@ describe("migration engine: bad input and faults", function () {
       let proxy: FrameProxy | undefined;
       let workload: GuestWorkload | undefined;
       let pausedTd: TrustDomain | undefined;
+      let initial: Buffer | undefined;
       const outcome = await failedMigration(passThrough, {
         proxyRef: (p) => (proxy = p),
         td: (h) => {
           pausedTd = runningTd(h.source, TD_BYTES);
+          initial = Buffer.from(pausedTd.memory);
           workload = startWorkload(pausedTd, 16 * MiB, 1 * MiB);
           return pausedTd;
         },
@@ -272,9 +311,8 @@ describe("migration engine: bad input and faults", function () {
           },
         },
       });
-      workload?.stop();
-      // The guest wrote during pre-copy: compare against the memory at the moment of the abort instead.
-      outcome.memoryBefore = tdMemoryDigest(pausedTd!).toString("hex");
+      workload!.stop();
+      outcome.memoryBefore = expectedMemory(initial!, workload!);
       expect(outcome.error).to.be.instanceOf(MigrationConnectionLostError);
       expect((outcome.error as MigrationConnectionLostError).phase).to.equal("blackout");
       expectResumedIntact(outcome);
