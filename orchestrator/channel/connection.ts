@@ -160,6 +160,28 @@ export class ChannelConnection extends EventEmitter {
     return this.#take(typeof types === "string" ? [types] : types, filter);
   }
 
+  /**
+   * Drops the unread messages of a finished migration (e.g. ACKs that arrived after the deadline), so they do
+   * not fill the inbox; returns how many were dropped.
+   */
+  discard(migrationId: string): number {
+    let dropped = 0;
+    for (let i = this.#inbox.length - 1; i >= 0; i--) {
+      const m = this.#inbox[i]!;
+      if ("migrationId" in m && m.migrationId === migrationId) {
+        this.#inbox.splice(i, 1);
+        dropped += 1;
+      }
+    }
+    if (dropped > 0) this.#log.debug("dropped unread messages of a finished migration", { migrationId, dropped });
+    return dropped;
+  }
+
+  /** How many messages wait in the inbox. */
+  get unread(): number {
+    return this.#inbox.length;
+  }
+
   /** Closes the connection (TLS close_notify, then the socket). */
   async close(): Promise<void> {
     if (this.#socket.destroyed) return;

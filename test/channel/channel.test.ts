@@ -313,7 +313,7 @@ describe("secure auction channel (RA-TLS)", function () {
     await assertStillServes(world, served);
   });
 
-  it("delivers a message to a waiting receive, else to listeners, else to the inbox; refuses a second HELLO", async () => {
+  it("delivers a message to a waiting receive, else to listeners, else to the inbox (discardable); refuses a second HELLO", async () => {
     const host = await world.host();
     const [conn, accepted] = await Promise.all([dial(world, served, host.identity), served.accepted()]);
     await conn.send(SAMPLES.MIGRATION_PROGRESS); // nobody waits, no listener: inbox
@@ -328,6 +328,11 @@ describe("secure auction channel (RA-TLS)", function () {
     accepted.off("message", listener);
     expect(seen).to.deep.equal(["BID_NOTICE"]);
     expect(await accepted.receive("MIGRATION_PROGRESS", { timeoutMs: 100 })).to.deep.equal(SAMPLES.MIGRATION_PROGRESS);
+    await conn.send(SAMPLES.MIGRATION_ABORT); // a late message of a finished migration
+    await new Promise((r) => setTimeout(r, 50));
+    expect(accepted.unread).to.equal(1);
+    expect(accepted.discard(SAMPLES.MIGRATION_ABORT.migrationId)).to.equal(1);
+    expect(accepted.unread).to.equal(0);
     await conn.writeRaw(encodeMessage({ type: "HELLO", address: host.wallet.address, role: "client", signature: `0x${"11".repeat(65)}` }));
     expect((await conn.receive("ERROR", { timeoutMs: 3000 })).message).to.contain("HELLO after");
     await conn.close();
