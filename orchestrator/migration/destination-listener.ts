@@ -9,6 +9,7 @@ import type { AddressInfo, Server, Socket } from "node:net";
 import type { Logger } from "../log/index.js";
 import { nullLogger } from "../log/index.js";
 import type { Platform, TrustDomain } from "../tdx/index.js";
+import { BufferPool } from "./buffer-pool.js";
 import { expectHello } from "./connect.js";
 import { deferred } from "./deferred.js";
 import type { Deferred } from "./deferred.js";
@@ -64,6 +65,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
   const pool = options.pool ?? (await WorkerPool.start({ size: options.workers ?? 2, entry: migrationWorkerEntry(), name: "import" }));
   const ownsPool = options.pool === undefined;
   const keyProvider: KeyProvider = typeof options.key === "function" ? options.key : (() => options.key as Uint8Array);
+  const buffers = new BufferPool();
   const server: Server = createServer();
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
@@ -100,6 +102,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       memoryProvider: options.memoryProvider,
       verifyDigest: options.verifyDigest ?? true,
       importWindow: options.importWindow ?? 4,
+      buffers,
       onStateChange: options.onStateChange,
     });
     active.set(hello.migrationId, session);
@@ -138,7 +141,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
   const onConnection = async (socket: Socket): Promise<void> => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    const conn = new FramedConnection(socket, { label: "incoming" });
+    const conn = new FramedConnection(socket, { label: "incoming", allocate: (n) => buffers.take(n) });
     const timer = setTimeout(() => conn.destroy(), options.helloTimeoutMs ?? 10_000);
     let hello: HelloMessage;
     try {

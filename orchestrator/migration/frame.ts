@@ -83,8 +83,14 @@ export function encodeFrame(type: FrameType, payload: Uint8Array, maxFrameBytes 
  * A declared length above the maximum is rejected as soon as the header is read, before anything is buffered,
  * so a peer cannot make us allocate a huge frame.
  */
+/** Gives the decoder the buffer for a payload of `n` bytes (a pool can hand back a recycled one). */
+export type PayloadAllocator = (n: number) => Buffer;
+
+const freshPayload: PayloadAllocator = (n) => Buffer.allocUnsafeSlow(n);
+
 export class FrameDecoder {
   readonly #max: number;
+  readonly #allocate: PayloadAllocator;
   readonly #chunks: Buffer[] = [];
   #buffered = 0;
   /** Bytes of the frame being assembled (header included) once its header is known, else -1. */
@@ -92,8 +98,9 @@ export class FrameDecoder {
   #type: FrameType = FRAME_TYPE.INVALID;
   #failed: Error | undefined;
 
-  constructor(maxFrameBytes = MAX_FRAME_BYTES) {
+  constructor(maxFrameBytes = MAX_FRAME_BYTES, allocate: PayloadAllocator = freshPayload) {
     this.#max = maxFrameBytes;
+    this.#allocate = allocate;
   }
 
   get bufferedBytes(): number {
@@ -126,15 +133,15 @@ export class FrameDecoder {
         this.#need = length - 1;
       }
       if (this.#buffered < this.#need) break;
-      frames.push({ type: this.#type, payload: this.#take(this.#need) });
+      frames.push({ type: this.#type, payload: this.#take(this.#need, this.#need >= 4096) });
       this.#need = -1;
     }
     return frames;
   }
 
-  /** Removes `n` bytes from the front into a fresh buffer with its own ArrayBuffer. */
-  #take(n: number): Buffer {
-    const out = Buffer.allocUnsafeSlow(n);
+  /** Removes `n` bytes from the front into a buffer with its own ArrayBuffer (from the allocator for payloads). */
+  #take(n: number, pooled = false): Buffer {
+    const out = pooled ? this.#allocate(n) : Buffer.allocUnsafeSlow(n);
     let filled = 0;
     while (filled < n) {
       const head = this.#chunks[0]!;

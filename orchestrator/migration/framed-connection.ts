@@ -8,7 +8,7 @@
 import type { Socket } from "node:net";
 import { ConnectionClosedError, MigrationError } from "./errors.js";
 import { encodeFrameHeader, FrameDecoder, frameTypeName, MAX_FRAME_BYTES } from "./frame.js";
-import type { Frame, FrameType } from "./frame.js";
+import type { Frame, FrameType, PayloadAllocator } from "./frame.js";
 
 export interface FramedConnectionOptions {
   maxFrameBytes?: number;
@@ -16,6 +16,8 @@ export interface FramedConnectionOptions {
   highWaterBytes?: number;
   /** A name for errors and logs, e.g. "stream 1". */
   label?: string;
+  /** Where received payloads are placed (a buffer pool); default: a fresh buffer each. */
+  allocate?: PayloadAllocator;
 }
 
 type Waiter = { resolve: (frame: Frame) => void; reject: (err: Error) => void };
@@ -40,7 +42,7 @@ export class FramedConnection {
     this.socket = socket;
     this.label = options.label ?? "connection";
     this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
-    this.#decoder = new FrameDecoder(this.#maxFrameBytes);
+    this.#decoder = new FrameDecoder(this.#maxFrameBytes, options.allocate);
     this.#highWater = options.highWaterBytes ?? 8 * 1024 * 1024;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
@@ -79,15 +81,17 @@ export class FramedConnection {
 
   /**
    * Writes one frame. Resolves once the socket accepted it without exceeding its buffer, or after 'drain'.
+   * The payload must not change until `onWritten` was called (when given).
    * Rejects with ConnectionClosedError when the connection is gone.
    */
-  async send(type: FrameType, payload: Uint8Array = Buffer.alloc(0)): Promise<void> {
+  async send(type: FrameType, payload: Uint8Array = Buffer.alloc(0), onWritten?: () => void): Promise<void> {
     if (this.#closedError) throw this.#closedError;
     const header = encodeFrameHeader(type, payload.byteLength, this.#maxFrameBytes);
     this.#bytesSent += header.byteLength + payload.byteLength;
     this.socket.cork();
     this.socket.write(header);
-    const flushed = this.socket.write(payload);
+    // `onWritten` runs once the kernel has the payload (or the write failed): then its buffer may be reused.
+    const flushed = onWritten ? this.socket.write(payload, () => onWritten()) : this.socket.write(payload);
     this.socket.uncork();
     if (flushed) return;
     await this.#drained();

@@ -20,6 +20,7 @@ import {
   TDX_STATUS,
 } from "../tdx/index.js";
 import type { MigStreamContext, Platform, TdxStatus, TrustDomain } from "../tdx/index.js";
+import type { BufferPool } from "./buffer-pool.js";
 import { deferred } from "./deferred.js";
 import type { Deferred } from "./deferred.js";
 import { ConnectionClosedError, MigrationAbortedError, MigrationError, MigrationRejectedError, ProtocolError } from "./errors.js";
@@ -75,6 +76,8 @@ export interface ImportSessionOptions {
   memoryProvider?: ((memoryBytes: number) => SharedArrayBuffer | undefined) | undefined;
   verifyDigest: boolean;
   importWindow: number;
+  /** Receives the bundle buffers back from the workers for later frames. */
+  buffers: BufferPool;
   onStateChange?: ((migrationId: string, state: DestinationState, td: TrustDomain | undefined) => void) | undefined;
 }
 
@@ -309,6 +312,7 @@ export class ImportSession {
     p.then(
       (r) => {
         this.#inFlight.delete(p);
+        this.#o.buffers.give(r.buffer);
         if (!isSuccess(r.status)) this.#importFailures.push(r);
       },
       () => this.#inFlight.delete(p),

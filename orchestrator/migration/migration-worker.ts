@@ -31,21 +31,25 @@ serveWorkDescriptors((raw) => {
     case "export-mem": {
       const td = tdOf(d.tdId);
       const gpas = new Uint32Array(d.gpas);
-      // Each bundle gets its own buffer so it can move to the main thread (and on to the socket) without a copy.
-      const out = Buffer.allocUnsafeSlow(memBundleSize(gpas.length));
+      const needed = memBundleSize(gpas.length);
+      // A recycled buffer when the main thread returned one (fresh memory is slow: the kernel zeroes each page).
+      const out = d.out && d.out.byteLength >= needed ? Buffer.from(d.out) : Buffer.allocUnsafeSlow(needed);
       const r = tdxModule.exportMem(td, d.stream, gpas, out);
-      let bundle: ArrayBuffer | null = null;
-      if (r.bundle !== undefined && r.pages > 0) {
-        bundle = out.buffer.byteLength === r.bundle.byteLength ? out.buffer : out.buffer.slice(0, r.bundle.byteLength);
-      }
-      const result: ExportMemOutcome = { status: r.status, bundle, pages: r.pages, skipped: r.skipped };
-      return { result, transfer: bundle ? [bundle] : [] };
+      const exported = r.bundle !== undefined && r.pages > 0;
+      const result: ExportMemOutcome = {
+        status: r.status,
+        bundle: exported ? (out.buffer as ArrayBuffer) : null,
+        bundleBytes: exported ? r.bundle!.byteLength : 0,
+        pages: r.pages,
+        skipped: r.skipped,
+      };
+      return { result, transfer: exported ? [out.buffer as ArrayBuffer] : [] };
     }
     case "import-bundle": {
       const td = tdOf(d.tdId);
       const r = tdxModule.importBundle(td, d.stream, new Uint8Array(d.bundle));
-      const result: ImportBundleOutcome = { status: r.status, mbType: r.mbType, pages: r.pages, start: r.start };
-      return { result };
+      const result: ImportBundleOutcome = { status: r.status, mbType: r.mbType, pages: r.pages, start: r.start, buffer: d.bundle };
+      return { result, transfer: [d.bundle] };
     }
     default:
       throw new WorkerError("unknown work descriptor", { kind: (d as { kind?: unknown }).kind });

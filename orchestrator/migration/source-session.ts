@@ -193,6 +193,8 @@ class SourceSession {
   #rejection: AbortTokenMessage | undefined;
   readonly #ready: Deferred<void> = deferred<void>();
   readonly #epochAcks = new Map<number, Deferred<void>>();
+  /** Per stream: bundle buffers the socket is done with, to seal later bundles into. */
+  readonly #freeBundles: ArrayBuffer[][] = [];
   readonly #committed: Deferred<CommittedMessage> = deferred<CommittedMessage>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #readersDone: Promise<void> = Promise.resolve();
@@ -286,6 +288,7 @@ class SourceSession {
       Promise.all(Array.from({ length: this.#streamCount }, () => openSocket(this.#o.peer, timeout, this.#o.signal))),
     );
     this.#conns = sockets.map((s, i) => new FramedConnection(s, { label: `stream ${i}` }));
+    for (let i = 0; i < this.#streamCount; i++) this.#freeBundles.push([]);
     const answers = await this.#guard(
       Promise.allSettled(this.#conns.map((conn, streamIndex) => sendHello(conn, this.#hello(streamIndex)))),
     );
@@ -577,11 +580,14 @@ class SourceSession {
         const queue: Promise<ExportMemOutcome>[] = [];
         let next = k;
         let pages = 0;
+        const free = this.#freeBundles[k]!;
         const submit = (): void => {
           const start = next * per;
           const slice = gpas.slice(start, Math.min(start + per, gpas.length));
           next += this.#streamCount;
-          queue.push(this.#track(this.#pool!.submit<ExportMemOutcome>(k, { kind: "export-mem", tdId: this.#td.id, stream, gpas: slice.buffer }, [slice.buffer])));
+          const out = free.pop() ?? null;
+          const transfer = out ? [slice.buffer, out] : [slice.buffer];
+          queue.push(this.#track(this.#pool!.submit<ExportMemOutcome>(k, { kind: "export-mem", tdId: this.#td.id, stream, gpas: slice.buffer, out }, transfer)));
         };
         while (queue.length < this.#exportWindow && next < batches) submit();
         while (queue.length > 0) {
@@ -590,7 +596,9 @@ class SourceSession {
           this.#leaf("TDH.EXPORT.MEM", r.status);
           if (r.bundle) {
             pages += r.pages;
-            await this.#guard(conn.send(FRAME_TYPE.BUNDLE, new Uint8Array(r.bundle)));
+            const buffer = r.bundle;
+            // Once the kernel has the bytes, the buffer goes back to the worker for a later bundle.
+            await this.#guard(conn.send(FRAME_TYPE.BUNDLE, new Uint8Array(buffer, 0, r.bundleBytes), () => free.push(buffer)));
           }
         }
         return pages;

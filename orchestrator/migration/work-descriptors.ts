@@ -9,21 +9,27 @@ export type WorkDescriptor =
   | { kind: "open-td"; handle: TdSharedHandle }
   /** Forget a TD (after the session). */
   | { kind: "close-td"; tdId: string }
-  /** TDH.EXPORT.MEM of `gpas` (a transferred Uint32Array buffer) on `stream`; the bundle comes back transferred. */
-  | { kind: "export-mem"; tdId: string; stream: MigStreamContext; gpas: ArrayBuffer }
-  /** The import leaf for one received bundle (a transferred buffer) on `stream`. */
+  /**
+   * TDH.EXPORT.MEM of `gpas` (a transferred Uint32Array buffer) on `stream`, sealed into `out` when it is large
+   * enough (a recycled bundle buffer, transferred); the bundle comes back transferred.
+   */
+  | { kind: "export-mem"; tdId: string; stream: MigStreamContext; gpas: ArrayBuffer; out: ArrayBuffer | null }
+  /** The import leaf for one received bundle (a transferred buffer, returned with the result for reuse). */
   | { kind: "import-bundle"; tdId: string; stream: MigStreamContext; bundle: ArrayBuffer };
 
 export interface ExportMemOutcome {
   status: TdxStatus;
-  /** The sealed bundle (its own buffer) when pages were exported. */
+  /** The buffer holding the sealed bundle (its first `bundleBytes` bytes); null when no page was exported. */
   bundle: ArrayBuffer | null;
+  bundleBytes: number;
   pages: number;
   skipped: number;
 }
 
 export interface ImportBundleOutcome {
   status: TdxStatus;
+  /** The bundle's buffer, handed back for the next received frame. */
+  buffer: ArrayBuffer;
   mbType: number;
   pages: number;
   start: boolean;
