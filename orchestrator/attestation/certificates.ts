@@ -3,7 +3,7 @@
  * configured trust anchor. A trust anchor is a root certificate's subject name and public key (RFC 5280
  * §6.1.1 (d)), so a deployment trusts a root by the certificate file it names.
  */
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { QuoteVerificationError } from "./errors.js";
 import { x509 } from "./x509-provider.js";
 
@@ -64,16 +64,9 @@ export async function verifyCertificateChain(chain: readonly Certificate[], opti
   if (chain.length < 2) {
     throw new QuoteVerificationError("ATTESTATION_CERT_CHAIN_BROKEN", `${label} chain must hold the leaf and its root`, { length: chain.length });
   }
+  checkValidity(chain, now, label);
   for (let i = 0; i < chain.length; i++) {
     const cert = chain[i]!;
-    if (now < cert.notBefore || now > cert.notAfter) {
-      throw new QuoteVerificationError("ATTESTATION_CERT_NOT_VALID_NOW", `${label} chain certificate "${cert.subject}" is not valid at ${now.toISOString()}`, {
-        index: i,
-        subject: cert.subject,
-        notBefore: cert.notBefore.toISOString(),
-        notAfter: cert.notAfter.toISOString(),
-      });
-    }
     const issuer = chain[i + 1] ?? cert; // the last one must be self-signed
     if (cert.issuer !== issuer.subject || !(await signedBy(cert, issuer)) || !isCa(issuer)) {
       throw new QuoteVerificationError("ATTESTATION_CERT_CHAIN_BROKEN", `${label} chain is broken: "${cert.subject}" is not signed by "${issuer.subject}"`, {
@@ -92,6 +85,47 @@ export async function verifyCertificateChain(chain: readonly Certificate[], opti
       trusted: options.trustedRoots.map((r) => r.subject),
     });
   }
+  return [...chain];
+}
+
+const CHAIN_CACHE_SIZE = 256;
+/** Chains already parsed and verified, by SHA-256 of (PEM, trust anchors): parsing dominates verification cost. */
+const verifiedChains = new Map<string, Certificate[]>();
+
+function anchorsKey(roots: readonly Certificate[]): string {
+  return roots.map((r) => `${r.subject}|${Buffer.from(r.publicKey.rawData).toString("base64")}`).sort().join("\n");
+}
+
+function checkValidity(chain: readonly Certificate[], now: Date, label: string): void {
+  chain.forEach((cert, i) => {
+    if (now < cert.notBefore || now > cert.notAfter) {
+      throw new QuoteVerificationError("ATTESTATION_CERT_NOT_VALID_NOW", `${label} chain certificate "${cert.subject}" is not valid at ${now.toISOString()}`, {
+        index: i,
+        subject: cert.subject,
+        notBefore: cert.notBefore.toISOString(),
+        notAfter: cert.notAfter.toISOString(),
+      });
+    }
+  });
+}
+
+/**
+ * Parses and verifies a PEM chain (see `verifyCertificateChain`), remembering chains that verified so the
+ * same platform's next quote costs only the validity-period check. Failures are not cached.
+ */
+export async function verifyCertificateChainPem(pem: string, options: ChainCheckOptions): Promise<Certificate[]> {
+  const key = createHash("sha256").update(pem).update("\0").update(anchorsKey(options.trustedRoots)).digest("hex");
+  const cached = verifiedChains.get(key);
+  if (cached) {
+    checkValidity(cached, options.now ?? new Date(), options.label ?? "certificate");
+    // Refresh its place in the LRU order.
+    verifiedChains.delete(key);
+    verifiedChains.set(key, cached);
+    return [...cached];
+  }
+  const chain = await verifyCertificateChain(parseCertificateChain(pem), options);
+  verifiedChains.set(key, chain);
+  if (verifiedChains.size > CHAIN_CACHE_SIZE) verifiedChains.delete(verifiedChains.keys().next().value!);
   return [...chain];
 }
 

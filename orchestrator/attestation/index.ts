@@ -12,7 +12,7 @@ export type { QuoteHeader, QuoteSignatureData, TdxQuote } from "./quote-codec.js
 export { decodeTdQuoteBody, encodeTdQuoteBody } from "./td-report-codec.js";
 export { decodeQeReport, encodeQeReport } from "./qe-report-codec.js";
 export type { QeReport } from "./qe-report-codec.js";
-export { certificatePublicKey, parseCertificateChain, parseTrustedRoots, verifyCertificateChain } from "./certificates.js";
+export { certificatePublicKey, parseCertificateChain, parseTrustedRoots, verifyCertificateChain, verifyCertificateChainPem } from "./certificates.js";
 export type { Certificate } from "./certificates.js";
 export { deriveP256KeyPair, generateP256KeyPair, rawPublicKey, publicKeyFromRaw, signRaw, verifyRaw } from "./p256.js";
 export type { P256KeyPair } from "./p256.js";

@@ -6,7 +6,7 @@
  * the same FMSPC/PCE-ID → TCB status (platform, TDX module and QE statuses converged).
  */
 import { QuoteVerificationError } from "./errors.js";
-import { certificatePublicKey, parseCertificateChain, verifyCertificateChain, type Certificate } from "./certificates.js";
+import { certificatePublicKey, verifyCertificateChainPem, type Certificate } from "./certificates.js";
 import { publicKeyFromRaw, sha256, verifyRaw } from "./p256.js";
 import { decodeQuote, type TdxQuote } from "./quote-codec.js";
 import { decodePckExtension, SGX_EXTENSION_OID, type PckExtension } from "./sgx-extension.js";
@@ -36,7 +36,7 @@ export async function verifyQuote(bytes: Uint8Array, options: QuoteVerificationO
   const quote = decodeQuote(bytes);
   const sig = quote.signatureData;
 
-  const chain = await verifyCertificateChain(parseCertificateChain(sig.pckCertChainPem), { ...options, label: "PCK" });
+  const chain = await verifyCertificateChainPem(sig.pckCertChainPem, { ...options, label: "PCK" });
   const pckCertificate = chain[0]!;
   const ext = pckCertificate.getExtension(SGX_EXTENSION_OID);
   if (!ext) throw new QuoteVerificationError("ATTESTATION_PCK_EXTENSION_INVALID", "PCK certificate has no SGX extension", { oid: SGX_EXTENSION_OID });

@@ -5,7 +5,7 @@
  * by a TCB signing certificate issued by the root.
  */
 import { AttestationError, QuoteVerificationError } from "./errors.js";
-import { certificatePublicKey, parseCertificateChain, verifyCertificateChain, type Certificate } from "./certificates.js";
+import { certificatePublicKey, verifyCertificateChainPem, type Certificate } from "./certificates.js";
 import { signRaw, verifyRaw } from "./p256.js";
 import type { KeyObject } from "node:crypto";
 import { verifyQeIdentity, type QeIdentity, type SignedQeIdentity } from "./qe-identity.js";
@@ -125,7 +125,7 @@ export async function verifyCollateral(
   options: { trustedRoots: readonly Certificate[]; now?: Date },
 ): Promise<{ tcbInfo: TcbInfo; qeIdentity: QeIdentity }> {
   assertSignedTcbInfo(collateral.tcbInfo);
-  const chain = await verifyCertificateChain(parseCertificateChain(collateral.tcbInfoIssuerChain), { ...options, label: "TCB signing" });
+  const chain = await verifyCertificateChainPem(collateral.tcbInfoIssuerChain, { ...options, label: "TCB signing" });
   const ok = verifyRaw(
     certificatePublicKey(chain[0]!),
     Buffer.from(JSON.stringify(collateral.tcbInfo.tcbInfo), "utf8"),

@@ -99,6 +99,14 @@ describe("quote verification", () => {
     expect(err.message).to.match(/not trusted/);
   });
 
+  it("a chain remembered as verified is still judged against the trust anchors and the time of each call", async () => {
+    await bench.verify(quote); // remembered
+    const other = await ProvisioningAuthority.create();
+    await rejects(bench.verify(quote, { authority: other, collateral: other.collateral(defaultTcbInfo()) }), "ATTESTATION_UNTRUSTED_ROOT");
+    await rejects(bench.verify(quote, { now: new Date("2024-06-01T00:00:00Z") }), "ATTESTATION_CERT_NOT_VALID_NOW");
+    expect((await bench.verify(quote)).tcb.status).to.equal("UpToDate");
+  });
+
   it("rejects a PCK certificate outside its validity period", async () => {
     await rejects(bench.verify(quote, { now: new Date("2051-01-01T00:00:00Z") }), "ATTESTATION_CERT_NOT_VALID_NOW");
   });
