@@ -20,7 +20,7 @@ import type { Certificate } from "../attestation/certificates.js";
 import type { QuoteCollateral } from "../attestation/tcb-info.js";
 import { x509 } from "../attestation/x509-provider.js";
 import { ChannelError } from "./errors.js";
-import type { HostDirectory } from "./host-directory.js";
+import type { HostDirectory, HostRecord } from "./host-directory.js";
 
 export const TDX_QUOTE_EXTENSION_OID = "1.2.840.113741.1.5.5.1.6";
 export const HOST_BINDING_EXTENSION_OID = "2.25.1441258972";
@@ -217,7 +217,15 @@ export async function verifyPeerEvidence(
       details: { expected: getAddress(options.expectedAddress), actual: binding.address },
     });
   }
-  const record = await trust.directory.lookup(binding.address);
+  let record: HostRecord | undefined;
+  try {
+    record = await trust.directory.lookup(binding.address);
+  } catch (cause) {
+    throw new ChannelError("CHANNEL_HANDSHAKE", `cannot look up host ${binding.address} in the host directory: ${(cause as Error).message}`, {
+      cause,
+      details: { host: binding.address },
+    });
+  }
   if (!record?.registered) {
     throw new ChannelError("CHANNEL_HOST_NOT_REGISTERED", `${binding.address} is not a registered host`, { details: { host: binding.address } });
   }

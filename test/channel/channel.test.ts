@@ -24,6 +24,7 @@ import {
   encodeMessage,
   keyFingerprintOf,
   spkiOf,
+  verifyPeerEvidence,
   type ChannelIdentity,
   type HostSigner,
   type RejectedPeer,
@@ -248,6 +249,33 @@ describe("secure auction channel (RA-TLS)", function () {
     // Someone holding the certificate and TLS key, but not the host's wallet, replays the proof.
     const replaying: HostSigner = { getAddress: () => host.wallet.getAddress(), signMessage: async () => recorded[0]! };
     await expectRefused(world, served, { ...host.identity, signer: replaying }, "CHANNEL_BINDING_INVALID");
+  });
+
+  it("refuses a client that offers only TLS 1.2", async () => {
+    const host = await world.host();
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port: served.server.port,
+      key: host.identity.privateKeyPem,
+      cert: host.identity.certificatePem,
+      rejectUnauthorized: false,
+      maxVersion: "TLSv1.2",
+    });
+    socket.on("error", () => undefined);
+    const { error } = await served.rejected();
+    expect((error as ChannelError).code).to.equal("CHANNEL_HANDSHAKE");
+    await assertStillServes(world, served);
+  });
+
+  it("refuses a peer when the host directory cannot answer, naming the cause", async () => {
+    const host = await world.host();
+    const failing = { ...world.trust(), directory: { lookup: () => Promise.reject(new Error("RPC unavailable")) } };
+    const err = await verifyPeerEvidence(host.identity.certificateDer, failing).then(
+      () => expect.fail("must refuse"),
+      (e: unknown) => e as ChannelError,
+    );
+    expect(err.code).to.equal("CHANNEL_HANDSHAKE");
+    expect(err.message).to.contain("RPC unavailable");
   });
 
   it("answers malformed and unknown messages with an ERROR and keeps the connection", async () => {
