@@ -2,7 +2,7 @@ import { Transaction, type BaseContract, type Interface, type TransactionReceipt
 import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
 import type { ChainConnection } from "./connection.js";
-import { decodeRevert, isNonceConflict } from "./rpc-errors.js";
+import { decodeRevert, isCallException, isNonceConflict } from "./rpc-errors.js";
 import { abortError, sleep, withRpcRetry } from "./retry.js";
 
 /** What the operator (and the demo's gas table) sees of every transaction. */
@@ -117,7 +117,15 @@ export class TxSender {
         });
         const raw = await this.#wallet.signTransaction(tx);
         const hash = Transaction.from(raw).hash!;
-        const sent = await this.#broadcast(label, raw, hash);
+        let sent: "sent" | "nonce-used";
+        try {
+          sent = await this.#broadcast(label, raw, hash);
+        } catch (err) {
+          // A node that executes on submission (automine) reports a revert here; the nonce may be spent: refetch it.
+          if (err instanceof TvmxError || !isCallException(err)) throw err;
+          this.#nonce = undefined;
+          throw this.#revertError(label, err, interfaces);
+        }
         if (sent === "nonce-used") {
           // Our nonce is stale (another sender used the key, or a node restart lost the pool): refetch once.
           this.#nonce = undefined;

@@ -6,7 +6,7 @@ import { decideBid } from "../pricing/index.js";
 import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
 import { placeSealedBid, revealBid } from "./bidding.js";
 import { deferredOf, type HostContext } from "./context.js";
-import { chainStateDigest, decodeBlob } from "./wire-formats.js";
+import { chainStateDigest, decodeBlob, engineMigrationId } from "./wire-formats.js";
 
 const MIB = 1024 * 1024;
 
@@ -157,8 +157,9 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   await ctx.journal.record({ type: "migration.started", allocationId, auctionId, tvmId, role: "destination", peer: source, tdId: "" });
   ctx.metrics.migrationsInFlight.inc({ role: "destination" });
   log.info("allocated to this host: awaiting the stream", { step: "reserve", priceWei: event.args.price as bigint });
-  const expect = ctx.imports.get(migrationId) ?? deferredOf();
-  ctx.imports.set(migrationId, expect);
+  const engineId = engineMigrationId(migrationId);
+  const expect = ctx.imports.get(engineId) ?? deferredOf();
+  ctx.imports.set(engineId, expect);
   try {
     // step: import
     const timeout = AbortSignal.timeout(ctx.config.migration.peerTimeoutMs * 4);
@@ -211,7 +212,7 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     await abortOnChain(ctx, allocationId, err, log);
   } finally {
     ctx.tds.release(migrationId);
-    ctx.imports.delete(migrationId);
+    ctx.imports.delete(engineId);
     ctx.metrics.migrationsInFlight.dec({ role: "destination" });
   }
 }
@@ -220,11 +221,21 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
 export async function abortOnChain(ctx: HostContext, allocationId: bigint, err: unknown, log = ctx.logger): Promise<void> {
   const reason = isTvmxError(err) ? resultCodeOf(err.code) : resultCodeOf("MIGRATION_ABORTED");
   try {
-    const a = await ctx.market.allocations.allocation(allocationId);
+    let a = await ctx.market.allocations.allocation(allocationId);
+    if (a.state === "Allocated" && getAddress(a.source) === ctx.address) {
+      // The source may abort alone only after the confirmation deadline; the destination usually aborts first.
+      log.info("waiting for the destination's abort or the confirmation deadline", { allocationId, confirmDeadline: a.confirmDeadline });
+      while (a.state === "Allocated" && (await ctx.clock.nowSec()) <= a.confirmDeadline) {
+        await new Promise((r) => setTimeout(r, Math.max(100, ctx.market.chain.pollIntervalMs)));
+        if (ctx.signal.aborted) return;
+        a = await ctx.market.allocations.allocation(allocationId);
+      }
+    }
     if (a.state === "Allocated") {
-      if (getAddress(a.source) === ctx.address) await ctx.clock.until(a.confirmDeadline + 1, ctx.signal); // the source may abort alone only then
       const tx = await ctx.market.allocations.abort(allocationId, reason);
       log.warn("migration aborted on-chain", { allocationId, reason, txHash: tx.hash });
+    } else {
+      log.info("allocation already settled on-chain", { allocationId, state: a.state });
     }
     await ctx.journal.record({ type: "migration.finished", allocationId, outcome: "Aborted", reason });
     const role = ctx.journal.state.migrations.get(allocationId)?.role ?? "destination";

@@ -28,6 +28,7 @@ import { deferredOf, type HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
 import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationRequest } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
+import { engineMigrationId } from "./wire-formats.js";
 import { Peers, type InboundMessage } from "./peers.js";
 import type { HostPlatform } from "./platform-setup.js";
 import { finalizePending } from "./source-auction.js";
@@ -197,7 +198,7 @@ export class Host {
         host: config.channel.listen.host,
         port: 0,
         logger: log.child({ component: "migration" }),
-        key: (req) => [...context.sessions.entries()].find(([k]) => k.startsWith(`${req.migrationId}/`))?.[1].key,
+        key: (req) => [...context.sessions.entries()].find(([k]) => engineMigrationId(k.split("/")[0]!) === req.migrationId)?.[1].key,
         onStateChange: (migrationId, state) => {
           if (state.phase === "aborted") context.imports.get(migrationId)?.reject(new Error(`import aborted: ${state.status} ${state.reason}`));
         },

@@ -9,7 +9,7 @@ import { deferredOf, type HostContext, type MigrationOutcomeReport } from "./con
 import { abortOnChain, withdrawAll } from "./destination-flow.js";
 import { parseEndpoint } from "./endpoint.js";
 import { finalizeWhenDue, openAuction } from "./source-auction.js";
-import { chainStateDigest, receiptBlob, ticketBlob } from "./wire-formats.js";
+import { chainStateDigest, engineMigrationId, receiptBlob, ticketBlob } from "./wire-formats.js";
 
 /**
  * The source's pipeline for `tvmx migrate <td>`, one named step after the other:
@@ -220,7 +220,7 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
         ...(running.workload ? { workload: running.workload } : {}),
         logger: log,
         signal: ctx.signal,
-        migrationId,
+        migrationId: engineMigrationId(migrationId),
         onProgress: (p) => ctx.onProgress?.({ migrationId, phase: p.phase, round: p.round, bytesSent: p.bytesSent, memoryBytes: p.memoryBytes, elapsedMs: p.elapsedMs }),
       });
     } finally {

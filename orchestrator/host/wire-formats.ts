@@ -55,3 +55,11 @@ export function decodeBlob(message: MessageOf<"ADMISSION_TICKET">): DecodedBlob 
 export function chainStateDigest(sha384Hex: string): string {
   return keccak256(`0x${sha384Hex.replace(/^0x/, "")}`);
 }
+
+/**
+ * The migration engine names a migration with 16 bytes of lower-case hex (its HELLO); the channel and the
+ * chain with 32 bytes of 0x-hex. The engine's id is the first 16 bytes of the channel's.
+ */
+export function engineMigrationId(migrationId: string): string {
+  return migrationId.slice(2, 34).toLowerCase();
+}

@@ -1,0 +1,65 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hexlify, randomBytes, Wallet } from "ethers";
+import type { ChainConnection, SuiteAddresses } from "../../orchestrator/chain/index.js";
+import { parseHostConfig, type HostConfig } from "../../orchestrator/config/index.js";
+import { Host, readPolicy, setupPlatform, type HostPlatformFile } from "../../orchestrator/host/index.js";
+import { MemoryLogger } from "../../orchestrator/log/index.js";
+
+export const POLICY = { policyVersion: 1, acceptedTcbStatuses: ["UpToDate", "SWHardeningNeeded"], tdxModuleMajorVersions: [1] };
+
+export interface TestHost {
+  host: Host;
+  wallet: Wallet;
+  log: MemoryLogger;
+  dir: string;
+  config: HostConfig;
+}
+
+/** Builds hosts in this process against one chain: each with its own data dir, key, platform and config. */
+export class HostFactory {
+  readonly dirs: string[] = [];
+  readonly hosts: TestHost[] = [];
+  constructor(
+    private readonly chain: ChainConnection,
+    private readonly addresses: SuiteAddresses,
+    private readonly fund: (to: string) => Promise<void>,
+  ) {}
+
+  async start(name: string, options: { platform?: Partial<HostPlatformFile>; raw?: Record<string, unknown>; wallet?: Wallet; dir?: string } = {}): Promise<TestHost> {
+    const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `tvmx-${name}-`)));
+    if (!options.dir) this.dirs.push(dir);
+    await writeFile(join(dir, "policy.json"), JSON.stringify(POLICY));
+    const raw = {
+      name,
+      chain: { rpcUrl: "http://127.0.0.1:1", pollIntervalMs: 50 },
+      contracts: this.addresses,
+      keystore: { path: "unused.json", passwordEnv: "UNUSED" },
+      channel: { listen: "127.0.0.1:0" },
+      control: { port: 0 },
+      capacity: { tvmSlots: 4, memoryMiB: 1024 },
+      pricing: { strategy: "scarcity", basePriceWei: "1000000000000000", fullPriceWei: "5000000000000000", exponent: 1 },
+      policyFile: "policy.json",
+      auction: { commitWindowSec: 10, revealWindowSec: 6, ackTimeoutMs: 5000 },
+      migration: { peerTimeoutMs: 20_000 },
+      registration: { stakeWei: "1000000000000000000" },
+      dataDir: "data",
+      ...options.raw,
+    };
+    const config = parseHostConfig(raw, dir, name);
+    const wallet = options.wallet ?? new Wallet(hexlify(randomBytes(32)));
+    if (!options.wallet) await this.fund(wallet.address);
+    const log = new MemoryLogger();
+    const cpu = await setupPlatform({ authoritySeed: "tvmx-test-authority", platformSeed: `platform-${name}`, fmspc: "90c06f000000", ...options.platform });
+    const host = await Host.start({ config, wallet, chain: this.chain, addresses: this.addresses, cpu, policy: await readPolicy(config.policyFile), logger: log });
+    const t = { host, wallet, log, dir, config };
+    this.hosts.push(t);
+    return t;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.allSettled(this.hosts.map((h) => h.host.close()));
+    for (const d of this.dirs) await rm(d, { recursive: true, force: true });
+  }
+}
