@@ -10,10 +10,8 @@ import type { PlatformInfo } from "./platform.js";
 import { TDX_STATUS, type TdxStatus } from "./status.js";
 import { decodeTdConfig, encodeTdConfig, type TdConfig } from "./td-config.js";
 import {
-  CONTROL_INTS,
   CTL,
   MIGSC_BIGINTS_PER_STREAM,
-  MIGSC_BYTES,
   MIGSC_INTS_PER_STREAM,
   OP_STATE,
   PAGE_FLAG,
