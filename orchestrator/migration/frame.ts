@@ -36,8 +36,6 @@ export const FRAME_TYPE = {
   COMMITTED: 8,
   /** source → destination: the source aborted before the start token (the abort is the source's alone). */
   CANCEL: 9,
-  /** source → destination on a fresh connection after a cut: "what happened to migration X?". */
-  RECOVER: 10,
   /** a peer refuses the session (protocol version, unknown session, busy) with a reason. */
   REJECT: 11,
   /** destination → source on stream 0: epoch N's token was imported (everything before it is verified). */

@@ -465,7 +465,7 @@ class SourceSession {
     // No leaf may still be running in a worker when the session is aborted.
     await Promise.allSettled([...this.#inFlight]);
     // A rejection arrives on stream 0 just before the destination closes: give the reader a moment to see it.
-    await Promise.race([this.#readersDone, delay(500)]);
+    if (primary instanceof ConnectionClosedError) await Promise.race([this.#readersDone, delay(500)]);
     let error: Error = primary;
     if (primary instanceof ConnectionClosedError) {
       // A destination that rejected a bundle sends its status, then closes: report the status, not the close.
