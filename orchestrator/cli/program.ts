@@ -35,5 +35,9 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--json", "machine-readable output")
     .action(runHandler(io, () => import("./commands/verify-quote.js")));
 
+  const host = program.command("host").description("run and inspect a host daemon");
+  host.command("start").description("run the host daemon in the foreground (see docs/host.md)").requiredOption("--config <file>", "host config file (JSON)").action(runHandler(io, () => import("../host/commands/host-start.js")));
+  host.command("status").description("what a running host is doing (through its control API)").requiredOption("--config <file>", "host config file (JSON)").option("--json", "machine-readable output").action(runHandler(io, () => import("../host/commands/host-status.js")));
+
   return program;
 }
