@@ -41,20 +41,17 @@ async function main(): Promise<void> {
   try {
     const gas = await measureMarketGas(connection);
     if (json) {
-      const { openAuctionByAckers, withdrawBond, ...rest } = gas;
-      void withdrawBond;
-      process.stdout.write(
-        `${JSON.stringify({
-          registerHost: rest.registerHost,
-          openAuction: openAuctionByAckers[50],
-          commitBid: rest.commitBid,
-          revealBid: rest.revealBid,
-          finalize: rest.finalize,
-          confirmMigration: rest.confirmMigration,
-          abortMigration: rest.abortMigration,
-          withdraw: rest.withdraw,
-        })}\n`,
-      );
+      const summary = {
+        registerHost: gas.registerHost,
+        openAuction: gas.openAuctionByAckers[50],
+        commitBid: gas.commitBid,
+        revealBid: gas.revealBid,
+        finalize: gas.finalize,
+        confirmMigration: gas.confirmMigration,
+        abortMigration: gas.abortMigration,
+        withdraw: gas.withdraw,
+      };
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
     } else {
       process.stdout.write(`${table(gas)}\n`);
     }

@@ -136,12 +136,11 @@ export async function measureMarketGas(connection: Connection): Promise<MarketGa
   // Warm the auction counter so that every measured opening pays the same storage costs.
   await openAuction(market, id("warm-up"));
   // Opening never depends on the acknowledging hosts: their tickets are signed off-chain afterwards.
+  const domain = auctionDomain(market.chainId, suite.migrationAuction);
   const oneAcker = await openAuction(market, id("tvm-open-1"));
-  await signAdmissionTicket(source, auctionDomain(market.chainId, suite.migrationAuction), oneAcker.auctionId, market.hosts[0]!.address);
+  await signAdmissionTicket(source, domain, oneAcker.auctionId, market.hosts[0]!.address);
   const fiftyAckers = await openAuction(market, id("tvm-open-50"));
-  for (const host of market.hosts) {
-    await signAdmissionTicket(source, auctionDomain(market.chainId, suite.migrationAuction), fiftyAckers.auctionId, host.address);
-  }
+  for (const host of market.hosts) await signAdmissionTicket(source, domain, fiftyAckers.auctionId, host.address);
 
   const one = await runAuction(market, id("tvm-1"), 1);
   const ten = await runAuction(market, id("tvm-10"), 10);
@@ -165,10 +164,11 @@ export async function measureMarketGas(connection: Connection): Promise<MarketGa
   const withdrawBond = await gasOf(suite.contracts.migrationAuction.connect(winner).withdrawBond(fifty.auctionId));
 
   // Abort the 10-bidder allocation from the destination's side.
-  const tenAllocation = await registry.allocation((await suite.contracts.migrationAuction.auctionInfo(ten.auctionId)).allocationId);
-  const loser = market.hosts.find((h) => h.address === tenAllocation.destination);
-  if (loser === undefined) throw new Error("the 10-bidder winner is not one of the bidders");
-  const abortMigration = await gasOf(registry.connect(loser).abortMigration(tenAllocation.id, 7));
+  const tenAllocationId = (await suite.contracts.migrationAuction.auctionInfo(ten.auctionId)).allocationId;
+  const tenAllocation = await registry.allocation(tenAllocationId);
+  const tenWinner = market.hosts.find((h) => h.address === tenAllocation.destination);
+  if (tenWinner === undefined) throw new Error("the 10-bidder winner is not one of the bidders");
+  const abortMigration = await gasOf(registry.connect(tenWinner).abortMigration(tenAllocation.id, 7));
 
   return {
     registerHost: market.registerGas,
