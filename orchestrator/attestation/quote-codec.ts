@@ -129,6 +129,13 @@ function expect(actual: number, expected: number, field: string, offset: number)
   }
 }
 
+/** A length field must equal the bytes that follow it. */
+function expectLength(field: number, remaining: number, name: string, offset: number): void {
+  if (field !== remaining) {
+    throw new QuoteParseError(`quote ${name} is ${field} but ${remaining} bytes follow`, { field: name, actual: field, expected: remaining, offset });
+  }
+}
+
 /**
  * Parses a TDX quote v4 (ECDSA-256-with-P-256, QE report certification data with a PCK chain).
  * Throws only QuoteParseError; checks structure, not signatures.
@@ -154,14 +161,14 @@ export function decodeQuote(input: Uint8Array): TdxQuote {
   expect(header.teeType, TEE_TYPE_TDX, "header.teeType", HEADER_OFFSETS.teeType);
   const body = decodeTdQuoteBody(r.take(TD_QUOTE_BODY_SIZE, "body"));
   const sigLen = r.u32("signatureDataLength");
-  expect(bytes.length - SIGNATURE_DATA_OFFSET, sigLen, "signatureDataLength", SIGNATURE_DATA_LENGTH_OFFSET);
+  expectLength(sigLen, bytes.length - SIGNATURE_DATA_OFFSET, "signatureDataLength", SIGNATURE_DATA_LENGTH_OFFSET);
 
   const signature = r.take(ECDSA_SIGNATURE_SIZE, "signature");
   const attestationKey = r.take(ECDSA_PUBLIC_KEY_SIZE, "attestationKey");
   const certType = r.u16("certificationData.type");
   expect(certType, CERTIFICATION_DATA_TYPE_QE_REPORT, "certificationData.type", r.offset - 2);
   const certSize = r.u32("certificationData.size");
-  expect(bytes.length - r.offset, certSize, "certificationData.size", r.offset - 4);
+  expectLength(certSize, bytes.length - r.offset, "certificationData.size", r.offset - 4);
 
   const qeReportBytes = r.take(QE_REPORT_SIZE, "qeReport");
   const qeReportSignature = r.take(ECDSA_SIGNATURE_SIZE, "qeReportSignature");
@@ -170,7 +177,7 @@ export function decodeQuote(input: Uint8Array): TdxQuote {
   const innerType = r.u16("pckCertChain.type");
   expect(innerType, CERTIFICATION_DATA_TYPE_PCK_CERT_CHAIN, "pckCertChain.type", r.offset - 2);
   const chainSize = r.u32("pckCertChain.size");
-  expect(bytes.length - r.offset, chainSize, "pckCertChain.size", r.offset - 4);
+  expectLength(chainSize, bytes.length - r.offset, "pckCertChain.size", r.offset - 4);
   const chainBytes = r.take(chainSize, "pckCertChain");
   let pckCertChainPem: string;
   try {

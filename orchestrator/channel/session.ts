@@ -15,6 +15,7 @@
  *   both: install(key, version)
  */
 import { createHash, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
+import { resultCodeOf } from "../errors/index.js";
 import type { ChannelConnection } from "./connection.js";
 import { ChannelError } from "./errors.js";
 import type { MigrationVersionRange, SessionAcceptMessage, SessionOfferMessage } from "./messages.js";
@@ -138,7 +139,14 @@ export async function runProtectedSession(conn: ChannelConnection, options: Prot
   if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
     throw new ChannelError("CHANNEL_SESSION_FAILED", `session key confirmation from ${conn.peer.address} does not match`, { details: { migrationId } });
   }
-  await options.install(Buffer.from(key), version);
+  try {
+    await options.install(Buffer.from(key), version);
+  } catch (err) {
+    // The peer may already have installed its key: tell it this side cannot go on.
+    const reason = `installing the session key failed: ${(err as Error).message}`.slice(0, 1024);
+    await conn.send({ type: "MIGRATION_ABORT", migrationId, resultCode: resultCodeOf("CHANNEL_SESSION_FAILED"), reason }).catch(() => undefined);
+    throw new ChannelError("CHANNEL_SESSION_FAILED", reason, { cause: err, details: { migrationId, migrationVersion: version } });
+  }
   return {
     migrationId,
     migrationVersion: version,

@@ -159,6 +159,33 @@ describe("protected migration session over the channel (with the CPU model)", fu
     expect((await atDestination.receive("MIGRATION_ABORT", { migrationId, timeoutMs: 3000 })).reason).to.contain("no common");
   });
 
+  it("tells the peer when installing the key fails on one side", async () => {
+    const migrationId = newMigrationId();
+    const [a, b] = await Promise.allSettled([
+      runProtectedSession(toDestination, { migrationId, role: "initiator", migrationVersions: { min: 0, max: 1 }, install: () => { throw new Error("TDX_OP_STATE_INCORRECT"); } }),
+      runProtectedSession(atDestination, { migrationId, role: "responder", migrationVersions: { min: 1, max: 3 }, install: () => undefined }),
+    ]);
+    expect(((a as PromiseRejectedResult).reason as ChannelError).code).to.equal("CHANNEL_SESSION_FAILED");
+    expect(b.status).to.equal("fulfilled");
+    const abort = await atDestination.receive("MIGRATION_ABORT", { migrationId, timeoutMs: 3000 });
+    expect(abort.reason).to.contain("TDX_OP_STATE_INCORRECT");
+  });
+
+  it("reports setMigrationKey's status when the TD cannot take the key (a version its platform cannot import)", async () => {
+    const migrationId = newMigrationId();
+    const incoming = destination.platform.createImportTd({ memoryBytes: 4 * 4096, numVcpus: 1 });
+    const [a, b] = await Promise.allSettled([
+      runProtectedSession(toDestination, { migrationId, role: "initiator", migrationVersions: { min: 0, max: 1 }, install: () => undefined }),
+      // The responder (wrongly) offers version 0, which its platform (imports 1..3) cannot import.
+      runProtectedSession(atDestination, { migrationId, role: "responder", migrationVersions: { min: 0, max: 0 }, install: tdKeyInstaller(incoming) }),
+    ]);
+    expect(a.status).to.equal("fulfilled");
+    const failure = (b as PromiseRejectedResult).reason as ChannelError;
+    expect(failure.code).to.equal("CHANNEL_SESSION_FAILED");
+    const abort = await toDestination.receive("MIGRATION_ABORT", { migrationId, timeoutMs: 3000 });
+    expect(abort.reason).to.contain("TDX_MIG_VERSION_UNSUPPORTED");
+  });
+
   it("refuses a tampered migration request descriptor and unsigned fields that disagree with it", async () => {
     const tvm = source.platform.createTd({ memoryBytes: 4 * 4096, attributes: ATTRIBUTES.MIGRATABLE });
     const encoded = source.platform.module.migInitiate(tvm).encoded!;
