@@ -85,6 +85,10 @@ describe("tvmx CLI", function () {
     const r = await tvmx("verify-quote", quoteFile, "--root", other);
     expect(r.code).to.equal(1);
     expect(r.stdout).to.contain("verification: FAILED [ATTESTATION_UNTRUSTED_ROOT]");
+    // The same with the default root of another provisioning-service seed.
+    const seeded = await tvmx("verify-quote", quoteFile, "--authority-seed", "another-deployment", "--json");
+    expect(seeded.code).to.equal(1);
+    expect(JSON.parse(seeded.stdout).error.code).to.equal("ATTESTATION_UNTRUSTED_ROOT");
   });
 
   it("rejects bad arguments with a clear error and a non-zero exit", async () => {
