@@ -19,6 +19,9 @@ export interface GuestWorkloadOptions {
   readonly maxCatchUpMs?: number;
 }
 
+/** XMM0 in the legacy XSAVE region. */
+const XMM0_OFFSET = 160;
+
 /** One guest write: `length` bytes at `gpa` filled with the 32-bit `pattern`. */
 export interface GuestWrite {
   readonly gpa: number;
@@ -104,8 +107,8 @@ export class GuestWriteSequence {
 
 /**
  * A guest program that keeps writing its memory while the TD runs: `bytesPerSecond` (times the throttle that
- * auto-converge sets) over a hot set, deterministically from a seed. Each write also advances vCPU 0 (RIP, RAX,
- * TD TSC), so vCPU state changes too.
+ * auto-converge sets) over a hot set, deterministically from a seed. Each batch of writes also advances vCPU 0
+ * (RIP, RAX, XMM0 in its XSAVE area) and the TD TSC, so vCPU and TD-scope state change too.
  *
  * It runs on the event loop with a timer. That is deliberate: the machine has two cores that the migration
  * workers need, the write rate is modest (tens of MiB/s), and writes between timer ticks interleave with the
@@ -190,6 +193,7 @@ export class GuestWorkload {
       td.setReg(0, "rip", td.getReg(0, "rip") + BigInt(done * 4));
       td.setReg(0, "rax", BigInt(this.writeCount));
       td.tdTsc = td.tdTsc + BigInt(done);
+      td.xsave(0).writeUInt32LE(this.scratch.pattern, XMM0_OFFSET); // the last pattern stays in XMM0
     }
     return done;
   }

@@ -47,6 +47,9 @@ describe("export → import round trip", () => {
     expect(tdStateDigest(m.dtd).equals(atPause.all)).to.equal(true);
     expect(m.dtd.rtmr(2).equals(m.td.rtmr(2))).to.equal(true);
     expect(m.dtd.getReg(0, "rax")).to.equal(BigInt(workload.writes));
+    expect(m.dtd.xsave(0).readUInt32LE(160)).to.not.equal(0); // XMM0 carries the guest's last pattern
+    expect(m.dtd.xsave(0).equals(m.td.xsave(0))).to.equal(true);
+    expect(m.dtd.tdTsc).to.equal(m.td.tdTsc);
   });
 
   it("replaying the workload's recorded writes onto the initial image gives the destination's memory", () => {
