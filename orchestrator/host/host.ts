@@ -1,3 +1,5 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { getAddress, keccak256, type Wallet } from "ethers";
 import type { AttestationPolicy } from "../attestation/index.js";
 import {
@@ -15,7 +17,7 @@ import {
 } from "../chain/index.js";
 import { createChannelIdentity, type ChannelConnection } from "../channel/index.js";
 import type { HostConfig } from "../config/index.js";
-import { ensureControlToken, startControlServer, writeControlEndpoint, type ControlServer } from "../control/index.js";
+import { ENDPOINT_FILE, ensureControlToken, startControlServer, writeControlEndpoint, type ControlServer } from "../control/index.js";
 import { describeError } from "../errors/index.js";
 import { HostJournal } from "../journal/index.js";
 import type { Logger } from "../log/index.js";
@@ -290,7 +292,14 @@ export class Host {
       control = await startControlServer({ port: config.control.port, token, routes: controlRoutes(host), logger: log.child({ component: "control" }) });
       (host as { controlPort: number }).controlPort = control.port;
       await writeControlEndpoint(config.dataDir, control.port);
-      teardown.push({ name: "control", run: () => control!.close() });
+      teardown.push({
+        name: "control",
+        run: async () => {
+          await control!.close();
+          // The CLI must not find a port nobody listens on any more.
+          await rm(join(config.dataDir, ENDPOINT_FILE), { force: true });
+        },
+      });
 
       // 11. recovery: reveal the bids and finalize the auctions a previous run left; settle dead migrations
       spawn("recovery: reveals", () => revealPending(biddingOf(context)));
