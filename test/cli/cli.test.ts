@@ -92,23 +92,21 @@ describe("tvmx CLI", function () {
   });
 
   it("rejects bad arguments with a clear error and a non-zero exit", async () => {
-    const missing = await tvmx("quote", "--report-data", "00");
+    const [missing, badHex, tooLong, noFile, unknown] = await Promise.all([
+      tvmx("quote", "--report-data", "00"),
+      tvmx("quote", "--report-data", "xyz", "--out", join(dir, "x.bin")),
+      tvmx("quote", "--report-data", "ff".repeat(65), "--out", join(dir, "x.bin")),
+      tvmx("verify-quote", join(dir, "absent.bin")),
+      tvmx("verify-quote", quoteFile, "--polcy", "x.json"),
+    ]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.contain("required option '--out <file>' not specified");
-
-    const badHex = await tvmx("quote", "--report-data", "xyz", "--out", join(dir, "x.bin"));
     expect(badHex.code).to.equal(1);
     expect(badHex.stderr).to.contain("argument 'xyz' is invalid. expected hex bytes");
-
-    const tooLong = await tvmx("quote", "--report-data", "ff".repeat(65), "--out", join(dir, "x.bin"));
     expect(tooLong.code).to.equal(1);
     expect(tooLong.stderr).to.contain("expected at most 64 bytes, got 65");
-
-    const noFile = await tvmx("verify-quote", join(dir, "absent.bin"));
     expect(noFile.code).to.equal(1);
     expect(noFile.stderr).to.contain("error [CLI_BAD_ARGUMENT]: <file>: cannot read");
-
-    const unknown = await tvmx("verify-quote", quoteFile, "--polcy", "x.json");
     expect(unknown.code).to.equal(1);
     expect(unknown.stderr).to.contain("unknown option '--polcy'");
   });
