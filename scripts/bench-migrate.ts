@@ -12,6 +12,7 @@
  * machines: the kernel zeroes each on first touch).
  */
 import { randomBytes } from "node:crypto";
+import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { listenIncoming, measureAesGcmLimit, migrateOut, migrationWorkerEntry, WorkerPool } from "../orchestrator/migration/index.js";
 import type { CompletedImport, CompletedMigration } from "../orchestrator/migration/index.js";
@@ -77,6 +78,8 @@ interface RunResult {
   guestWrites: number;
   throttlePercent: number;
   convergence: string;
+  /** CPU time of this process (both sides, all threads) per MB sent, from start to the TD running on the destination. */
+  cpuMsPerMB: number;
 }
 
 async function main(): Promise<void> {
@@ -103,12 +106,18 @@ async function main(): Promise<void> {
   };
   const sourceMemory = config.freshMemory ? undefined : touched();
   const destinationMemory = config.freshMemory ? undefined : touched();
+  // CPU time at the moment the TD starts running on the destination (before any digest is computed).
+  let cpuAtCommit: NodeJS.CpuUsage | undefined;
   const listener = await listenIncoming({
     platform: destination,
     key,
     pool: destinationPool,
     memoryProvider: (bytes) => (bytes === memoryBytes ? destinationMemory : undefined),
+    onStateChange: (_id, state) => {
+      if (state.phase === "committed") cpuAtCommit = process.cpuUsage();
+    },
   });
+  const loadBefore = loadavg()[0]!;
 
   const results: RunResult[] = [];
   try {
@@ -119,6 +128,7 @@ async function main(): Promise<void> {
       workload.start();
       await new Promise((r) => setTimeout(r, config.warmupMs));
       const incoming = listener.accept();
+      const cpuAtStart = process.cpuUsage();
       let done: CompletedMigration;
       let imported: CompletedImport;
       try {
@@ -152,6 +162,7 @@ async function main(): Promise<void> {
         guestWrites: workload.writes,
         throttlePercent: done.throttlePercent,
         convergence: done.convergence.reason,
+        cpuMsPerMB: cpuMs(cpuAtStart, cpuAtCommit!) / (done.bytesSent / 1e6),
       };
       results.push(result);
       say(
@@ -166,7 +177,12 @@ async function main(): Promise<void> {
   }
 
   // The limit again after the runs: the report uses the better of the two (the ratio can only get stricter).
+  const loadAfter = loadavg()[0]!;
+  const aesCpu0 = process.cpuUsage();
   const aesAfter = measureAesGcmLimit({ durationMs: config.aesMs });
+  const aesCpuMsPerMB = cpuMs(aesCpu0, process.cpuUsage()) / ((aesAfter.pages * PAGE_SIZE) / 1e6);
+  const cpuMsPerMB = median(results.map((r) => r.cpuMsPerMB));
+  const cores = availableParallelism();
   const aesGcmLimitMBps = Math.max(aesBefore.mbPerSec, aesAfter.mbPerSec);
   const throughputMBps = median(results.map((r) => r.throughputMBps));
   const report = {
@@ -188,6 +204,13 @@ async function main(): Promise<void> {
     downtimeTargetMs: config.downtimeTargetMs,
     pagesPerBundle: config.pagesPerBundle,
     aesGcmLimitSamplesMBps: [round(aesBefore.mbPerSec), round(aesAfter.mbPerSec)],
+    // Load-independent view: CPU cost of a migrated MB (both sides) against the CPU cost of one raw AES-GCM MB;
+    // with `cores` cores fully available the ratio could reach cores x aesCpuMsPerMB / cpuMsPerMB.
+    cpuMsPerMB: round(cpuMsPerMB),
+    aesCpuMsPerMB: round(aesCpuMsPerMB),
+    cores,
+    cpuBoundRatio: round((cores * aesCpuMsPerMB) / cpuMsPerMB, 3),
+    loadAverage1m: [round(loadBefore), round(loadAfter)],
     perRun: results.map((r) => ({ ...r, totalMs: round(r.totalMs), downtimeMs: round(r.downtimeMs), streamingMs: round(r.streamingMs), throughputMBps: round(r.throughputMBps) })),
   };
   if (json) {
@@ -200,6 +223,12 @@ async function main(): Promise<void> {
   say(`  total: median ${report.totalMs} ms, ${report.rounds} rounds, ${(report.bytesSent / MiB).toFixed(1)} MiB sent`);
   say(`  digests: ${report.digestMatch ? "every run's destination state equals the source's at pause" : "MISMATCH in at least one run"}`);
   say(`  memory: ${report.memory} (pre-touched and reused across runs unless --fresh-memory)`);
+  say(`  CPU: ${report.cpuMsPerMB} ms per migrated MB (both sides) vs ${report.aesCpuMsPerMB} ms per raw AES-GCM MB; on ${cores} idle cores the ratio could reach ${report.cpuBoundRatio}`);
+  say(`  machine load average (1 min) before/after: ${report.loadAverage1m.join(" / ")} on ${cores} cores`);
+}
+
+function cpuMs(from: NodeJS.CpuUsage, to: NodeJS.CpuUsage): number {
+  return (to.user - from.user + to.system - from.system) / 1000;
 }
 
 function round(x: number, digits = 2): number {
