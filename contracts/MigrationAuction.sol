@@ -52,6 +52,8 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
     /// slots 4-6: requestId, tvmId, configHash.
     /// The bond is kept in gwei (48 bits: up to 2.8e14 gwei) so that it fits beside the source and the commit
     /// deadline. The reveal count is 24 bits: 16.7 million reveals would take far more gas than a block holds.
+    // The order groups fields by the calls that read them, not by size (see above).
+    // solhint-disable-next-line gas-struct-packing
     struct AuctionRecord {
         address source;
         uint48 commitDeadline;
