@@ -259,37 +259,34 @@ export class ImportSession {
       while (window.length > 0) this.#checkImport(await this.#guard(window.shift()!));
     };
     if (k !== 0) await this.#guard(this.#immutableDone.promise);
-    let first = k === 0;
     for (;;) {
       const frame = await this.#guard(conn.receive());
       if (frame.type === FRAME_TYPE.BUNDLE) {
         const header = peekMbmdHeader(frame.payload);
-        if (header?.mbType === MB_TYPE.EPOCH_TOKEN) {
-          await drain();
-          const epoch = header.migEpoch;
-          await this.#guard(this.#barrier.allArrived(epoch));
-          this.#checkImport(await this.#guard(this.#submit(k, stream, frame.payload)));
-          this.#barrier.markImported(epoch);
-          if (epoch === MIG_EPOCH_START_TOKEN) {
-            this.#advance({ type: "start-token-verified" });
-            await this.#guard(conn.send(FRAME_TYPE.READY));
-            return;
-          }
-          this.#advance({ type: "epoch", epoch });
-          // The source learns that everything up to here is verified before it ever pauses the TD.
-          await this.#guard(conn.sendJson(FRAME_TYPE.EPOCH_ACK, { epoch }));
+        if (header?.mbType === MB_TYPE.MEM) {
+          window.push(this.#submit(k, stream, frame.payload));
+          if (window.length >= this.#o.importWindow) this.#checkImport(await this.#guard(window.shift()!));
           continue;
         }
-        const pending = this.#submit(k, stream, frame.payload);
-        if (first) {
-          // The immutable state must be in before any other stream imports anything.
-          first = false;
-          this.#checkImport(await this.#guard(pending));
-          this.#immutableDone.resolve();
+        // State bundles and tokens are small: they run here, in stream order, once the stream's memory is in.
+        await drain();
+        if (header?.mbType !== MB_TYPE.EPOCH_TOKEN) {
+          this.#checkImport(this.#importInline(stream, frame.payload));
+          if (header?.mbType === MB_TYPE.IMMUTABLE_TD_STATE) this.#immutableDone.resolve();
           continue;
         }
-        window.push(pending);
-        if (window.length >= this.#o.importWindow) this.#checkImport(await this.#guard(window.shift()!));
+        const epoch = header.migEpoch;
+        await this.#guard(this.#barrier.allArrived(epoch));
+        this.#checkImport(this.#importInline(stream, frame.payload));
+        this.#barrier.markImported(epoch);
+        if (epoch === MIG_EPOCH_START_TOKEN) {
+          this.#advance({ type: "start-token-verified" });
+          await this.#guard(conn.send(FRAME_TYPE.READY));
+          return;
+        }
+        this.#advance({ type: "epoch", epoch });
+        // The source learns that everything up to here is verified before it ever pauses the TD.
+        await this.#guard(conn.sendJson(FRAME_TYPE.EPOCH_ACK, { epoch }));
         continue;
       }
       if (frame.type === FRAME_TYPE.EPOCH_MARK && k !== 0) {
@@ -303,6 +300,14 @@ export class ImportSession {
       if (frame.type === FRAME_TYPE.CANCEL) throw new MigrationAbortedError("the source cancelled the migration", { ...decodeCancel(frameJson(frame)) });
       throw new ProtocolError("unexpected frame on a forward stream", { got: frameTypeName(frame.type), stream: k });
     }
+  }
+
+  /** Runs the import leaf for a small bundle on this thread (no page crypto worth a worker round trip). */
+  #importInline(stream: MigStreamContext, payload: Buffer): ImportBundleOutcome {
+    const r = this.#o.platform.module.importBundle(this.#td!, stream, payload);
+    const outcome: ImportBundleOutcome = { status: r.status, mbType: r.mbType, pages: r.pages, start: r.start, buffer: new ArrayBuffer(0) };
+    if (!isSuccess(r.status)) this.#importFailures.push(outcome);
+    return outcome;
   }
 
   #submit(k: number, stream: MigStreamContext, payload: Buffer): Promise<ImportBundleOutcome> {
