@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { hexBytes } from "./args.js";
+import { address, auctionId, bytes32, intIn, rpcUrl, weiAmount } from "./commands/parsers.js";
 import { processIo, type CliIo } from "./io.js";
 import { runHandler } from "./run-handler.js";
 
@@ -35,9 +36,103 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--json", "machine-readable output")
     .action(runHandler(io, () => import("./commands/verify-quote.js")));
 
-  const host = program.command("host").description("run and inspect a host daemon");
-  host.command("start").description("run the host daemon in the foreground (see docs/host.md)").requiredOption("--config <file>", "host config file (JSON)").action(runHandler(io, () => import("../host/commands/host-start.js")));
-  host.command("status").description("what a running host is doing (through its control API)").requiredOption("--config <file>", "host config file (JSON)").option("--json", "machine-readable output").action(runHandler(io, () => import("../host/commands/host-status.js")));
-
+  declareOperationCommands(program, io);
   return program;
+}
+
+/** Options naming the running host a command talks to (through its control API). */
+function hostTarget(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", "the host's config file (its data directory holds the control API's port and token)")
+    .option("--data-dir <dir>", "the host's data directory, instead of --config");
+}
+
+/** Handler modules export several commands: pick one export as the command's `run`. */
+function pick(load: () => Promise<Record<string, unknown>>, name: string) {
+  return async () => ({ run: (await load())[name] as (...args: unknown[]) => Promise<number | void> });
+}
+
+/** chain, deploy, host, td, migrate, auction, allocation, demo: running the exchange. */
+function declareOperationCommands(program: Command, io: CliIo): void {
+  const chain = program.command("chain").description("local chains");
+  chain
+    .command("start")
+    .description("run a local Hardhat node (EDR) on 127.0.0.1 until Ctrl-C")
+    .option("--port <port>", "port to listen on", intIn(1, 65_535), 8545)
+    .option("--chain-id <id>", "chain id", intIn(1, 2 ** 31), 31337)
+    .option("--json", "print the node's URL and pid as one JSON line")
+    .action(runHandler(io, () => import("./commands/chain-start.js")));
+
+  program
+    .command("deploy")
+    .description("deploy the contract suite (HostRegistry, AllocationRegistry, MigrationAuction) and write a deployment file")
+    .option("--rpc <url>", "the chain's JSON-RPC URL", rpcUrl, "http://127.0.0.1:8545")
+    .option("--out <file>", "write the addresses to this deployment file (host configs name it in deploymentFile)")
+    .option("--keystore <file>", "deployer key (encrypted keystore); default: the node's first unlocked account")
+    .option("--password-env <VAR>", "environment variable holding the keystore password")
+    .option("--password-file <file>", "file holding the keystore password")
+    .option("--mirror-recorder <address...>", "hosts allowed to record mirror allocations on this chain", (v: string, prev: string[] = []) => [...prev, address(v)])
+    .option("--min-stake-wei <wei>", "minimum host stake (default 1 ETH)", weiAmount)
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, () => import("./commands/deploy.js")));
+
+  const host = program.command("host").description("run and inspect a host daemon");
+  host
+    .command("start")
+    .description("run the host daemon in the foreground until Ctrl-C (logs: JSON lines on stderr; see docs/host.md)")
+    .requiredOption("--config <file>", "host config file (JSON)")
+    .option("--json", "print the host's status as one JSON line once it is up")
+    .action(runHandler(io, () => import("./commands/host-start.js")));
+  hostTarget(host.command("status").description("what a running host is doing (through its control API)"))
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, () => import("./commands/host-status.js")));
+
+  const td = program.command("td").description("trust domains on a running host");
+  hostTarget(td.command("create").description("create a TD (with an optional guest writing to its memory)"))
+    .option("--memory-mib <n>", "private memory in MiB", intIn(1, 65_536), 64)
+    .option("--vcpus <n>", "vCPUs", intIn(1, 64), 1)
+    .option("--workload-bytes-per-sec <n>", "guest write rate (0: an idle guest)", intIn(0, 10_000_000_000), 0)
+    .option("--workload-hot-mib <n>", "size of the memory the guest writes to", intIn(1, 65_536))
+    .option("--workload-seed <n>", "seed of the guest's writes", intIn(0, 2 ** 31))
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, pick(() => import("./commands/td.js"), "create")));
+  hostTarget(td.command("list").description("TDs running on the host"))
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, pick(() => import("./commands/td.js"), "list")));
+  hostTarget(td.command("show").description("one TD").argument("<td>", "TD id or TVM id"))
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, pick(() => import("./commands/td.js"), "show")));
+
+  hostTarget(
+    program
+      .command("migrate")
+      .description("migrate a TD: broadcast, acknowledgements, sealed-bid auction, live migration to the winner (waits for the outcome)")
+      .argument("<td>", "TD id or TVM id on the host"),
+  )
+    .option("--reserve-price <wei>", "the most the source pays (default: the host's auction.defaultReservePriceWei)", weiAmount)
+    .option("--downtime-ms <ms>", "blackout target of the live migration", intIn(1, 600_000))
+    .option("--timeout-sec <s>", "how long to wait for the outcome", intIn(1, 86_400), 600)
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, () => import("./commands/migrate.js")));
+
+  const auction = program.command("auction").description("auctions");
+  hostTarget(auction.command("list").description("auctions the host opened and bids it made"))
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, pick(() => import("./commands/auction.js"), "list")));
+  hostTarget(auction.command("show").description("one auction as the chain sees it").argument("<id>", "auction id", auctionId))
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, pick(() => import("./commands/auction.js"), "show")));
+
+  const allocation = program.command("allocation").description("allocations of TVMs to hosts");
+  hostTarget(allocation.command("show").description("where a TVM runs and its allocation history").argument("<tvm>", "TVM id (32 bytes, 0x-hex)", bytes32))
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, pick(() => import("./commands/allocation.js"), "show")));
+
+  program
+    .command("demo")
+    .description("the whole mission on this machine: two local chains, four host processes, one TD migrated by auction")
+    .option("--json", "print the summary as one JSON object")
+    .option("--work-dir <dir>", "where keys, configs, journals and logs go (default: a temporary directory)")
+    .option("--keep", "keep the work directory after a successful run")
+    .action(runHandler(io, () => import("./commands/demo.js")));
 }

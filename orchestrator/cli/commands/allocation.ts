@@ -1,0 +1,27 @@
+/** `tvmx allocation show <tvm>`: where a TVM runs and its allocation history, from the chain. */
+import type { CliIo } from "../io.js";
+import { controlClientFor, type HostTargetOptions } from "./host-target.js";
+import { fields, formatWei, printJson, table } from "./output.js";
+
+interface AllocationView {
+  tvmId: string;
+  placement: { host: string; allocationId: string };
+  history: { id: string; auctionId: string; state: string; source: string; destination: string; price: string; stateDigest: string; abortReason: number }[];
+}
+
+export async function show(tvmId: string, options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
+  const client = await controlClientFor(options);
+  const v = await client.get<AllocationView>(`/v1/allocations/${tvmId}`);
+  if (options.json) {
+    printJson(io, v);
+    return 0;
+  }
+  io.out(fields([["TVM", v.tvmId], ["runs on", /^0x0{40}$/.test(v.placement.host) ? "no allocation recorded" : v.placement.host], ["allocation", v.placement.allocationId]]));
+  io.out("history:");
+  io.out(
+    v.history.length
+      ? table([["  id", "auction", "state", "source", "destination", "price"], ...v.history.map((h) => ["  " + h.id, h.auctionId, h.state + (h.state === "Aborted" ? ` (reason ${h.abortReason})` : ""), h.source, h.destination, formatWei(h.price)])])
+      : "  none",
+  );
+  return 0;
+}

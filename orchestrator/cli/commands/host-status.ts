@@ -1,0 +1,34 @@
+/** `tvmx host status`: what a running host says about itself (address, ports, registration, capacity, journal). */
+import type { HostStatus } from "../../host/index.js";
+import type { CliIo } from "../io.js";
+import { controlClientFor, type HostTargetOptions } from "./host-target.js";
+import { fields, printJson } from "./output.js";
+
+export async function run(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
+  const client = await controlClientFor(options);
+  const s = await client.get<Json<HostStatus>>("/v1/status");
+  if (options.json) {
+    printJson(io, s);
+    return 0;
+  }
+  io.out(
+    fields([
+      ["host", s.name],
+      ["address", s.address],
+      ["chain id", s.chainId],
+      ["registration", s.registration],
+      ["endpoint", s.endpoint],
+      ["control port", s.controlPort],
+      ["metrics", s.metricsUrl],
+      ["capacity", `${s.capacity.usedSlots}/${s.capacity.tvmSlots} slots, ${s.capacity.usedMemoryMiB}/${s.capacity.memoryMiB} MiB used`],
+      ["TDs", s.tds],
+      ["migrations in flight", s.migrationsInFlight],
+      ["journal", `${s.journal.dir} (${s.journal.fromSnapshot} entries from the snapshot, ${s.journal.fromLog} from the log${s.journal.tornTail ? ", torn tail cut" : ""})`],
+      ...(s.mirrorChainId !== undefined ? [["mirror chain id", s.mirrorChainId] as const] : []),
+    ]),
+  );
+  return 0;
+}
+
+/** A type as it arrives over JSON (bigint fields are decimal strings). */
+type Json<T> = { [K in keyof T]: T[K] extends bigint ? string : T[K] extends bigint | undefined ? string | undefined : T[K] };

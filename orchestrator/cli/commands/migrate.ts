@@ -1,0 +1,62 @@
+/**
+ * `tvmx migrate <td>`: asks the TD's host to migrate it (broadcast, acknowledgements, auction, live migration)
+ * and prints the outcome. Waits until the migration has an outcome; exit status 0 only when it committed.
+ */
+import type { AuctionSummary } from "../../host/index.js";
+import type { CliIo } from "../io.js";
+import { controlClientFor, type HostTargetOptions } from "./host-target.js";
+import { fields, formatWei, printJson, table } from "./output.js";
+
+export interface MigrateOptions extends HostTargetOptions {
+  reservePrice?: string;
+  downtimeMs?: number;
+  timeoutSec: number;
+  json?: boolean;
+}
+
+type Summary = Omit<AuctionSummary, "auctionId" | "winningBidWei" | "priceWei" | "allocationId" | "outcome"> & {
+  auctionId?: string;
+  winningBidWei?: string;
+  priceWei?: string;
+  allocationId?: string;
+  outcome?: Record<string, unknown> & { status: string; digestMatch?: boolean; downtimeMs?: number; totalMs?: number; rounds?: number; bytesSent?: number; allocationTx?: string; reason?: string };
+};
+
+export async function run(td: string, options: MigrateOptions, io: CliIo): Promise<number> {
+  const client = await controlClientFor(options, options.timeoutSec * 1000);
+  const s = await client.post<Summary>(`/v1/tds/${encodeURIComponent(td)}/migrate`, {
+    ...(options.reservePrice !== undefined ? { reservePriceWei: options.reservePrice } : {}),
+    ...(options.downtimeMs !== undefined ? { downtimeMs: options.downtimeMs } : {}),
+  });
+  if (options.json) printJson(io, s);
+  else {
+    const o = s.outcome;
+    io.out(
+      [
+        fields([
+          ["migration", s.migrationId],
+          ["TD / TVM", `${s.tdId} / ${s.tvmId}`],
+          ["status", s.status],
+          ["auction", s.auctionId],
+          ["winner", s.winner],
+          ["price paid", formatWei(s.priceWei)],
+          ["allocation tx", o?.allocationTx],
+          ["rounds", o?.rounds],
+          ["bytes sent", o?.bytesSent],
+          ["total", o?.totalMs === undefined ? undefined : `${o.totalMs.toFixed(1)} ms`],
+          ["downtime", o?.downtimeMs === undefined ? undefined : `${o.downtimeMs.toFixed(1)} ms`],
+          ["digest match", o?.digestMatch],
+          ...(o?.reason ? [["reason", o.reason] as const] : []),
+        ]),
+        "",
+        "acknowledged:",
+        s.acknowledged.length ? table(s.acknowledged.map((a) => ["  " + a.host, `capacity ${a.capacity}`])) : "  none",
+        "refused:",
+        s.refused.length ? table(s.refused.map((r) => ["  " + r.host, r.code ?? "", r.reason])) : "  none",
+        "bids:",
+        s.bids.length ? table(s.bids.map((b) => ["  " + b.host, b.commitment, b.txHash ?? ""])) : "  none",
+      ].join("\n"),
+    );
+  }
+  return s.status === "Committed" ? 0 : 3;
+}
