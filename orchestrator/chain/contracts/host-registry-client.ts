@@ -5,7 +5,7 @@ import type { TxReport, TxSender } from "../tx-sender.js";
 import { readWithRetry } from "./read.js";
 
 /** HostState of IHostRegistry, by name. */
-export const HOST_STATES = ["Unregistered", "Active", "Understaked", "Suspended", "Exiting", "Withdrawable"] as const;
+export const HOST_STATES = ["Unregistered", "Active", "Suspended", "Exiting", "Withdrawable"] as const;
 export type HostStateName = (typeof HOST_STATES)[number];
 
 export interface PlatformSummary {
