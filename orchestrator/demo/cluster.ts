@@ -8,7 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { JsonRpcProvider, Network, type JsonRpcSigner } from "ethers";
 import { deploySuite, LOCAL_SUITE_PARAMS } from "../../deploy/deploy-suite.js";
-import { startLocalNode, type LocalNode, type SuiteAddresses } from "../chain/index.js";
+import { rpcCall, startLocalNode, type LocalNode, type SuiteAddresses } from "../chain/index.js";
 import { TvmxError } from "../errors/index.js";
 import type { HostPlatformFile } from "../host/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../keystore/index.js";
@@ -152,6 +152,10 @@ export class Cluster {
   async #startNode(chainId: number, name: string): Promise<LocalNode> {
     const node = await startLocalNode({ chainId });
     await this.#started(name, () => node.stop());
+    // Automine stays on (a transaction is mined at once), and a block is also mined every second: a node that
+    // mined several blocks in one second runs ahead of the wall clock (each block is at least a second after the
+    // previous one), and the hosts read the chain's time from its latest block, which must therefore keep moving.
+    await rpcCall(node.url, "evm_setIntervalMining", [1000]);
     return node;
   }
 

@@ -58,7 +58,7 @@ export function formatSummary(s: DemoSummary): string {
   for (const a of s.acks) lines.push(`  ${name(a.host, a.name)}  capacity ${a.capacity}`);
   if (s.acks.length === 0) lines.push("  none");
   lines.push("refused:");
-  for (const r of s.refused) lines.push(`  ${name(r.host, r.name)}  ${r.code ? `[${r.code}] ` : ""}${r.reason}`);
+  for (const r of s.refused) lines.push(`  ${name(r.host, r.name)}  ${r.code ? `[${r.code}] ` : ""}${withoutRepeat(r.reason)}`);
   if (s.refused.length === 0) lines.push("  none");
   lines.push("bids (sealed, revealed after the commit deadline):");
   for (const b of s.bids) lines.push(`  ${name(b.host, b.name)}  ${b.priceWei === undefined ? "?" : formatWei(b.priceWei)}  ${b.status}`);
@@ -82,4 +82,10 @@ export function formatSummary(s: DemoSummary): string {
   lines.push("");
   lines.push(`demo took ${(s.wallMs / 1000).toFixed(1)} s; files and host logs in ${s.workDir}`);
   return lines.join("\n");
+}
+
+/** An error chain often repeats its message in its cause ("X: X"): show it once. */
+export function withoutRepeat(reason: string): string {
+  const half = (reason.length - 2) / 2;
+  return Number.isInteger(half) && reason.slice(0, half) === reason.slice(half + 2) && reason.slice(half, half + 2) === ": " ? reason.slice(0, half) : reason;
 }
