@@ -49,6 +49,8 @@ export interface ClusterOptions {
   onStep?: (step: string) => void;
   /** Keystore password of every host. */
   password?: string;
+  /** Called after the chains are up and the suite deployed, before the host files are written (e.g. to put a proxy in front of a chain and point a host's `config.chain` at it). */
+  beforeHosts?: (cluster: Cluster) => Promise<void>;
 }
 
 export interface ClusterHost {
@@ -140,6 +142,7 @@ export class Cluster {
     const recorders = [...this.hosts.values()].filter((h) => h.spec.mirror).map((h) => h.address);
     this.chain = await this.#deploy(main, "chain", [], funded);
     if (mirror) this.mirror = await this.#deploy(mirror, "mirror-chain", recorders, funded);
+    await options.beforeHosts?.(this);
     step("writing host configs");
     await writeFile(join(this.workDir, "policy.json"), `${JSON.stringify(CLUSTER_POLICY, null, 2)}\n`);
     for (const h of this.hosts.values()) await this.#writeHostFiles(h, options);
@@ -232,6 +235,13 @@ export class Cluster {
     h.process = proc;
     await this.#started(`host ${name} (pid ${proc.pid})`, () => proc.stop());
     return proc;
+  }
+
+  /** The processes this cluster started (chains and host daemons, the stopped ones included). */
+  processes(): { name: string; pid: number }[] {
+    const chains = [this.chain, this.mirror].filter((c): c is ChainInfo => c !== undefined).map((c) => ({ name: `chain ${c.node.chainId}`, pid: c.node.pid }));
+    const hosts = [...this.hosts.values()].flatMap((h) => (h.process ? [{ name: h.name, pid: h.process.pid }] : []));
+    return [...chains, ...hosts];
   }
 
   /** A control API client for a running host. */

@@ -160,6 +160,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       ok,
       wallMs: performance.now() - t0,
       workDir,
+      processes: cluster.processes(),
     };
   } finally {
     for (const c of chains) c.close();

@@ -45,6 +45,8 @@ export interface DemoSummary {
   ok: boolean;
   wallMs: number;
   workDir: string;
+  /** The processes the demo started (all stopped when it returns). */
+  processes: { name: string; pid: number }[];
 }
 
 const MIB = 1024 * 1024;

@@ -1,0 +1,121 @@
+import { expect } from "chai";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../../orchestrator/chain/index.js";
+import { createKeystore, LIGHT_SCRYPT_N } from "../../orchestrator/keystore/index.js";
+import { tvmx } from "../e2e/helpers.js";
+
+/** The operation commands fed bad input, spawned as a user runs them (no chain or host needed). */
+describe("tvmx operation commands: help and bad input", function () {
+  this.timeout(120_000);
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tvmx-cli-ops-"));
+  });
+
+  it("lists every command in --help, and each command has its own --help", async () => {
+    const r = await tvmx(["--help"]);
+    expect(r.code).to.equal(0);
+    for (const c of ["chain", "deploy", "host", "td", "migrate", "auction", "allocation", "demo"]) expect(r.stdout).to.match(new RegExp(`^\\s+${c}\\b`, "m"));
+    const m = await tvmx(["migrate", "--help"]);
+    expect(m.code).to.equal(0);
+    expect(m.stdout).to.contain("--reserve-price <wei>");
+    expect(m.stdout).to.contain("--downtime-ms <ms>");
+    const td = await tvmx(["td", "--help"]);
+    for (const c of ["create", "list", "show"]) expect(td.stdout).to.contain(c);
+  });
+
+  it("rejects bad arguments with a clear message and exit status 1", async () => {
+    const cases: [string[], RegExp][] = [
+      [["migrate", "td-1", "--data-dir", dir, "--reserve-price", "-5"], /--reserve-price.*positive whole number of wei/],
+      [["migrate", "td-1", "--data-dir", dir, "--downtime-ms", "0"], /--downtime-ms.*integer from 1 to 600000/],
+      [["td", "create", "--data-dir", dir, "--memory-mib", "lots"], /--memory-mib.*integer/],
+      [["allocation", "show", "0x1234", "--data-dir", dir], /32 bytes of 0x-hex/],
+      [["auction", "show", "first", "--data-dir", dir], /auction id/],
+      [["deploy", "--rpc", "ftp://127.0.0.1"], /http or https URL/],
+      [["deploy", "--mirror-recorder", "0x123"], /expected an address/],
+      [["chain", "start", "--port", "70000"], /integer from 1 to 65535/],
+      [["host", "start"], /required option '--config <file>'/],
+      [["td", "list"], /give --config <host config file> or --data-dir/],
+      [["td", "list", "--config", "a.json", "--data-dir", dir], /either --config or --data-dir, not both/],
+      [["frobnicate"], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await tvmx(args);
+      expect(r.code, args.join(" ")).to.equal(1);
+      expect(r.stderr, args.join(" ")).to.match(message);
+    }
+  });
+
+  it("says no host is running when the data directory has none, or the host is gone", async () => {
+    const r = await tvmx(["host", "status", "--data-dir", dir]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/error \[CONTROL_UNREACHABLE\]: no running host found for data directory/);
+    // a control file left by a host that died: nothing answers on its port
+    const gone = join(dir, "gone");
+    await mkdir(gone);
+    await writeFile(join(gone, "control.json"), JSON.stringify({ port: await freePort(), pid: 999_999 }), { mode: 0o600 });
+    await writeFile(join(gone, "control.token"), "ab".repeat(32), { mode: 0o600 });
+    const t = await tvmx(["td", "list", "--data-dir", gone]);
+    expect(t.code).to.equal(1);
+    expect(t.stderr).to.match(/error \[CONTROL_UNREACHABLE\]: no host answering at http:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it("says the chain is unreachable (deploy, host start)", async () => {
+    const port = await freePort();
+    const d = await tvmx(["deploy", "--rpc", `http://127.0.0.1:${port}`]);
+    expect(d.code).to.equal(1);
+    expect(d.stderr).to.match(/error \[CHAIN_RPC_UNAVAILABLE\].*127\.0\.0\.1/);
+    const { config, env } = await hostFiles(dir, "offline", `http://127.0.0.1:${port}`);
+    const h = await tvmx(["host", "start", "--config", config], { env });
+    expect(h.code).to.equal(1);
+    expect(h.stderr).to.match(/error \[CHAIN_RPC_UNAVAILABLE\]/);
+  });
+
+  it("refuses a wrong keystore password, and a missing one, before touching the chain", async () => {
+    const { config } = await hostFiles(dir, "locked", "http://127.0.0.1:1");
+    const wrong = await tvmx(["host", "start", "--config", config], { env: { TVMX_TEST_PASSWORD: "not the password" } });
+    expect(wrong.code).to.equal(1);
+    expect(wrong.stderr).to.match(/error \[KEYSTORE_WRONG_PASSWORD\]/);
+    const missing = await tvmx(["host", "start", "--config", config], { env: { TVMX_TEST_PASSWORD: "" } });
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.match(/error \[KEYSTORE_PASSWORD_MISSING\]/);
+  });
+
+  it("reports a broken host config naming the field", async () => {
+    const file = join(dir, "broken.json");
+    await writeFile(file, JSON.stringify({ name: "x", control: { port: 70000 } }));
+    const r = await tvmx(["host", "start", "--config", file]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/error \[CONFIG_INVALID\]/);
+    expect(r.stderr).to.contain("control.port");
+    const s = await tvmx(["host", "status", "--config", join(dir, "nowhere.json")]);
+    expect(s.code).to.equal(1);
+    expect(s.stderr).to.match(/error \[CONFIG_NOT_FOUND\]/);
+  });
+});
+
+/** A host config (with its keystore and policy) pointing at `rpcUrl`; the password comes from TVMX_TEST_PASSWORD. */
+async function hostFiles(dir: string, name: string, rpcUrl: string): Promise<{ config: string; env: Record<string, string> }> {
+  await createKeystore(join(dir, `${name}-key.json`), "right password", { scryptN: LIGHT_SCRYPT_N });
+  await writeFile(join(dir, "policy.json"), JSON.stringify({ policyVersion: 1, acceptedTcbStatuses: ["UpToDate"] }));
+  const config = join(dir, `${name}.json`);
+  await writeFile(
+    config,
+    JSON.stringify({
+      name,
+      chain: { rpcUrl, rpcRetries: 1 },
+      contracts: { hostRegistry: "0x5FbDB2315678afecb367f032d93F642f64180aa3", migrationAuction: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", allocationRegistry: "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" },
+      keystore: { path: `${name}-key.json`, passwordEnv: "TVMX_TEST_PASSWORD" },
+      channel: { listen: "127.0.0.1:0" },
+      control: { port: 0 },
+      capacity: { tvmSlots: 1, memoryMiB: 64 },
+      pricing: { strategy: "fixed", priceWei: "1000" },
+      policyFile: "policy.json",
+      dataDir: `data-${name}`,
+    }),
+  );
+  return { config, env: { TVMX_TEST_PASSWORD: "right password" } };
+}
