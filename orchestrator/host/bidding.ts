@@ -109,7 +109,9 @@ async function sendReveal(ctx: BiddingContext, bid: BidRecord, log: Logger): Pro
     try {
       return await ctx.market.auction.reveal(bid.auctionId, bid.priceWei, bid.capacity, bid.salt);
     } catch (err) {
-      const tooEarly = isTvmxError(err, "CHAIN_TX_REVERTED") && err.details.error === "MigrationAuctionUnexpectedState" && attempt < 5;
+      // MigrationAuctionUnexpectedState(auctionId, current, expected) with current = Commit (1): not yet.
+      const args = isTvmxError(err) ? (err.details.args as { current?: unknown } | undefined) : undefined;
+      const tooEarly = isTvmxError(err, "CHAIN_TX_REVERTED") && err.details.error === "MigrationAuctionUnexpectedState" && args?.current === 1n && attempt < 10;
       if (!tooEarly) throw err;
       log.debug("reveal too early for the chain's clock, retrying", { attempt });
       await ctx.clock.until((await ctx.clock.nowSec()) + 1, ctx.signal);

@@ -85,6 +85,8 @@ export interface MigrationOutcomeReport {
   destinationDigest?: string;
   reason?: string;
   resultCode?: number;
+  /** What the source does next after an abort (`migration.onFailure`), when it does something. */
+  followUp?: "runner-up" | "new-auction";
 }
 
 export function deferredOf<T>(): { resolve(v: T): void; reject(e: Error): void; promise: Promise<T> } {

@@ -44,7 +44,7 @@ export async function onMigrationRequest(ctx: HostContext, conn: ChannelConnecti
   const decision = decideBid(ctx.config.pricing, ctx.tds.capacity(), { memoryMiB });
   if (!decision.bid) return refuse(new TvmxError("HOST_NO_CAPACITY", decision.message, { details: { reason: decision.reason } }));
   // step: acknowledge
-  ctx.acknowledged.set(msg.migrationId, { migrationId: msg.migrationId, source, descriptor: d, tvmId: "", memoryMiB });
+  ctx.acknowledged.set(msg.migrationId.toLowerCase(), { migrationId: msg.migrationId, source, descriptor: d, tvmId: "", memoryMiB });
   const range = sessionVersionRange(ctx.hp.platform.info, "responder");
   await conn.send(buildAck(ctx.hp.attester, { migrationId: msg.migrationId, channelKeyFingerprint: ctx.identity.keyFingerprint, migrationVersions: range, capacity: decision.capacity }));
   log.info("request acknowledged", { step: "acknowledge", memoryMiB, freeSlots: decision.capacity });
@@ -78,7 +78,7 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
   }
   const source = getAddress(conn.peer.address);
   const log = ctx.logger.child({ migrationId: msg.migrationId, role: "destination", peer: source, auctionId: blob.ticket.auctionId });
-  const request = ctx.acknowledged.get(msg.migrationId);
+  const request = ctx.acknowledged.get(msg.migrationId.toLowerCase());
   if (!request || request.source !== source) {
     throw new TvmxError("AUCTION_NOT_FOUND", `admission ticket for migration ${msg.migrationId}, which this host did not acknowledge for ${source}`, {
       details: { migrationId: msg.migrationId, source },
@@ -146,8 +146,9 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   const tvmId = event.args.tvmId as string;
   if (ctx.journal.state.migrations.has(allocationId)) return; // seen before a restart: recovery deals with it
   const bid = ctx.journal.state.bids.get(auctionId);
-  const request = [...ctx.acknowledged.values()].find((r) => r.tvmId === tvmId && r.source === source);
-  const migrationId = request?.migrationId ?? (await ctx.market.auction.info(auctionId)).requestId;
+  // The auction names its migration request: the same TVM may have been offered before (a runner-up round).
+  const migrationId = (await ctx.market.auction.info(auctionId)).requestId.toLowerCase();
+  const request = ctx.acknowledged.get(migrationId);
   const log = ctx.logger.child({ migrationId, role: "destination", allocationId, auctionId, peer: source });
   if (bid) await ctx.journal.record({ type: "bid.settled", auctionId, status: "won" });
   ctx.metrics.bidsTotal.inc({ outcome: "won" });

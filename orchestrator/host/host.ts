@@ -360,10 +360,12 @@ export class Host {
   /** Stops everything in the reverse order of start; waits (bounded) for work in progress. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      // Stop taking work, stop the servers (which ends the sessions in progress: a source sees its
+      // migration aborted and keeps its TD), then let the pipelines finish writing to the journal, close it last.
       this.#controller.abort();
       const log = this.context.logger;
-      await Promise.race([Promise.allSettled([...this.#tasks]), new Promise((r) => setTimeout(r, 5_000).unref())]);
       for (const step of [...this.#teardown].reverse()) {
+        if (step.name === "journal") await Promise.race([Promise.allSettled([...this.#tasks]), new Promise((r) => setTimeout(r, 5_000).unref())]);
         try {
           await step.run();
         } catch (err) {

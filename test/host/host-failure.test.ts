@@ -1,0 +1,68 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+import { deploySuite } from "../../deploy/deploy-suite.js";
+import { connectionFromProvider, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
+import { HostFactory } from "./helpers.js";
+
+const ONE_ETH = 10n ** 18n;
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("host: a destination that dies during the migration", function () {
+  this.timeout(180_000);
+  let chain: ChainConnection;
+  let addresses: SuiteAddresses;
+  let factory: HostFactory;
+
+  before(async () => {
+    const { ethers } = await network.create();
+    const [deployer] = await ethers.getSigners();
+    // A short confirmation timeout: the source may abort alone soon after a silent destination.
+    const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 5n });
+    addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
+    chain = await connectionFromProvider(ethers.provider, { url: "edr", pollIntervalMs: 50 });
+    factory = new HostFactory(chain, addresses, async (to) => {
+      await (await deployer!.sendTransaction({ to, value: 50n * ONE_ETH })).wait();
+    });
+  });
+  after(async () => {
+    await factory?.closeAll();
+  });
+
+  it("leaves the TD running on the source, records Aborted, then gives it to the runner-up", async () => {
+    const source = await factory.start("source", { raw: { migration: { onFailure: "runner-up", peerTimeoutMs: 20_000 } } });
+    const winner = await factory.start("winner", { raw: { capacity: { tvmSlots: 8, memoryMiB: 4096 } } });
+    const runner = await factory.start("runner", { raw: { capacity: { tvmSlots: 2, memoryMiB: 1024 } } });
+    const created = await source.host.context.tds.create({ memoryMiB: 128, vcpus: 2, workload: { bytesPerSecond: 4_000_000, hotSetMiB: 8, seed: 3 } });
+
+    const first = source.host.migrate({ tdId: created.tdId });
+    // Kill the winner as soon as the stream starts.
+    await until(() => source.log.find("allocated: starting the live migration").length > 0, "the allocation").catch((e: unknown) => {
+      for (const h of factory.hosts) for (const r of h.log.records) if (r.level !== "debug" && r.msg !== "tx mined") console.log(h.config.name, JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v)).slice(0, 500));
+      throw e;
+    });
+    await winner.host.close();
+    const summary = await first;
+    expect(summary.winner).to.equal(winner.wallet.address);
+    expect(summary.status).to.equal("Aborted");
+    if (summary.outcome?.followUp !== "runner-up") for (const r of source.log.records) if (r.level !== "debug" && r.msg !== "tx mined") console.log(JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v)).slice(0, 500));
+    expect(summary.outcome?.followUp).to.equal("runner-up");
+    const aborted = await source.host.context.market.allocations.allocation(summary.allocationId!);
+    expect(aborted.state).to.equal("Aborted");
+
+    // The TD never stopped being the source's until the runner-up took it.
+    await until(() => source.log.find("follow-up migration finished").length > 0, "the runner-up migration", 120_000);
+    const followUp = source.log.find("follow-up migration finished")[0]!;
+    if (followUp.status !== "Committed") for (const h of factory.hosts) for (const r of h.log.records) if (r.level !== "debug" && r.msg !== "tx mined" && r.time > (source.log.find("offering the TD again")[0]!.time as string)) console.log(h.config.name, JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v)).slice(0, 500));
+    expect(followUp).to.deep.include({ status: "Committed", winner: runner.wallet.address });
+    expect(runner.host.context.tds.list().map((t) => t.tvmId)).to.deep.equal([created.tvmId]);
+    expect(source.host.context.tds.list()).to.have.length(0);
+    expect((await source.host.context.market.allocations.currentPlacement(created.tvmId)).host).to.equal(runner.wallet.address);
+  });
+});
