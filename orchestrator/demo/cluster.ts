@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { JsonRpcProvider, Network, type JsonRpcSigner } from "ethers";
-import { deploySuite, LOCAL_SUITE_PARAMS } from "../../deploy/deploy-suite.js";
+import { deploySuite, LOCAL_SUITE_PARAMS, type SuiteParams } from "../../deploy/deploy-suite.js";
 import { rpcCall, startLocalNode, type LocalNode, type SuiteAddresses } from "../chain/index.js";
 import { TvmxError } from "../errors/index.js";
 import type { HostPlatformFile } from "../host/index.js";
@@ -49,6 +49,8 @@ export interface ClusterOptions {
   onStep?: (step: string) => void;
   /** Keystore password of every host. */
   password?: string;
+  /** Contract parameters (default LOCAL_SUITE_PARAMS; tests shorten `confirmationTimeout`, after which a source may abort alone). */
+  suite?: Partial<Omit<SuiteParams, "mirrorRecorders">>;
   /** Called after the chains are up and the suite deployed, before the host files are written (e.g. to put a proxy in front of a chain and point a host's `config.chain` at it). */
   beforeHosts?: (cluster: Cluster) => Promise<void>;
 }
@@ -168,7 +170,7 @@ export class Cluster {
       const accounts = (await provider.send("eth_accounts", [])) as string[];
       const deployer: JsonRpcSigner = await provider.getSigner(accounts[0]);
       const before = await provider.getBlockNumber();
-      const suite = await deploySuite(deployer, { ...LOCAL_SUITE_PARAMS, mirrorRecorders });
+      const suite = await deploySuite(deployer, { ...LOCAL_SUITE_PARAMS, ...this.#options.suite, mirrorRecorders });
       for (const to of fund) await (await deployer.sendTransaction({ to, value: 100n * ETH })).wait();
       let deployGas = 0n;
       const after = await provider.getBlockNumber();
