@@ -80,6 +80,7 @@ interface RunResult {
   guestWrites: number;
   throttlePercent: number;
   convergence: string;
+  blackout: CompletedMigration["blackout"];
   /** CPU time of this process (both sides, all threads) per MB sent, from start to the TD running on the destination. */
   cpuMsPerMB: number;
 }
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
         guestWrites: workload.writes,
         throttlePercent: done.throttlePercent,
         convergence: done.convergence.reason,
+        blackout: done.blackout,
         cpuMsPerMB: cpuMs(cpuAtStart, cpuAtCommit!) / (done.bytesSent / 1e6),
       };
       results.push(result);
@@ -207,6 +209,12 @@ async function main(): Promise<void> {
     downtimeTargetMs: config.downtimeTargetMs,
     pagesPerBundle: config.pagesPerBundle,
     aesGcmLimitSamplesMBps: [round(aesBefore.mbPerSec), round(aesAfter.mbPerSec)],
+    blackoutMedianMs: {
+      exportMs: round(median(results.map((r) => r.blackout.exportMs))),
+      readyMs: round(median(results.map((r) => r.blackout.readyMs))),
+      commitMs: round(median(results.map((r) => r.blackout.commitMs))),
+      pages: median(results.map((r) => r.blackout.pages)),
+    },
     bulkThroughputMBps: round(median(results.map((r) => r.bulkThroughputMBps))),
     bulkRatio: round(median(results.map((r) => r.bulkThroughputMBps)) / aesGcmLimitMBps, 3),
     // Load-independent view: CPU cost of a migrated MB (both sides) against the CPU cost of one raw AES-GCM MB;
@@ -224,6 +232,7 @@ async function main(): Promise<void> {
       throughputMBps: round(r.throughputMBps),
       bulkThroughputMBps: round(r.bulkThroughputMBps),
       cpuMsPerMB: round(r.cpuMsPerMB),
+      blackout: { exportMs: round(r.blackout.exportMs), readyMs: round(r.blackout.readyMs), commitMs: round(r.blackout.commitMs), pages: r.blackout.pages },
     })),
   };
   if (json) {
@@ -233,6 +242,7 @@ async function main(): Promise<void> {
   say("");
   say(`  downtime: median ${report.downtimeMs} ms, p99 ${report.downtimeMsP99} ms (target <= 25 ms median)`);
   say(`  stream payload rate: median ${report.throughputMBps} MB/s = ${report.ratio} x the AES-GCM limit ${report.aesGcmLimitMBps} MB/s (target >= 0.5)`);
+  say(`  blackout (median): ${report.blackoutMedianMs.pages} pages; pause → start token ${report.blackoutMedianMs.exportMs} ms, → READY ${report.blackoutMedianMs.readyMs} ms, → running ${report.blackoutMedianMs.commitMs} ms`);
   say(`  bulk copy (round 1 alone): median ${report.bulkThroughputMBps} MB/s = ${report.bulkRatio} x the limit`);
   say(`  total: median ${report.totalMs} ms, ${report.rounds} rounds, ${(report.bytesSent / MiB).toFixed(1)} MiB sent`);
   say(`  digests: ${report.digestMatch ? "every run's destination state equals the source's at pause" : "MISMATCH in at least one run"}`);

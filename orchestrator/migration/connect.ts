@@ -1,7 +1,7 @@
 /** Opening the TCP connections of a session, and the HELLO / HELLO_ACK exchange on each. */
 import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
-import { ConnectionClosedError, MigrationError, ProtocolError } from "./errors.js";
+import { ConnectionClosedError, ProtocolError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { Frame } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
@@ -45,8 +45,4 @@ export async function expectHello(conn: FramedConnection): Promise<unknown> {
   const frame = await conn.receive();
   if (frame.type !== FRAME_TYPE.HELLO) throw new ProtocolError("the first frame must be HELLO", { got: frameTypeName(frame.type) });
   return frameJson(frame);
-}
-
-export function isMigrationError(err: unknown): err is MigrationError {
-  return err instanceof MigrationError;
 }

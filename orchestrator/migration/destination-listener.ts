@@ -42,6 +42,8 @@ export interface ListenIncomingOptions {
   verifyDigest?: boolean;
   /** Import descriptors in flight per stream (default 4). */
   importWindow?: number;
+  /** Memory bundles up to this many pages are imported on the main thread when nothing is in flight (default 128). */
+  inlineImportPages?: number;
   /** How long a fresh connection may take to send HELLO (default 10 s). */
   helloTimeoutMs?: number;
   /** Every state change of every import session, e.g. to check the TD never runs before commit. */
@@ -102,6 +104,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       memoryProvider: options.memoryProvider,
       verifyDigest: options.verifyDigest ?? true,
       importWindow: options.importWindow ?? 4,
+      inlineImportPages: options.inlineImportPages ?? 128,
       buffers,
       onStateChange: options.onStateChange,
     });

@@ -13,6 +13,8 @@ import type { Logger } from "../log/index.js";
 import {
   isSuccess,
   MB_TYPE,
+  MBMD_OFFSET,
+  MBMD_SIZE,
   MIG_EPOCH_START_TOKEN,
   peekMbmdHeader,
   statusName,
@@ -76,6 +78,8 @@ export interface ImportSessionOptions {
   memoryProvider?: ((memoryBytes: number) => SharedArrayBuffer | undefined) | undefined;
   verifyDigest: boolean;
   importWindow: number;
+  /** Memory bundles up to this many pages are imported on the main thread when the stream has none in flight. */
+  inlineImportPages: number;
   /** Receives the bundle buffers back from the workers for later frames. */
   buffers: BufferPool;
   onStateChange?: ((migrationId: string, state: DestinationState, td: TrustDomain | undefined) => void) | undefined;
@@ -264,6 +268,13 @@ export class ImportSession {
       if (frame.type === FRAME_TYPE.BUNDLE) {
         const header = peekMbmdHeader(frame.payload);
         if (header?.mbType === MB_TYPE.MEM) {
+          // A small bundle with nothing ahead of it on this stream is opened here: no worker round trip.
+          const small = frame.payload.length >= MBMD_SIZE && frame.payload.readUInt16LE(MBMD_OFFSET.fields) <= this.#o.inlineImportPages;
+          if (window.length === 0 && small) {
+            this.#checkImport(this.#importInline(stream, frame.payload));
+            this.#o.buffers.give(frame.payload.buffer as ArrayBuffer);
+            continue;
+          }
           window.push(this.#submit(k, stream, frame.payload));
           if (window.length >= this.#o.importWindow) this.#checkImport(await this.#guard(window.shift()!));
           continue;

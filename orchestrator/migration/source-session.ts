@@ -51,8 +51,6 @@ import type { SourceEvent, SourceState } from "./session-state.js";
 import type { ExportMemOutcome } from "./work-descriptors.js";
 import { WorkerPool } from "./worker-pool.js";
 
-export const MIGRATION_WORKER_ENTRY = new URL("./migration-worker.ts", import.meta.url);
-
 /** The worker module next to this one, whichever of .ts (from source) or .js (compiled) is running. */
 export function migrationWorkerEntry(): URL {
   return new URL(`./migration-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
@@ -103,6 +101,8 @@ export interface CompletedMigration {
   totalMs: number;
   /** From TDH.EXPORT.PAUSE on the source to the TD running on the destination, ms. */
   downtimeMs: number;
+  /** Where the blackout went, ms: pause → start token sent (last pages, TD/vCPU state), → READY, → running. */
+  blackout: { exportMs: number; readyMs: number; commitMs: number; pages: number };
   startedAt: number;
   pausedAt: number;
   runningAt: number;
@@ -141,6 +141,8 @@ export interface MigrateOutOptions {
   pagesPerBundle?: number;
   /** Export descriptors in flight per stream (default 3). */
   exportWindow?: number;
+  /** A blackout set up to this many pages is sealed on the main thread instead of the workers (default 256). */
+  inlineBlackoutPages?: number;
   /** Compare digests of source (at pause) and destination (after commit); default true. */
   verifyDigest?: boolean;
   migrationId?: string;
@@ -157,6 +159,7 @@ export function migrateOut(options: MigrateOutOptions): Promise<CompletedMigrati
 }
 
 const MIB = 1024 * 1024;
+const MIN_PAGES_PER_BUNDLE = 16;
 
 class SourceSession {
   readonly #o: MigrateOutOptions;
@@ -167,6 +170,7 @@ class SourceSession {
   readonly #streamCount: number;
   readonly #pagesPerBundle: number;
   readonly #exportWindow: number;
+  readonly #inlineBlackoutPages: number;
   readonly #policy: ConvergencePolicy;
   readonly #autoPolicy: AutoConvergePolicy;
   #state: SourceState = { phase: "created" };
@@ -199,6 +203,9 @@ class SourceSession {
   readonly #inFlight = new Set<Promise<unknown>>();
   #readersDone: Promise<void> = Promise.resolve();
   #sourceDigest = "";
+  #startTokenAt = 0;
+  #readyAt = 0;
+  #blackoutPages = 0;
   #exported = false;
   #immutable: Buffer | undefined;
 
@@ -211,6 +218,7 @@ class SourceSession {
     this.#streamCount = options.streams ?? 2;
     this.#pagesPerBundle = options.pagesPerBundle ?? 256;
     this.#exportWindow = options.exportWindow ?? 3;
+    this.#inlineBlackoutPages = options.inlineBlackoutPages ?? 256;
     this.#policy = { ...DEFAULT_CONVERGENCE_POLICY, ...options.convergence, downtimeTargetMs: options.downtimeTargetMs ?? DEFAULT_CONVERGENCE_POLICY.downtimeTargetMs };
     this.#autoPolicy = { ...DEFAULT_AUTO_CONVERGE_POLICY, ...options.autoConverge };
   }
@@ -235,6 +243,10 @@ class SourceSession {
       this.#o.signal?.removeEventListener("abort", onAbort);
       for (const c of this.#conns) c.destroy();
       if (this.#ownsPool) await this.#pool?.close();
+      else if (this.#state.phase !== "committed") {
+        // A shared pool outlives the session: it must not keep the TD open.
+        await this.#pool?.broadcast({ kind: "close-td", tdId: this.#td.id }).catch((err: unknown) => this.#log.warn("closing the TD in the workers failed", { err }));
+      }
     }
   }
 
@@ -394,7 +406,8 @@ class SourceSession {
     this.#advance({ type: "pause", pausedAt: this.#pausedAt });
     this.#progress();
     const gpas = this.#blockDirty();
-    const pages = await this.#exportPages(gpas);
+    // A small last set is sealed right here: a trip through the workers costs more than it saves.
+    const pages = gpas.length <= this.#inlineBlackoutPages ? await this.#exportPagesInline(gpas) : await this.#exportPages(gpas);
     const stateTd = this.#module.exportStateTd(td, s0);
     await this.#guard(this.#conns[0]!.send(FRAME_TYPE.BUNDLE, this.#leaf("TDH.EXPORT.STATE.TD", stateTd.status, stateTd.bundle)));
     for (let vp = 0; vp < td.numVcpus; vp++) {
@@ -406,6 +419,8 @@ class SourceSession {
     // From here the TD is POST_EXPORT: only the destination's abort token can bring it back.
     this.#advance({ type: "start-token-sent" });
     await this.#guard(this.#sendToken(token));
+    this.#startTokenAt = wallClockMs();
+    this.#blackoutPages = pages;
     this.#streamingMs += performance.now() - t0;
     this.#log.info("start token sent", { finalPages: pages });
     this.#progress();
@@ -415,6 +430,7 @@ class SourceSession {
   async #commit(): Promise<CommittedMessage> {
     const timeoutMs = this.#o.commitTimeoutMs ?? 30_000;
     await this.#guard(withTimeout(this.#ready.promise, timeoutMs, "READY"));
+    this.#readyAt = wallClockMs();
     await this.#guard(this.#conns[0]!.send(FRAME_TYPE.COMMIT));
     return this.#guard(withTimeout(this.#committed.promise, timeoutMs, "COMMITTED"));
   }
@@ -439,6 +455,12 @@ class SourceSession {
       streamingMs: this.#streamingMs,
       totalMs: committed.runningAt - this.#startedAt,
       downtimeMs: committed.runningAt - this.#pausedAt,
+      blackout: {
+        exportMs: this.#startTokenAt - this.#pausedAt,
+        readyMs: this.#readyAt - this.#startTokenAt,
+        commitMs: committed.runningAt - this.#readyAt,
+        pages: this.#blackoutPages,
+      },
       startedAt: this.#startedAt,
       pausedAt: this.#pausedAt,
       runningAt: committed.runningAt,
@@ -572,7 +594,9 @@ class SourceSession {
    * it is full (backpressure reaches the workers through the window).
    */
   async #exportPages(gpas: Uint32Array): Promise<number> {
-    const per = this.#pagesPerBundle;
+    // Small page sets (late rounds, the blackout) go in smaller bundles, several per stream, so that the
+    // destination decrypts the first while the source still encrypts the next.
+    const per = Math.max(MIN_PAGES_PER_BUNDLE, Math.min(this.#pagesPerBundle, Math.ceil(gpas.length / (this.#streamCount * 4))));
     const batches = Math.ceil(gpas.length / per);
     const perStream = await Promise.all(
       this.#streams.map(async (stream, k) => {
@@ -605,6 +629,25 @@ class SourceSession {
       }),
     );
     const pages = perStream.reduce((a, b) => a + b, 0);
+    this.#pagesSent += pages;
+    return pages;
+  }
+
+  /** TDH.EXPORT.MEM on this thread (no export descriptor is in flight during the blackout): one bundle per stream. */
+  async #exportPagesInline(gpas: Uint32Array): Promise<number> {
+    if (gpas.length === 0) return 0;
+    const per = Math.ceil(gpas.length / this.#streamCount);
+    let pages = 0;
+    const sends: Promise<void>[] = [];
+    for (let k = 0; k < this.#streamCount && k * per < gpas.length; k++) {
+      const r = this.#module.exportMem(this.#td, this.#streams[k]!, gpas.subarray(k * per, Math.min((k + 1) * per, gpas.length)));
+      this.#leaf("TDH.EXPORT.MEM", r.status);
+      if (r.bundle && r.pages > 0) {
+        pages += r.pages;
+        sends.push(this.#conns[k]!.send(FRAME_TYPE.BUNDLE, r.bundle));
+      }
+    }
+    await this.#guard(Promise.all(sends));
     this.#pagesSent += pages;
     return pages;
   }
