@@ -1,7 +1,9 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
 import {
+  ConnectionClosedError,
   MigrationConnectionLostError,
+  MigrationOutcomeUnknownError,
   MigrationRejectedError,
   migrateOut,
 } from "../../orchestrator/migration/index.js";
@@ -331,6 +333,28 @@ describe("migration engine: bad input and faults", function () {
       expect(outcome.error).to.be.instanceOf(MigrationConnectionLostError);
       expect((outcome.error as MigrationConnectionLostError).phase).to.equal("awaiting-commit");
       expectResumedIntact(outcome);
+    });
+
+    it("after the start token, with the destination unreachable: the source stays paused rather than risk two copies", async () => {
+      let proxy: FrameProxy | undefined;
+      const outcome = await failedMigration(
+        (ctx) => {
+          if (ctx.direction === "forward" && ctx.frame.type === FRAME_TYPE.COMMIT) {
+            // Cut, and take the destination off the network: recovery cannot reach it.
+            setImmediate(() => void proxy!.close());
+            return { send: [], cut: true };
+          }
+          return { send: [ctx.frame] };
+        },
+        { proxyRef: (p) => (proxy = p), options: { recoveryAttempts: 2, connectTimeoutMs: 500 } },
+      );
+      expect(outcome.error).to.be.instanceOf(MigrationOutcomeUnknownError);
+      expect(outcome.td.isRunning, "the source did not resume without the abort token").to.equal(false);
+      expect(outcome.td.lifecycle.kind).to.equal("exported");
+      expect(outcome.ranBeforeCommit).to.equal(false);
+      // The destination aborted its import when the connection was cut: the TD runs nowhere until an operator
+      // (or a later recovery) brings the destination's abort token.
+      expect(outcome.importError).to.be.instanceOf(ConnectionClosedError);
     });
   });
 });
