@@ -103,11 +103,14 @@ export async function revealBid(ctx: BiddingContext, auctionId: bigint): Promise
   return "revealed";
 }
 
+/** Gas limit of a reveal sent without estimation (a reveal costs about 40k-60k). */
+export const REVEAL_GAS_LIMIT = 200_000n;
+
 /** The reveal transaction; a node whose clock lags the deadline by a second gets a few more tries. */
 async function sendReveal(ctx: BiddingContext, bid: BidRecord, log: Logger): Promise<TxReport> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await ctx.market.auction.reveal(bid.auctionId, bid.priceWei, bid.capacity, bid.salt);
+      return await ctx.market.auction.reveal(bid.auctionId, bid.priceWei, bid.capacity, bid.salt, { gasLimit: REVEAL_GAS_LIMIT });
     } catch (err) {
       // MigrationAuctionUnexpectedState(auctionId, current, expected) with current = Commit (1): not yet.
       const args = isTvmxError(err) ? (err.details.args as { current?: unknown } | undefined) : undefined;

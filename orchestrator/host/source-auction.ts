@@ -76,6 +76,9 @@ export async function openAuction(ctx: SourceAuctionContext, req: OpenRequest): 
   return { auctionId, commitDeadline, revealDeadline, tickets, txHash: report.hash };
 }
 
+/** Gas limit of a finalize sent without estimation (it allocates, which writes a few slots: well below this). */
+export const FINALIZE_GAS_LIMIT = 1_000_000n;
+
 /** Waits for the reveal deadline, finalizes (or finds it finalized), journals the outcome. */
 export async function finalizeWhenDue(ctx: SourceAuctionContext, auctionId: bigint): Promise<FinalizeOutcome | { kind: "already"; state: string; winner?: string; allocationId?: bigint }> {
   const log = ctx.logger.child({ auctionId, step: "finalize" });
@@ -95,7 +98,7 @@ export async function finalizeWhenDue(ctx: SourceAuctionContext, auctionId: bigi
     }
     return { kind: "already", state: info.state, ...(info.state === "Finalized" ? { winner: info.bestBidder, allocationId: info.allocationId } : {}) };
   }
-  const outcome = await ctx.market.auction.finalize(auctionId);
+  const outcome = await ctx.market.auction.finalize(auctionId, { gasLimit: FINALIZE_GAS_LIMIT });
   if (outcome.kind === "finalized") {
     await ctx.journal.record({ type: "auction.settled", auctionId, status: "finalized", winner: outcome.winner, priceWei: outcome.price, allocationId: outcome.allocationId });
     ctx.metrics?.auctionsTotal.inc({ outcome: "finalized" });

@@ -42,6 +42,7 @@ describe("host: a destination that dies during the migration", function () {
     const created = await source.host.context.tds.create({ memoryMiB: 128, vcpus: 2, workload: { bytesPerSecond: 4_000_000, hotSetMiB: 8, seed: 3 } });
 
     const first = source.host.migrate({ tdId: created.tdId });
+    first.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     // Kill the winner as soon as the stream starts.
     await until(() => source.log.find("allocated: starting the live migration").length > 0, "the allocation").catch((e: unknown) => {
       for (const h of factory.hosts) for (const r of h.log.records) if (r.level !== "debug" && r.msg !== "tx mined") console.log(h.config.name, JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v)).slice(0, 500));

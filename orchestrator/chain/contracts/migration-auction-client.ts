@@ -120,12 +120,13 @@ export class MigrationAuctionClient {
     return this.#tx().send("MigrationAuction.commitBid", this.contract, "commitBid", [auctionId, commitment, ticket.r, ticket.vs], { value: bondWei });
   }
 
-  reveal(auctionId: bigint, priceWei: bigint, capacity: number, salt: string): Promise<TxReport> {
-    return this.#tx().send("MigrationAuction.revealBid", this.contract, "revealBid", [auctionId, priceWei, capacity, salt]);
+  /** `gasLimit` skips gas estimation (a node may estimate at the latest block's time, before a deadline the next block is past). */
+  reveal(auctionId: bigint, priceWei: bigint, capacity: number, salt: string, overrides: { gasLimit?: bigint } = {}): Promise<TxReport> {
+    return this.#tx().send("MigrationAuction.revealBid", this.contract, "revealBid", [auctionId, priceWei, capacity, salt], overrides);
   }
 
-  async finalize(auctionId: bigint): Promise<FinalizeOutcome> {
-    const report = await this.#tx().send("MigrationAuction.finalize", this.contract, "finalize", [auctionId]);
+  async finalize(auctionId: bigint, overrides: { gasLimit?: bigint } = {}): Promise<FinalizeOutcome> {
+    const report = await this.#tx().send("MigrationAuction.finalize", this.contract, "finalize", [auctionId], overrides);
     const finalized = this.#events(report).find((e) => e.name === "AuctionFinalized");
     if (finalized) {
       return {
