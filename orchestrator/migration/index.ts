@@ -5,6 +5,8 @@
 export { migrateOut, migrationWorkerEntry } from "./source-session.js";
 export type { CompletedMigration, MigrateOutOptions, MigrationPhase, MigrationProgress, RoundRecord } from "./source-session.js";
 export { listenIncoming } from "./destination-listener.js";
+export { queryDestinationDecision, resolveOutgoing } from "./recover.js";
+export type { DestinationDecision, ResolveOutgoingOptions } from "./recover.js";
 export type { IncomingListener, ListenIncomingOptions } from "./destination-listener.js";
 export type { CompletedImport, IncomingMigrationRequest, KeyProvider } from "./import-session.js";
 export type { PeerAddress } from "./connect.js";

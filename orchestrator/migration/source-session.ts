@@ -24,6 +24,7 @@ import type { GuestWorkload, MigStreamContext, TdxModule, TdxStatus, TrustDomain
 import { DEFAULT_AUTO_CONVERGE_POLICY, guestSpeedFactor, INITIAL_AUTO_CONVERGE_STATE, nextAutoConverge } from "./auto-converge.js";
 import type { AutoConvergePolicy, AutoConvergeState } from "./auto-converge.js";
 import { openSocket, sendHello } from "./connect.js";
+import { queryDestinationDecision } from "./recover.js";
 import type { PeerAddress } from "./connect.js";
 import { decideConvergence, DEFAULT_CONVERGENCE_POLICY } from "./convergence.js";
 import type { ConvergenceDecision, ConvergencePolicy } from "./convergence.js";
@@ -555,24 +556,16 @@ class SourceSession {
   async #recover(): Promise<{ kind: "committed"; committed: CommittedMessage } | { kind: "abort-token"; token: Buffer } | { kind: "unknown" }> {
     const attempts = this.#o.recoveryAttempts ?? 5;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      let conn: FramedConnection | undefined;
       try {
-        const socket = await openSocket(this.#o.peer, this.#o.connectTimeoutMs ?? 10_000);
-        conn = new FramedConnection(socket, { label: "recovery" });
-        const answer = await withTimeout(sendHello(conn, { ...this.#hello(0), recover: true }), 10_000, "RECOVER answer");
-        if (answer.type === FRAME_TYPE.COMMITTED) return { kind: "committed", committed: decodeCommitted(frameJson(answer)) };
-        if (answer.type === FRAME_TYPE.ABORT_TOKEN) {
-          const msg = decodeAbortToken(frameJson(answer));
-          if (msg.token) {
-            this.#log.info("recovered the destination's abort token", { attempt, status: msg.statusName });
-            return { kind: "abort-token", token: Buffer.from(msg.token, "base64") };
-          }
+        const decision = await queryDestinationDecision(this.#o.peer, this.#hello(0), this.#o.connectTimeoutMs ?? 10_000);
+        if (decision.kind === "committed") return decision;
+        if (decision.kind === "aborted") {
+          this.#log.info("recovered the destination's abort token", { attempt, status: decision.statusName });
+          return { kind: "abort-token", token: decision.token };
         }
-        this.#log.warn("recovery answer without a decision", { attempt, got: frameTypeName(answer.type) });
+        this.#log.warn("recovery answer without a decision", { attempt, reason: decision.reason });
       } catch (err) {
         this.#log.warn("recovery attempt failed", { attempt, err });
-      } finally {
-        conn?.destroy();
       }
       await delay(200);
     }

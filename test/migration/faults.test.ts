@@ -6,6 +6,7 @@ import {
   MigrationOutcomeUnknownError,
   MigrationRejectedError,
   migrateOut,
+  resolveOutgoing,
 } from "../../orchestrator/migration/index.js";
 import type { IncomingListener, MigrateOutOptions } from "../../orchestrator/migration/index.js";
 import { FRAME_TYPE } from "../../orchestrator/migration/frame.js";
@@ -55,6 +56,9 @@ function flipped(frame: Frame, offset: number): Frame {
 }
 
 interface Outcome {
+  hosts: Hosts;
+  destinationPort: number;
+  closeListener: () => Promise<void>;
   error: Error;
   td: TrustDomain;
   memoryBefore: string;
@@ -75,6 +79,8 @@ async function failedMigration(
     options?: Partial<MigrateOutOptions>;
     sourceOnly?: boolean;
     proxyRef?: (proxy: FrameProxy) => void;
+    /** Leave the destination listening (the caller closes it with `closeListener`). */
+    keepListener?: boolean;
   } = {},
 ): Promise<Outcome> {
   const hosts = setup.hosts ?? makeHosts();
@@ -94,10 +100,19 @@ async function failedMigration(
     );
     // A migration refused by the source itself never reaches the destination.
     const importError = setup.sourceOnly ? new Error("no import") : await incoming;
-    return { error, td, memoryBefore, importError, ranBeforeCommit: ranBeforeCommit() };
+    return {
+      hosts,
+      destinationPort: listener.port,
+      closeListener: () => listener.close(),
+      error,
+      td,
+      memoryBefore,
+      importError,
+      ranBeforeCommit: ranBeforeCommit(),
+    };
   } finally {
     await proxy.close();
-    await listener.close();
+    if (!setup.keepListener) await listener.close();
   }
 }
 
@@ -335,7 +350,7 @@ describe("migration engine: bad input and faults", function () {
       expectResumedIntact(outcome);
     });
 
-    it("after the start token, with the destination unreachable: the source stays paused rather than risk two copies", async () => {
+    it("after the start token, with the destination unreachable: the source stays paused until the destination's decision is known", async () => {
       let proxy: FrameProxy | undefined;
       const outcome = await failedMigration(
         (ctx) => {
@@ -346,7 +361,7 @@ describe("migration engine: bad input and faults", function () {
           }
           return { send: [ctx.frame] };
         },
-        { proxyRef: (p) => (proxy = p), options: { recoveryAttempts: 2, connectTimeoutMs: 500 } },
+        { proxyRef: (p) => (proxy = p), keepListener: true, options: { recoveryAttempts: 2, connectTimeoutMs: 500 } },
       );
       expect(outcome.error).to.be.instanceOf(MigrationOutcomeUnknownError);
       expect(outcome.td.isRunning, "the source did not resume without the abort token").to.equal(false);
@@ -355,6 +370,27 @@ describe("migration engine: bad input and faults", function () {
       // The destination aborted its import when the connection was cut: the TD runs nowhere until an operator
       // (or a later recovery) brings the destination's abort token.
       expect(outcome.importError).to.be.instanceOf(ConnectionClosedError);
+      const migrationId = (outcome.error as MigrationOutcomeUnknownError).details.migrationId as string;
+      // Once the destination is reachable again, its decision (it aborted) lets the source resume.
+      const again = await destinationListener(outcome.hosts, { pool: pools!.destination });
+      try {
+        // A different listener does not know the migration: still no decision, the TD stays paused.
+        const err = await rejectionOf(() =>
+          resolveOutgoing({ td: outcome.td, module: outcome.hosts.source.module, peer: { host: "127.0.0.1", port: again.listener.port }, migrationId }),
+        );
+        expect(err).to.be.instanceOf(MigrationOutcomeUnknownError);
+        expect(outcome.td.isRunning).to.equal(false);
+      } finally {
+        await again.listener.close();
+      }
+      try {
+        const resolved = await resolveOutgoing({ td: outcome.td, module: outcome.hosts.source.module, peer: { host: "127.0.0.1", port: outcome.destinationPort }, migrationId });
+        expect(resolved).to.equal("resumed");
+        expect(outcome.td.isRunning).to.equal(true);
+        expect(tdMemoryDigest(outcome.td).toString("hex"), "memory intact").to.equal(outcome.memoryBefore);
+      } finally {
+        await outcome.closeListener();
+      }
     });
   });
 });

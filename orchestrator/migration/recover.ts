@@ -1,0 +1,90 @@
+/**
+ * Settling a migration whose outcome the source does not know: its connections were cut after the start token and
+ * the destination could not be reached then (`MigrationOutcomeUnknownError`). The TD sits in POST_EXPORT, paused.
+ * Only the destination knows whether it committed: ask it (HELLO with `recover: true`), then either tear the source
+ * down (it committed) or resume with its abort token. Without an answer nothing changes: resuming blindly could run
+ * the TD in two places.
+ */
+import type { Logger } from "../log/index.js";
+import { nullLogger } from "../log/index.js";
+import { isSuccess, statusName } from "../tdx/index.js";
+import type { TdxModule, TrustDomain } from "../tdx/index.js";
+import { openSocket, sendHello } from "./connect.js";
+import type { PeerAddress } from "./connect.js";
+import { InvalidArgumentError, MigrationOutcomeUnknownError, MigrationRejectedError } from "./errors.js";
+import { FRAME_TYPE, frameTypeName } from "./frame.js";
+import { FramedConnection, frameJson } from "./framed-connection.js";
+import { decodeAbortToken, decodeCommitted, ENGINE_PROTOCOL } from "./protocol.js";
+import type { CommittedMessage, HelloMessage } from "./protocol.js";
+
+export type DestinationDecision =
+  | { kind: "committed"; committed: CommittedMessage }
+  | { kind: "aborted"; token: Buffer; statusName: string }
+  | { kind: "unknown"; reason: string };
+
+/** Asks the destination at `peer` what it decided about `hello.migrationId` (one connection, one answer). */
+export async function queryDestinationDecision(peer: PeerAddress, hello: HelloMessage, timeoutMs = 10_000): Promise<DestinationDecision> {
+  const socket = await openSocket(peer, timeoutMs);
+  const conn = new FramedConnection(socket, { label: "recovery" });
+  try {
+    const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new MigrationOutcomeUnknownError({ reason: "no answer", timeoutMs })), timeoutMs).unref());
+    const answer = await Promise.race([sendHello(conn, { ...hello, recover: true }), timer]);
+    if (answer.type === FRAME_TYPE.COMMITTED) return { kind: "committed", committed: decodeCommitted(frameJson(answer)) };
+    if (answer.type === FRAME_TYPE.ABORT_TOKEN) {
+      const msg = decodeAbortToken(frameJson(answer));
+      if (msg.token) return { kind: "aborted", token: Buffer.from(msg.token, "base64"), statusName: msg.statusName };
+      return { kind: "unknown", reason: `the destination aborted without an abort token (${msg.statusName})` };
+    }
+    return { kind: "unknown", reason: `answer ${frameTypeName(answer.type)}` };
+  } finally {
+    conn.destroy();
+  }
+}
+
+export interface ResolveOutgoingOptions {
+  td: TrustDomain;
+  module: TdxModule;
+  peer: PeerAddress;
+  migrationId: string;
+  logger?: Logger;
+  timeoutMs?: number;
+}
+
+/**
+ * Settles a migration left in `outcome-unknown`: resolves "committed" (the source TD was torn down) or "resumed"
+ * (TDH.EXPORT.ABORT with the destination's abort token, then TDH.EXPORT.RESTORE: the TD runs on the source).
+ * Throws MigrationOutcomeUnknownError when the destination still gives no decision.
+ */
+export async function resolveOutgoing(options: ResolveOutgoingOptions): Promise<"committed" | "resumed"> {
+  const { td, module } = options;
+  const log = (options.logger ?? nullLogger).child({ migrationId: options.migrationId, side: "source" });
+  if (td.lifecycle.kind !== "exported") {
+    throw new InvalidArgumentError("only a TD paused after its start token has an outcome to resolve", { lifecycle: td.lifecycle.kind });
+  }
+  const hello: HelloMessage = {
+    protocol: { ...ENGINE_PROTOCOL },
+    migrationId: options.migrationId,
+    streamIndex: 0,
+    streamCount: 1,
+    recover: true,
+    migVersion: td.migrationVersion,
+    memoryBytes: td.memoryBytes,
+    numVcpus: td.numVcpus,
+  };
+  const decision = await queryDestinationDecision(options.peer, hello, options.timeoutMs);
+  if (decision.kind === "committed") {
+    const r = module.teardown(td);
+    if (!isSuccess(r.status)) throw new MigrationRejectedError("source", "teardown", r.status, statusName(r.status));
+    log.info("the destination had committed: source torn down");
+    return "committed";
+  }
+  if (decision.kind === "aborted") {
+    const abort = module.exportAbort(td, { tdId: td.id, migsIndex: 0 }, { abortToken: decision.token });
+    if (!isSuccess(abort.status)) throw new MigrationRejectedError("source", "TDH.EXPORT.ABORT", abort.status, statusName(abort.status));
+    const restore = module.exportRestore(td);
+    if (!isSuccess(restore.status)) throw new MigrationRejectedError("source", "TDH.EXPORT.RESTORE", restore.status, statusName(restore.status));
+    log.info("the destination had aborted: TD resumed on the source", { status: decision.statusName });
+    return "resumed";
+  }
+  throw new MigrationOutcomeUnknownError({ migrationId: options.migrationId, reason: decision.reason });
+}
