@@ -162,6 +162,10 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   const expect = ctx.imports.get(engineId) ?? deferredOf();
   ctx.imports.set(engineId, expect);
   try {
+    // step: protected-session — the source re-keys for the migration when it sees the allocation (see
+    // source-flow.ts); answer on the connection it dials.
+    ctx.sessions.delete(`${migrationId}/${source}`);
+    await respondToFreshSession(ctx, source, migrationId, log);
     // step: import
     const timeout = AbortSignal.timeout(ctx.config.migration.peerTimeoutMs * 4);
     const done = await Promise.race([
@@ -216,6 +220,26 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     ctx.imports.delete(engineId);
     ctx.metrics.migrationsInFlight.dec({ role: "destination" });
   }
+}
+
+async function respondToFreshSession(ctx: HostContext, source: string, migrationId: string, log: HostContext["logger"]): Promise<void> {
+  const deadline = Date.now() + ctx.config.migration.peerTimeoutMs;
+  let conn = ctx.peers.connection(source);
+  while (!conn) {
+    if (Date.now() > deadline || ctx.signal.aborted) throw new TvmxError("HOST_PEER_TIMEOUT", `the source ${source} did not open a session`, { details: { source, migrationId } });
+    await new Promise((r) => setTimeout(r, 50));
+    conn = ctx.peers.connection(source);
+  }
+  const session = await runProtectedSession(conn, {
+    migrationId,
+    role: "responder",
+    migrationVersions: sessionVersionRange(ctx.hp.platform.info, "responder"),
+    timeoutMs: ctx.config.migration.peerTimeoutMs,
+    install: (key, migrationVersion) => {
+      ctx.sessions.set(`${migrationId}/${source}`, { key: Buffer.from(key), migrationVersion, peer: source, keyId: "" });
+    },
+  });
+  log.info("protected session established", { step: "protected-session", keyId: session.keyId, fresh: true });
 }
 
 /** Abort of an allocation this host is party to, with the error's stable result code as the on-chain reason. */

@@ -200,7 +200,15 @@ export class Host {
         host: config.channel.listen.host,
         port: 0,
         logger: log.child({ component: "migration" }),
-        key: (req) => [...context.sessions.entries()].find(([k]) => engineMigrationId(k.split("/")[0]!) === req.migrationId)?.[1].key,
+        // The stream may arrive a moment before this side has installed the key its session just agreed.
+        key: async (req) => {
+          const deadline = Date.now() + 5_000;
+          for (;;) {
+            const found = [...context.sessions.entries()].find(([k]) => engineMigrationId(k.split("/")[0]!) === req.migrationId);
+            if (found || Date.now() > deadline) return found?.[1].key;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        },
         onStateChange: (migrationId, state) => {
           if (state.phase === "aborted") context.imports.get(migrationId)?.reject(new Error(`import aborted: ${state.status} ${state.reason}`));
         },

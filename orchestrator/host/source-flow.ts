@@ -5,7 +5,7 @@ import type { DecodedEvent } from "../chain/index.js";
 import { describeError, isTvmxError, TvmxError } from "../errors/index.js";
 import { migrateOut, type CompletedMigration } from "../migration/index.js";
 import { isSuccess, statusName } from "../tdx/index.js";
-import { deferredOf, type HostContext, type MigrationOutcomeReport } from "./context.js";
+import { deferredOf, type HostContext, type MigrationOutcomeReport, type SessionKey } from "./context.js";
 import { abortOnChain, withdrawAll } from "./destination-flow.js";
 import { parseEndpoint } from "./endpoint.js";
 import { finalizeWhenDue, openAuction } from "./source-auction.js";
@@ -169,6 +169,22 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
   return summary;
 }
 
+/** A protected session with `peer` for `migrationId`, this host initiating (the source always dials). */
+export async function freshSession(ctx: HostContext, peer: string, migrationId: string, log: HostContext["logger"]): Promise<SessionKey> {
+  const conn = await ctx.peers.connect(peer);
+  const session = await runProtectedSession(conn, {
+    migrationId,
+    role: "initiator",
+    migrationVersions: sessionVersionRange(ctx.hp.platform.info, "initiator"),
+    timeoutMs: ctx.config.migration.peerTimeoutMs,
+    install: (key, migrationVersion) => {
+      ctx.sessions.set(`${migrationId}/${peer}`, { key: Buffer.from(key), migrationVersion, peer, keyId: "" });
+    },
+  });
+  log.info("protected session established", { step: "protected-session", keyId: session.keyId, fresh: true });
+  return ctx.sessions.get(`${migrationId}/${peer}`)!;
+}
+
 /** Downtime targets asked by `migrate --downtime-ms`, by auction id, until its migration starts. */
 const pendingDowntime = new Map<bigint, number>();
 
@@ -203,8 +219,10 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
   let migrated = false;
   try {
     const running = ctx.tds.get(auction.tdId);
-    const session = ctx.sessions.get(`${migrationId}/${destination}`);
-    if (!session) throw new TvmxError("HOST_PEER_FAILED", `no protected session with the winner ${destination}`, { details: { destination } });
+    // step: protected-session — re-keyed for the migration itself: the key of the auction's session may be gone
+    // on either side (keys never touch the disk, and a host may have restarted since), and a fresh key per
+    // migration is what TDX asks for anyway.
+    const session = await freshSession(ctx, destination, migrationId, log);
     const endpoint = parseEndpoint((await ctx.directory.info(destination)).endpoint);
     // step: live-migrate
     let done: CompletedMigration;

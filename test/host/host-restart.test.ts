@@ -1,0 +1,57 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+import { deploySuite } from "../../deploy/deploy-suite.js";
+import { connectionFromProvider, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
+import { HostFactory } from "./helpers.js";
+
+const ONE_ETH = 10n ** 18n;
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("host: a bidder restarted between commit and reveal", function () {
+  this.timeout(180_000);
+  let chain: ChainConnection;
+  let addresses: SuiteAddresses;
+  let factory: HostFactory;
+
+  before(async () => {
+    const { ethers } = await network.create();
+    const [deployer] = await ethers.getSigners();
+    const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n });
+    addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
+    chain = await connectionFromProvider(ethers.provider, { url: "edr", pollIntervalMs: 50 });
+    factory = new HostFactory(chain, addresses, async (to) => {
+      await (await deployer!.sendTransaction({ to, value: 50n * ONE_ETH })).wait();
+    });
+  });
+  after(async () => {
+    await factory?.closeAll();
+  });
+
+  it("reveals from its journal after the restart, wins, and imports the TD over a fresh session", async () => {
+    const source = await factory.start("source", { raw: { auction: { commitWindowSec: 12, revealWindowSec: 8, ackTimeoutMs: 5000 } } });
+    const bidder = await factory.start("bidder");
+    const td = await source.host.context.tds.create({ memoryMiB: 16, vcpus: 1, workload: { bytesPerSecond: 500_000, hotSetMiB: 2, seed: 11 } });
+
+    const migration = source.host.migrate({ tdId: td.tdId });
+    migration.catch(() => undefined);
+    await until(() => bidder.log.find("bid committed").length > 0, "the commit");
+    // The bidder goes down after its commit, before the reveal, and comes back with the same key and data dir.
+    await bidder.host.close();
+    expect(bidder.log.find("bid revealed")).to.have.length(0);
+    const again = await factory.start("bidder", { wallet: bidder.wallet, dir: bidder.dir });
+    await until(() => again.log.find("bid revealed").length > 0, "the reveal after the restart");
+
+    const summary = await migration;
+    expect(summary.winner).to.equal(bidder.wallet.address);
+    expect(summary.status, summary.outcome?.reason).to.equal("Committed");
+    expect(again.host.context.tds.list().map((t) => t.tvmId)).to.deep.equal([td.tvmId]);
+    expect(again.log.records.some((r) => r.msg === "protected session established" && r.fresh === true)).to.equal(true);
+  });
+});
