@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { migrateOut, WorkerPool, migrationWorkerEntry } from "../../orchestrator/migration/index.js";
+import { migrateOut } from "../../orchestrator/migration/index.js";
 import type { MigrationProgress } from "../../orchestrator/migration/index.js";
-import { tdStateDigest } from "../../orchestrator/tdx/index.js";
+import { isSuccess, tdStateDigest, TDX_STATUS } from "../../orchestrator/tdx/index.js";
 import { destinationListener, makeHosts, MiB, runningTd, startWorkload } from "./fixtures/setup.js";
 
 describe("live migration over loopback TCP", function () {
@@ -36,9 +36,12 @@ describe("live migration over loopback TCP", function () {
       expect(done.rounds).to.be.at.least(1);
       expect(done.downtimeMs).to.be.greaterThan(0);
       expect(imported.td.isRunning).to.equal(true);
-      // The source can never resume.
+      // The source can never resume: torn down, and the leaves that would bring it back refuse.
       expect(td.lifecycle.kind).to.equal("torn-down");
       expect(td.isRunning).to.equal(false);
+      expect(isSuccess(hosts.source.module.exportAbort(td, { tdId: td.id, migsIndex: 0 }).status)).to.equal(false);
+      expect(isSuccess(hosts.source.module.exportRestore(td).status)).to.equal(false);
+      expect(td.guestWrite(0, Buffer.from([1]))).to.not.equal(TDX_STATUS.TDX_SUCCESS);
       expect(ranBeforeCommit()).to.equal(false);
       expect(states.get(done.migrationId)).to.include.members(["importing", "ready", "committed"]);
       expect(progress.at(-1)!.phase).to.equal("committed");
