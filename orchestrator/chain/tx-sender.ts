@@ -28,6 +28,8 @@ export interface TxSenderOptions {
   onMined?: (report: TxReport) => void;
   /** Called when a transaction reverts or fails. */
   onFailed?: (label: string, err: TvmxError) => void;
+  /** Called each time an RPC call is retried after a transient error. */
+  onRetry?: (what: string, attempt: number) => void;
   /** Give up waiting for a receipt after this long (default 120 s). */
   receiptTimeoutMs?: number;
   signal?: AbortSignal;
@@ -80,7 +82,10 @@ export class TxSender {
       policy: this.#chain.retry,
       url: this.#chain.url,
       ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-      onRetry: (attempt, err, delayMs) => this.#logger.warn("chain: RPC failed, retrying", { what, attempt, delayMs, err }),
+      onRetry: (attempt, err, delayMs) => {
+        this.#options.onRetry?.(what, attempt);
+        this.#logger.warn("chain: RPC failed, retrying", { what, attempt, delayMs, err });
+      },
     });
   }
 

@@ -123,6 +123,19 @@ describe("host/auction steps with a journal, on an in-process chain", function (
     await bJournal.close();
   });
 
+  it("tells the channel which peers are registered hosts, with their key and endpoint", async () => {
+    const { ChainHostDirectory } = await import("../../orchestrator/host/chain-directory.js");
+    const p = await party(6);
+    const directory = new ChainHostDirectory(p.market.hostRegistry);
+    expect(await directory.lookup(Wallet.createRandom().address)).to.deep.equal({ registered: false });
+    // Registered, with an endpoint that is not a tvmx:// one: known, but not dialable.
+    expect(await directory.lookup(p.wallet.address)).to.deep.equal({ registered: true, channelKeyFingerprint: `0x${"0f".repeat(32)}` });
+    await p.market.hostRegistry.update({ endpoint: "tvmx://127.0.0.1:7001?migration=7002", channelKeyFingerprint: `0x${"0e".repeat(32)}`, platform, capacity: 4 });
+    const fresh = new ChainHostDirectory(p.market.hostRegistry);
+    expect(await fresh.lookup(p.wallet.address)).to.deep.equal({ registered: true, channelKeyFingerprint: `0x${"0e".repeat(32)}`, endpoint: "127.0.0.1:7001" });
+    expect((await fresh.activeHosts(provider)).map((h) => h.address)).to.include(p.wallet.address);
+  });
+
   it("drops a bid that was prepared but never committed, and fails an auction nobody revealed in", async () => {
     const source = await party(4);
     const c = await party(5);

@@ -46,6 +46,7 @@ export function openMarket(chain: ChainConnection, addresses: SuiteAddresses, op
           options.onMined?.(r);
         },
         onFailed: (label, err) => metrics?.transactionsTotal.inc({ method: label, outcome: err.code === "CHAIN_TX_REVERTED" ? "reverted" : "failed" }),
+        onRetry: () => metrics?.rpcRetriesTotal.inc({ chain: chain.chainId.toString() }),
       })
     : undefined;
   return {
