@@ -26,9 +26,12 @@ export type DestinationDecision =
 export async function queryDestinationDecision(peer: PeerAddress, hello: HelloMessage, timeoutMs = 10_000): Promise<DestinationDecision> {
   const socket = await openSocket(peer, timeoutMs);
   const conn = new FramedConnection(socket, { label: "recovery" });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new MigrationOutcomeUnknownError({ reason: "no answer", timeoutMs })), timeoutMs).unref());
-    const answer = await Promise.race([sendHello(conn, { ...hello, recover: true }), timer]);
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new MigrationOutcomeUnknownError({ reason: "no answer", timeoutMs })), timeoutMs);
+    });
+    const answer = await Promise.race([sendHello(conn, { ...hello, recover: true }), timeout]);
     if (answer.type === FRAME_TYPE.COMMITTED) return { kind: "committed", committed: decodeCommitted(frameJson(answer)) };
     if (answer.type === FRAME_TYPE.ABORT_TOKEN) {
       const msg = decodeAbortToken(frameJson(answer));
@@ -37,6 +40,7 @@ export async function queryDestinationDecision(peer: PeerAddress, hello: HelloMe
     }
     return { kind: "unknown", reason: `answer ${frameTypeName(answer.type)}` };
   } finally {
+    clearTimeout(timer);
     conn.destroy();
   }
 }
