@@ -67,6 +67,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const cluster = new Cluster({ workDir, hosts: DEMO_HOSTS, onStep: step, auction: { commitWindowSec: 8, revealWindowSec: 6, ackTimeoutMs: 10_000 } });
   const chains: ChainConnection[] = [];
   let ok = false;
+  step(`keys, configs, journals and host logs go to ${workDir}`);
   try {
     await abortable(cluster.setUp(), options.signal);
     const nameOf = (address: string | undefined) => [...cluster.hosts.values()].find((h) => address !== undefined && h.address === getAddress(address))?.name ?? "unknown";
