@@ -21,7 +21,8 @@ describe("host: a destination that dies during the migration", function () {
   let factory: HostFactory;
 
   before(async () => {
-    const { ethers } = await network.create();
+    // Blocks may share a timestamp here, so the chain's clock follows the wall clock and short windows suffice.
+    const { ethers } = await network.create({ override: { allowBlocksWithSameTimestamp: true } });
     const [deployer] = await ethers.getSigners();
     // A short confirmation timeout: the source may abort alone soon after a silent destination.
     const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 5n });
@@ -36,7 +37,7 @@ describe("host: a destination that dies during the migration", function () {
   });
 
   it("leaves the TD running on the source, records Aborted, then gives it to the runner-up", async () => {
-    const source = await factory.start("source", { raw: { migration: { onFailure: "runner-up", peerTimeoutMs: 20_000 } } });
+    const source = await factory.start("source", { raw: { migration: { onFailure: "runner-up", peerTimeoutMs: 20_000 }, auction: { commitWindowSec: 4, revealWindowSec: 3, ackTimeoutMs: 5000 } } });
     const winner = await factory.start("winner", { raw: { capacity: { tvmSlots: 8, memoryMiB: 4096 } } });
     const runner = await factory.start("runner", { raw: { capacity: { tvmSlots: 2, memoryMiB: 1024 } } });
     const created = await source.host.context.tds.create({ memoryMiB: 128, vcpus: 2, workload: { bytesPerSecond: 4_000_000, hotSetMiB: 8, seed: 3 } });

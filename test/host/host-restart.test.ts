@@ -21,7 +21,8 @@ describe("host: a bidder restarted between commit and reveal", function () {
   let factory: HostFactory;
 
   before(async () => {
-    const { ethers } = await network.create();
+    // Blocks may share a timestamp here, so the chain's clock follows the wall clock and short windows suffice.
+    const { ethers } = await network.create({ override: { allowBlocksWithSameTimestamp: true } });
     const [deployer] = await ethers.getSigners();
     const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n });
     addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
@@ -35,7 +36,7 @@ describe("host: a bidder restarted between commit and reveal", function () {
   });
 
   it("reveals from its journal after the restart, wins, and imports the TD over a fresh session", async () => {
-    const source = await factory.start("source", { raw: { auction: { commitWindowSec: 12, revealWindowSec: 8, ackTimeoutMs: 5000 } } });
+    const source = await factory.start("source", { raw: { auction: { commitWindowSec: 8, revealWindowSec: 4, ackTimeoutMs: 5000 } } });
     const bidder = await factory.start("bidder");
     const td = await source.host.context.tds.create({ memoryMiB: 16, vcpus: 1, workload: { bytesPerSecond: 500_000, hotSetMiB: 2, seed: 11 } });
 
