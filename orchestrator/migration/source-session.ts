@@ -415,6 +415,9 @@ class SourceSession {
       const r = this.#module.exportStateVp(td, s0, vp);
       await this.#guard(this.#conns[0]!.send(FRAME_TYPE.BUNDLE, this.#leaf("TDH.EXPORT.STATE.VP", r.status, r.bundle)));
     }
+    // The start token is the point of no return: first let pending I/O (a cut, a refusal on the backward stream)
+    // be seen, so that a migration already lost aborts on the source's own authority.
+    await this.#guard(new Promise<void>((resolve) => setImmediate(resolve)));
     const start = this.#module.exportTrack(td, s0, { start: true });
     const token = this.#leaf("TDH.EXPORT.TRACK", start.status, start.bundle);
     // From here the TD is POST_EXPORT: only the destination's abort token can bring it back.

@@ -43,36 +43,26 @@ describe("framed TCP connection", () => {
     const highWaterBytes = 256 * 1024;
     const sender = new FramedConnection(pair.client);
     const receiver = new FramedConnection(pair.server, { highWaterBytes });
-    const frameBytes = 64 * 1024;
-    let sent = 0;
-    let blocked = false;
-    // Send until a send() does not complete within a few event-loop turns: the kernel buffers and the receiver's
-    // queue are full and the receiver paused its socket.
-    for (let i = 0; i < 2000 && !blocked; i++) {
-      const pending = sender.send(FRAME_TYPE.BUNDLE, Buffer.alloc(frameBytes, i & 0xff));
-      const settled = await Promise.race([pending.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]);
-      if (settled) sent++;
-      else {
-        blocked = true;
-        expect(receiver.isReadingPaused).to.equal(true);
-        // The receiver queued no more than its high-water mark plus what one read can bring.
-        expect(receiver.queuedBytes).to.be.at.most(highWaterBytes + 2 * 1024 * 1024);
-        // Reading everything releases the sender.
-        let received = 0;
-        const drainAll = (async () => {
-          for (;;) {
-            await receiver.receive();
-            received++;
-            if (received === sent + 1) return;
-          }
-        })();
-        await pending;
-        await drainAll;
-        expect(received).to.equal(sent + 1);
-        expect(receiver.isReadingPaused).to.equal(false);
-      }
+    const pending: Promise<void>[] = [];
+    let completed = 0;
+    // Send without reading until the receiver has paused its socket and the sender's socket needs a drain.
+    for (let i = 0; i < 4000 && !(receiver.isReadingPaused && pair.client.writableNeedDrain); i++) {
+      pending.push(sender.send(FRAME_TYPE.BUNDLE, Buffer.alloc(64 * 1024, i & 0xff)).then(() => void completed++));
+      await new Promise((r) => setImmediate(r));
     }
-    expect(blocked, "the sender was never held back").to.equal(true);
+    expect(receiver.isReadingPaused, "the receiver stopped reading").to.equal(true);
+    expect(pair.client.writableNeedDrain, "the sender's socket is full").to.equal(true);
+    expect(completed, "the last send waits for 'drain'").to.be.lessThan(pending.length);
+    // The receiver queued no more than its high-water mark plus what one read can bring.
+    expect(receiver.queuedBytes).to.be.at.most(highWaterBytes + 2 * 1024 * 1024);
+    // Reading everything releases every send, in order.
+    for (let i = 0; i < pending.length; i++) {
+      const frame = await receiver.receive();
+      expect(frame.payload[0]).to.equal(i & 0xff);
+    }
+    await Promise.all(pending);
+    expect(completed).to.equal(pending.length);
+    expect(receiver.isReadingPaused).to.equal(false);
     sender.destroy();
     receiver.destroy();
   });
