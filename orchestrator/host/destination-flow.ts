@@ -126,6 +126,16 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
   // step: reveal
   const revealed = await revealBid(biddingOf(ctx), auctionId);
   log.info("reveal step done", { step: "reveal", result: revealed });
+  // step: refund-bond — a revealed bid's bond may be taken back at once, whoever wins.
+  if (revealed === "revealed") {
+    try {
+      const tx = await ctx.market.auction.withdrawBond(auctionId);
+      await ctx.journal.record({ type: "bid.settled", auctionId, status: "refunded" });
+      log.info("bond withdrawn", { step: "refund-bond", txHash: tx.hash });
+    } catch (err) {
+      log.error("bond withdrawal failed (it stays claimable)", { step: "refund-bond", err });
+    }
+  }
 }
 
 export function biddingOf(ctx: HostContext) {
