@@ -70,6 +70,13 @@ describe("host: the whole flow with real hosts in one process, on an in-process 
     expect(imported[0]).to.deep.include({ tvmId: td.tvmId, running: true });
     const placement = await roomy.host.context.market.allocations.currentPlacement(td.tvmId);
     expect(placement.host).to.equal(roomy.wallet.address);
+    // Escrow goes back to whom it belongs: both bidders took their bonds back.
+    const auctionId = BigInt((summary as unknown as { auctionId: string }).auctionId);
+    for (const h of [roomy, cramped]) {
+      const deadline = Date.now() + 10_000;
+      while ((await source.host.context.market.auction.bid(auctionId, h.wallet.address)).status !== "Refunded" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect((await source.host.context.market.auction.bid(auctionId, h.wallet.address)).status).to.equal("Refunded");
+    }
     // Every log line of the migration carries its id.
     const migrationLines = source.log.records.filter((r) => r.role === "source" && r.step !== undefined);
     expect(migrationLines.length).to.be.greaterThan(3);
