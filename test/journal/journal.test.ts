@@ -174,8 +174,9 @@ describe("journal/Journal", () => {
 
   it("loses no acknowledged record when the writing process is killed", async function () {
     this.timeout(30_000);
-    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "fixtures", "append-forever.ts"), dir], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "fixtures", "append-forever.ts")], {
       stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, TVMX_APPEND_FOREVER_DIR: dir },
     });
     let acknowledged = 0;
     let buffered = "";
