@@ -14,7 +14,7 @@ interface Td {
  * window: the new process reads the bid's salt from its journal and still reveals it, so its bond is not
  * forfeited and its price counts in the auction.
  */
-describe("e2e: a bidding host killed and restarted between commit and reveal", function () {
+describe("e2e: hosts killed and restarted between commit and reveal", function () {
   this.timeout(600_000);
   let cluster: Cluster;
   let stop: () => Promise<void>;
@@ -83,5 +83,41 @@ describe("e2e: a bidding host killed and restarted between commit and reveal", f
       [...cluster.hosts.values()].filter((h) => h.name !== owner.name).map(async (h) => (await (await cluster.client(h.name)).get<Td[]>("/v1/tds")).filter((t) => t.tvmId === td.tvmId)),
     );
     expect(elsewhere.flat()).to.deep.equal([]);
+  });
+
+  it("a source killed after the bids were committed finalizes its auction after a restart; its lost TD is aborted on-chain", async () => {
+    const td = await source.post<Td>("/v1/tds", { memoryMiB: 16, vcpus: 1 });
+    const sourceHost = cluster.host("source");
+    const before = new Set<unknown>((await logRecords(cluster.host("steady").logFile)).filter((r) => r.msg === "bid committed").map((r) => r.auctionId));
+    const migrating = source.post(`/v1/tds/${td.tdId}/migrate`, {}).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const committed = await waitForLog(cluster.host("steady").logFile, (r) => r.msg === "bid committed" && !before.has(r.auctionId));
+    const auctionId = String(committed.auctionId);
+    await sourceHost.process!.kill();
+    // the command that asked for the migration loses its host
+    expect((await migrating) as { code?: string }).to.include({ code: "CONTROL_UNREACHABLE" });
+
+    await cluster.startHost("source");
+    const restarted = await cluster.client("source", 60_000);
+    // the TD's memory died with the process: reported lost
+    await waitForLog(sourceHost.logFile, (r) => r.msg === "TD lost: it ran in the previous process, whose memory is gone" && r.tvmId === td.tvmId);
+    // recovery finalizes the auction the previous process opened (both bids were revealed by their hosts)
+    const deadline = Date.now() + 120_000;
+    let state = "";
+    while (Date.now() < deadline && state !== "Finalized") {
+      state = (await restarted.get<{ state: string }>(`/v1/auctions/${auctionId}`)).state;
+      if (state !== "Finalized") await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(state).to.equal("Finalized");
+    // the allocation cannot be honoured (there is no TD to send): the chain ends up saying Aborted
+    let history: { state: string }[] = [];
+    while (Date.now() < deadline + 120_000) {
+      history = (await restarted.get<{ history: { state: string }[] }>(`/v1/allocations/${td.tvmId}`)).history;
+      if (history.at(-1)?.state === "Aborted") break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(history.map((h) => h.state)).to.deep.equal(["Aborted"]);
   });
 });
