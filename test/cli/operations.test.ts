@@ -1,13 +1,15 @@
 import { expect } from "chai";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../orchestrator/chain/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../../orchestrator/keystore/index.js";
-import { tvmx } from "../e2e/helpers.js";
+import { TVMX_BIN } from "../../orchestrator/demo/host-process.js";
+import { ROOT, tvmx } from "../e2e/helpers.js";
 
 /** The operation commands fed bad input, spawned as a user runs them (no chain or host needed). */
-describe("tvmx operation commands: help and bad input", function () {
+describe("tvmx operation commands: help, bad input, chain start and deploy", function () {
   this.timeout(120_000);
   let dir: string;
 
@@ -82,6 +84,52 @@ describe("tvmx operation commands: help and bad input", function () {
     const missing = await tvmx(["host", "start", "--config", config], { env: { TVMX_TEST_PASSWORD: "" } });
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.match(/error \[KEYSTORE_PASSWORD_MISSING\]/);
+  });
+
+  it("runs a local chain until SIGINT, and deploys the suite on it (a wrong keystore password refused)", async () => {
+    const port = await freePort();
+    const chain = spawn(process.execPath, [TVMX_BIN, "chain", "start", "--port", String(port), "--json"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise<number | null>((res) => chain.on("exit", (code) => res(code)));
+    try {
+      const started = await new Promise<{ url: string; pid: number; chainId: number }>((resolve, reject) => {
+        let out = "";
+        chain.stdout.on("data", (c: Buffer) => {
+          out += c.toString();
+          const line = out.split("\n").find((l) => l.includes('"event":"started"'));
+          if (line) resolve(JSON.parse(line));
+        });
+        void exited.then((code) => reject(new Error(`chain start exited with ${code}`)));
+      });
+      expect(started).to.include({ url: `http://127.0.0.1:${port}`, chainId: 31337 });
+
+      await createKeystore(join(dir, "deployer.json"), "deployer password", { scryptN: LIGHT_SCRYPT_N });
+      const wrong = await tvmx(["deploy", "--rpc", started.url, "--keystore", join(dir, "deployer.json"), "--password-env", "TVMX_DEPLOYER_PASSWORD"], { env: { TVMX_DEPLOYER_PASSWORD: "guess" } });
+      expect(wrong.code).to.equal(1);
+      expect(wrong.stderr).to.match(/error \[KEYSTORE_WRONG_PASSWORD\]/);
+      const half = await tvmx(["deploy", "--rpc", started.url, "--keystore", join(dir, "deployer.json")]);
+      expect(half.code).to.equal(1);
+      expect(half.stderr).to.match(/--keystore needs exactly one of --password-env/);
+
+      const out = join(dir, "deployment.json");
+      const ok = await tvmx(["deploy", "--rpc", started.url, "--out", out]);
+      expect(ok.code, ok.stderr).to.equal(0);
+      expect(ok.stdout).to.match(/HostRegistry:\s+0x[0-9a-fA-F]{40}/);
+      const file = JSON.parse(await readFile(out, "utf8")) as Record<string, string>;
+      expect(file.chainId).to.equal("31337");
+      expect(ok.stdout).to.contain(file.allocationRegistry);
+
+      chain.kill("SIGINT");
+      expect(await exited).to.equal(0);
+      let nodeAlive = true;
+      try {
+        process.kill(started.pid, 0);
+      } catch {
+        nodeAlive = false;
+      }
+      expect(nodeAlive, "the node process outlived chain start").to.equal(false);
+    } finally {
+      chain.kill("SIGKILL");
+    }
   });
 
   it("reports a broken host config naming the field", async () => {
