@@ -7,12 +7,13 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { JsonRpcProvider, Network, type JsonRpcSigner } from "ethers";
-import { deploySuite, LOCAL_SUITE_PARAMS, type SuiteParams } from "../../deploy/deploy-suite.js";
+import type { SuiteParams } from "../../deploy/deploy-suite.js";
 import { rpcCall, startLocalNode, type LocalNode, type SuiteAddresses } from "../chain/index.js";
 import { TvmxError } from "../errors/index.js";
 import type { HostPlatformFile } from "../host/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../keystore/index.js";
 import { spawnHostProcess, type HostProcess } from "./host-process.js";
+import { loadDeploySuite } from "./load-suite.js";
 
 /** The attestation policy every host applies: TCB UpToDate or SWHardeningNeeded, TDX module major version 1. */
 export const CLUSTER_POLICY = { policyVersion: 1, acceptedTcbStatuses: ["UpToDate", "SWHardeningNeeded"], tdxModuleMajorVersions: [1] };
@@ -170,6 +171,7 @@ export class Cluster {
       const accounts = (await provider.send("eth_accounts", [])) as string[];
       const deployer: JsonRpcSigner = await provider.getSigner(accounts[0]);
       const before = await provider.getBlockNumber();
+      const { deploySuite, LOCAL_SUITE_PARAMS } = await loadDeploySuite();
       const suite = await deploySuite(deployer, { ...LOCAL_SUITE_PARAMS, ...this.#options.suite, mirrorRecorders });
       for (const to of fund) await (await deployer.sendTransaction({ to, value: 100n * ETH })).wait();
       let deployGas = 0n;

@@ -6,9 +6,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { JsonRpcProvider, Network, type Signer } from "ethers";
-import { deploySuite, LOCAL_SUITE_PARAMS } from "../../../deploy/deploy-suite.js";
 import { connectChain, rpcCall } from "../../chain/index.js";
 import { TvmxError } from "../../errors/index.js";
+import { loadDeploySuite } from "../../demo/load-suite.js";
 import { readPassword, unlockKeystore } from "../../keystore/index.js";
 import { CliArgumentError } from "../errors.js";
 import type { CliIo } from "../io.js";
@@ -35,6 +35,7 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   const chain = await connectChain({ rpcUrl: options.rpc, confirmations: 1, pollIntervalMs: 500, rpcRetries: 2 });
   const provider = new JsonRpcProvider(options.rpc, Network.from(chain.chainId), { staticNetwork: true });
   try {
+    const { deploySuite, LOCAL_SUITE_PARAMS } = await loadDeploySuite();
     const deployer = await deployerOf(options, provider);
     const params = { ...LOCAL_SUITE_PARAMS, ...(options.minStakeWei ? { minStake: BigInt(options.minStakeWei) } : {}), mirrorRecorders: options.mirrorRecorder ?? [] };
     const suite = await deploySuite(deployer, params);
