@@ -161,6 +161,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       ok,
       wallMs: performance.now() - t0,
       workDir,
+      workDirKept: !(ok && !options.keep && options.workDir === undefined),
       processes: cluster.processes(),
     };
   } finally {

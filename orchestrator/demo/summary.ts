@@ -45,6 +45,8 @@ export interface DemoSummary {
   ok: boolean;
   wallMs: number;
   workDir: string;
+  /** False when the work directory is removed (a successful run without --work-dir or --keep). */
+  workDirKept: boolean;
   /** The processes the demo started (all stopped when it returns). */
   processes: { name: string; pid: number }[];
 }
@@ -82,7 +84,7 @@ export function formatSummary(s: DemoSummary): string {
   lines.push("checks:");
   for (const c of s.checks) lines.push(`  ${c.ok ? "ok  " : "FAIL"}  ${c.check}${c.detail ? ` (${c.detail})` : ""}`);
   lines.push("");
-  lines.push(`demo took ${(s.wallMs / 1000).toFixed(1)} s; files and host logs in ${s.workDir}`);
+  lines.push(`demo took ${(s.wallMs / 1000).toFixed(1)} s; ${s.workDirKept ? `files and host logs kept in ${s.workDir}` : "its files were removed (keep them with --keep)"}`);
   return lines.join("\n");
 }
 
