@@ -4,7 +4,7 @@ import { controlClientFor, type HostTargetOptions } from "./host-target.js";
 import { fields, formatWei, printJson, table } from "./output.js";
 
 interface AuctionsView {
-  opened: { auctionId: string; tdId?: string; tvmId?: string; status?: string; commitDeadline?: number; revealDeadline?: number }[];
+  opened: { auctionId: string; tdId?: string; tvmId?: string; status?: string; winner?: string; priceWei?: string; admitted?: string[] }[];
   bids: { auctionId: string; source?: string; priceWei?: string; status?: string }[];
 }
 
@@ -16,7 +16,9 @@ export async function list(options: HostTargetOptions & { json?: boolean }, io: 
     return 0;
   }
   io.out("auctions opened by this host:");
-  io.out(view.opened.length ? table([["  auction", "TD", "TVM", "status"], ...view.opened.map((a) => ["  " + a.auctionId, a.tdId, a.tvmId, a.status])]) : "  none");
+  io.out(view.opened.length
+      ? table([["  auction", "TD", "admitted", "status", "winner", "price (wei)"], ...view.opened.map((a) => ["  " + a.auctionId, a.tdId, a.admitted?.length, a.status, a.winner, a.priceWei])])
+      : "  none");
   io.out("bids made by this host:");
   io.out(view.bids.length ? table([["  auction", "source", "price (wei)", "status"], ...view.bids.map((b) => ["  " + b.auctionId, b.source, b.priceWei, b.status])]) : "  none");
   return 0;

@@ -39,7 +39,7 @@ export async function run(options: HostStartOptions, io: CliIo): Promise<number>
         let bar = bars.get(p.migrationId);
         if (!bar) bars.set(p.migrationId, (bar = createProgressBar(`${p.migrationId.slice(0, 10)}…`)));
         const state = { phase: p.phase, sentBytes: p.bytesSent, totalBytes: p.memoryBytes, round: p.round, elapsedMs: p.elapsedMs };
-        if (p.phase === "committed" || p.phase === "aborted") {
+        if (p.phase === "committed" || p.phase === "aborted" || p.phase === "outcome-unknown") {
           bar.finish(state);
           bars.delete(p.migrationId);
         } else bar.update(state);
