@@ -62,6 +62,18 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
     expect(bids.bids.map((b: { auctionId: string }) => b.auctionId)).to.include(m.auctionId);
     expect(JSON.stringify(bids)).not.to.contain("salt");
 
+    // the same, for a human
+    const statusHuman = await tvmx(["host", "status", ...cfg("roomy")]);
+    expect(statusHuman.stdout).to.match(/registration:\s+Active/);
+    expect(statusHuman.stdout).to.match(/capacity:\s+1\/8 slots, 32\/4096 MiB used/);
+    const auctionHuman = await tvmx(["auction", "show", m.auctionId, ...cfg("source")]);
+    expect(auctionHuman.stdout).to.match(/state:\s+Finalized/);
+    expect(auctionHuman.stdout).to.match(/second price \(paid\):\s+\d/);
+    const listHuman = await tvmx(["auction", "list", ...cfg("source")]);
+    expect(listHuman.stdout).to.match(new RegExp(`\\s${m.auctionId}\\s.*finalized\\s+${cluster.host("roomy").address}`));
+    const tdHuman = await tvmx(["td", "show", td.tvmId, ...cfg("roomy")]);
+    expect(tdHuman.stdout).to.match(/origin:\s+imported from 0x/);
+
     // the TD left the source: asking for it there is a clear error
     const gone = await tvmx(["td", "show", td.tdId, ...cfg("source")]);
     expect(gone.code).to.equal(1);
