@@ -11,5 +11,6 @@ export type { RetryPolicy } from "./retry.js";
 export { decodeRevert, isCallException, isNonceConflict, isTransientRpcError, revertDataOf } from "./rpc-errors.js";
 export type { DecodedRevert } from "./rpc-errors.js";
 export { TxSender } from "./tx-sender.js";
+export { TVM_ID_NONCE_BYTES, tvmIdFor, tvmOriginOf } from "./tvm-id.js";
 export type { TxReport, TxSenderOptions } from "./tx-sender.js";
 export * from "./contracts/index.js";

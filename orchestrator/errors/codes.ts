@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   CHAIN_TIMEOUT: 306,
   CHAIN_DEPLOYMENT_INVALID: 307,
   CHAIN_EVENT_DECODE: 308,
+  CHAIN_TVM_ID_INVALID: 309,
   // journal: the crash-safe record on disk
   JOURNAL_IO: 401,
   JOURNAL_CORRUPT: 402,

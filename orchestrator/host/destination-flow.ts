@@ -6,7 +6,7 @@ import { decideBid } from "../pricing/index.js";
 import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
 import { placeSealedBid, revealBid } from "./bidding.js";
 import { deferredOf, type HostContext } from "./context.js";
-import { chainStateDigest, decodeBlob, engineMigrationId } from "./wire-formats.js";
+import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./wire-formats.js";
 
 const MIB = 1024 * 1024;
 
@@ -15,6 +15,7 @@ const MIB = 1024 * 1024;
  *
  *   on MIGRATION_REQUEST: verify-request → check-compatibility → check-capacity → acknowledge
  *   on ADMISSION_TICKET:  read-auction → price → bid (prepare, commit) → notify → protected-session → reveal
+ *   on MIGRATION_RECEIPT: hand the source's countersignature to the import that awaits it
  *   on Allocated (to us): reserve → import (the stream; the TD runs here after commit) → await-receipt
  *                         → confirm (on-chain, with the source's countersignature) → mirror → withdraw
  *
@@ -69,24 +70,32 @@ export function compatibilityProblem(ctx: Pick<HostContext, "hp">, d: MigRequest
   return undefined;
 }
 
-export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnection, msg: MessageOf<"ADMISSION_TICKET">): Promise<void> {
-  const blob = decodeBlob(msg);
-  if (blob.kind === "receipt") {
-    const waiting = ctx.receipts.get(blob.allocationId) ?? deferredReceipt(ctx, blob.allocationId);
-    waiting.resolve({ stateDigest: blob.stateDigest, signature: blob.signature });
-    return;
+/** The source's countersigned receipt: handed to the import waiting for it (see onAllocatedAsDestination). */
+export async function onMigrationReceipt(ctx: HostContext, conn: ChannelConnection, msg: MessageOf<"MIGRATION_RECEIPT">): Promise<void> {
+  const receipt = decodeReceipt(msg);
+  const peer = getAddress(conn.peer.address);
+  if (receipt.signer !== peer) {
+    throw new TvmxError("CHANNEL_PROTOCOL", `MIGRATION_RECEIPT from ${peer} names another signer, ${receipt.signer}`, {
+      details: { migrationId: msg.migrationId, allocationId: receipt.allocationId, peer, signer: receipt.signer },
+    });
   }
+  const waiting = ctx.receipts.get(receipt.allocationId) ?? deferredReceipt(ctx, receipt.allocationId);
+  waiting.resolve(receipt);
+}
+
+export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnection, msg: MessageOf<"ADMISSION_TICKET">): Promise<void> {
+  const ticket = decodeTicket(msg);
   const source = getAddress(conn.peer.address);
-  const log = ctx.logger.child({ migrationId: msg.migrationId, role: "destination", peer: source, auctionId: blob.ticket.auctionId });
+  const log = ctx.logger.child({ migrationId: msg.migrationId, role: "destination", peer: source, auctionId: ticket.auctionId });
   const request = ctx.acknowledged.get(msg.migrationId.toLowerCase());
   if (!request || request.source !== source) {
     throw new TvmxError("AUCTION_NOT_FOUND", `admission ticket for migration ${msg.migrationId}, which this host did not acknowledge for ${source}`, {
       details: { migrationId: msg.migrationId, source },
     });
   }
-  if (getAddress(blob.ticket.host) !== ctx.address) throw new TvmxError("AUCTION_NOT_FOUND", "admission ticket for another host", { details: { host: blob.ticket.host } });
+  if (getAddress(ticket.host) !== ctx.address) throw new TvmxError("AUCTION_NOT_FOUND", "admission ticket for another host", { details: { host: ticket.host } });
   // step: read-auction
-  const auctionId = blob.ticket.auctionId;
+  const auctionId = ticket.auctionId;
   const info = await ctx.market.auction.info(auctionId);
   if (getAddress(info.source) !== source || info.requestId.toLowerCase() !== msg.migrationId.toLowerCase()) {
     throw new TvmxError("AUCTION_NOT_FOUND", `auction ${auctionId} is not the one ${source} opened for ${msg.migrationId}`, { details: { auctionId, source: info.source, requestId: info.requestId } });
@@ -104,7 +113,7 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
     auctionId,
     tvmId: info.tvmId,
     source,
-    ticket: blob.ticket,
+    ticket,
     priceWei: decision.priceWei,
     capacity: decision.capacity,
     bondWei: info.bond,
@@ -143,7 +152,7 @@ export function biddingOf(ctx: HostContext) {
 }
 
 function deferredReceipt(ctx: HostContext, allocationId: bigint) {
-  const d = deferredOf<{ stateDigest: string; signature: string }>();
+  const d = deferredOf<MigrationReceipt>();
   ctx.receipts.set(allocationId, d);
   return d;
 }
@@ -195,6 +204,11 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
         ),
       ),
     ]);
+    if (receipt.signer !== source || receipt.tvmId.toLowerCase() !== tvmId.toLowerCase()) {
+      throw new TvmxError("CHANNEL_PROTOCOL", "the receipt is not the source's for this TVM", {
+        details: { allocationId, signer: receipt.signer, source, tvmId: receipt.tvmId, expectedTvmId: tvmId },
+      });
+    }
     const mine = chainStateDigest(done.digest);
     if (receipt.stateDigest.toLowerCase() !== mine.toLowerCase()) {
       throw new TvmxError("MIGRATION_DIGEST_MISMATCH", "the source countersigned another state digest than the one imported here", {

@@ -28,7 +28,7 @@ import { chainClock } from "./chain-clock.js";
 import { ChainHostDirectory } from "./chain-directory.js";
 import { deferredOf, type HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
-import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationRequest } from "./destination-flow.js";
+import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
 import { engineMigrationId } from "./wire-formats.js";
 import { Peers, type InboundMessage } from "./peers.js";
@@ -164,7 +164,7 @@ export class Host {
       const directory = new ChainHostDirectory(market.hostRegistry);
       const trust = { trustedRoots: deps.cpu.trustedRoots, collateral: deps.cpu.collateral, policy: deps.policy, directory };
       // 5. TDs and capacity
-      const tds = new TdManager(deps.cpu.platform, journal, config.capacity, log.child({ component: "tds" }), metrics);
+      const tds = new TdManager(address, deps.cpu.platform, journal, config.capacity, log.child({ component: "tds" }), metrics);
       await tds.reconcileAfterRestart();
       teardown.push({ name: "tds", run: () => tds.stopAll() });
 
@@ -235,8 +235,16 @@ export class Host {
         trust,
         directory,
         logger: log.child({ component: "channel" }),
-        onMessage: (conn: ChannelConnection, m: InboundMessage) =>
-          m.type === "MIGRATION_REQUEST" ? onMigrationRequest(context, conn, m) : onAdmissionTicket(context, conn, m),
+        onMessage: (conn: ChannelConnection, m: InboundMessage) => {
+          switch (m.type) {
+            case "MIGRATION_REQUEST":
+              return onMigrationRequest(context, conn, m);
+            case "ADMISSION_TICKET":
+              return onAdmissionTicket(context, conn, m);
+            case "MIGRATION_RECEIPT":
+              return onMigrationReceipt(context, conn, m);
+          }
+        },
       });
       context.peers = peers;
       const channelPort = await peers.listen(config.channel.listen.host, config.channel.listen.port);

@@ -9,7 +9,7 @@ import { deferredOf, type HostContext, type MigrationOutcomeReport, type Session
 import { abortOnChain, withdrawAll } from "./destination-flow.js";
 import { parseEndpoint } from "./endpoint.js";
 import { finalizeWhenDue, openAuction } from "./source-auction.js";
-import { chainStateDigest, engineMigrationId, receiptBlob, ticketBlob } from "./wire-formats.js";
+import { chainStateDigest, engineMigrationId, receiptMessage, ticketBlob } from "./wire-formats.js";
 
 /**
  * The source's pipeline for `tvmx migrate <td>`, one named step after the other:
@@ -262,7 +262,7 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
     const stateDigest = chainStateDigest(done.sourceDigest);
     const signature = await ctx.market.allocations.signReceipt(ctx.wallet, allocationId, tvmId, stateDigest);
     const conn = await ctx.peers.connect(destination);
-    await conn.send({ type: "ADMISSION_TICKET", migrationId, auctionId: auctionId.toString(), ticket: receiptBlob(allocationId, tvmId, stateDigest, signature, ctx.address) });
+    await conn.send(receiptMessage(migrationId, { allocationId, tvmId, stateDigest, signature }, ctx.address));
     // step: await-confirmation
     const settled = await awaitSettlement(ctx, allocationId);
     report.status = settled;

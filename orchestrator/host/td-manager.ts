@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { tvmIdFor } from "../chain/tvm-id.js";
 import { TvmxError } from "../errors/index.js";
 import type { HostJournal, TdRecord } from "../journal/index.js";
 import type { Logger } from "../log/index.js";
@@ -42,6 +42,8 @@ export interface TdSummary {
  * gone) and is reported as lost on restart.
  */
 export class TdManager {
+  /** This host's address: the origin every TVM id it creates commits to. */
+  readonly #origin: string;
   readonly #platform: Platform;
   readonly #journal: HostJournal;
   readonly #capacity: { tvmSlots: number; memoryMiB: number };
@@ -51,7 +53,15 @@ export class TdManager {
   /** Incoming migrations holding a slot: migration id → memory MiB. */
   readonly #reserved = new Map<string, number>();
 
-  constructor(platform: Platform, journal: HostJournal, capacity: { tvmSlots: number; memoryMiB: number }, logger: Logger, metrics?: HostMetrics) {
+  constructor(
+    origin: string,
+    platform: Platform,
+    journal: HostJournal,
+    capacity: { tvmSlots: number; memoryMiB: number },
+    logger: Logger,
+    metrics?: HostMetrics,
+  ) {
+    this.#origin = origin;
     this.#platform = platform;
     this.#journal = journal;
     this.#capacity = capacity;
@@ -93,7 +103,8 @@ export class TdManager {
       });
     }
     const td = this.#platform.createTd({ memoryBytes: spec.memoryMiB * MIB, numVcpus: spec.vcpus });
-    const tvmId = `0x${randomBytes(32).toString("hex")}`;
+    // The id commits to this host as the TVM's origin (address ‖ 12 random bytes): only it may open the first auction.
+    const tvmId = tvmIdFor(this.#origin);
     return this.#adopt(td, tvmId, spec, { kind: "created" });
   }
 

@@ -1,17 +1,21 @@
 import { AbiCoder, getAddress, keccak256, Signature } from "ethers";
 import type { AdmissionTicket } from "../chain/index.js";
-import type { MessageOf, SignedBlob } from "../channel/index.js";
+import { MIGRATION_RECEIPT_VERSION, type MessageOf, type SignedBlob } from "../channel/index.js";
 import { TvmxError } from "../errors/index.js";
 
 /**
- * The signed blobs hosts pass each other in ADMISSION_TICKET messages (the channel's message for "a signed
- * authorization from the source"):
- * - the admission ticket:  bytes = abi.encode(uint64 auctionId, address host),             signature = r ‖ vs (64 bytes)
- * - the migration receipt: bytes = abi.encode(uint64 allocationId, bytes32 tvmId, bytes32 stateDigest),
- *                          signature = the source's 65-byte EIP-712 MigrationReceipt signature
- * They are told apart by the length of `bytes` (64 vs 96).
+ * What hosts pass each other about the auction and its outcome, beside the channel's own checks:
+ * - ADMISSION_TICKET carries the source's admission ticket as a signed blob:
+ *   bytes = abi.encode(uint64 auctionId, address host) (exactly 64 bytes), signature = r ‖ vs (64 bytes);
+ * - MIGRATION_RECEIPT carries the source's countersignature of the migrated state, the 65-byte EIP-712
+ *   MigrationReceipt(allocationId, tvmId, stateDigest) signature (its fields are checked by the channel).
  */
 const coder = AbiCoder.defaultAbiCoder();
+
+/** abi.encode(uint64, address): two 32-byte words. */
+export const TICKET_BLOB_BYTES = 64;
+/** r ‖ vs (EIP-2098 compact signature). */
+export const TICKET_SIGNATURE_BYTES = 64;
 
 export function ticketBlob(ticket: AdmissionTicket, signer: string): SignedBlob {
   return {
@@ -21,34 +25,76 @@ export function ticketBlob(ticket: AdmissionTicket, signer: string): SignedBlob 
   };
 }
 
-export function receiptBlob(allocationId: bigint, tvmId: string, stateDigest: string, signature: string, signer: string): SignedBlob {
-  return { bytes: coder.encode(["uint64", "bytes32", "bytes32"], [allocationId, tvmId, stateDigest]), signature, signer: getAddress(signer).toLowerCase() };
+/** The admission ticket an ADMISSION_TICKET message carries; a blob of any other form is refused. */
+export function decodeTicket(message: MessageOf<"ADMISSION_TICKET">): AdmissionTicket {
+  const fail = (reason: string, details: Record<string, unknown> = {}, cause?: unknown) =>
+    new TvmxError("CHANNEL_PROTOCOL", `malformed ADMISSION_TICKET for ${message.migrationId}: ${reason}`, {
+      details: { migrationId: message.migrationId, auctionId: message.auctionId, ...details },
+      ...(cause !== undefined ? { cause } : {}),
+    });
+  const length = (message.ticket.bytes.length - 2) / 2;
+  if (length !== TICKET_BLOB_BYTES) {
+    throw fail(`the ticket blob is ${length} bytes, an admission ticket is ${TICKET_BLOB_BYTES} (abi.encode(uint64 auctionId, address host))`, { length, expected: TICKET_BLOB_BYTES });
+  }
+  const sig = message.ticket.signature.slice(2);
+  if (sig.length !== TICKET_SIGNATURE_BYTES * 2) {
+    throw fail(`the ticket signature is ${sig.length / 2} bytes, it must be ${TICKET_SIGNATURE_BYTES} (r ‖ vs)`, { signatureLength: sig.length / 2 });
+  }
+  let auctionId: bigint;
+  let host: string;
+  try {
+    [auctionId, host] = coder.decode(["uint64", "address"], message.ticket.bytes) as unknown as [bigint, string];
+  } catch (err) {
+    throw fail(`the ticket blob does not decode as (uint64, address): ${(err as Error).message}`, {}, err);
+  }
+  if (auctionId.toString() !== message.auctionId) throw fail(`ticket is for auction ${auctionId}, message says ${message.auctionId}`);
+  return { auctionId, host, r: `0x${sig.slice(0, 64)}`, vs: `0x${sig.slice(64)}` };
 }
 
-export type DecodedBlob =
-  | { kind: "ticket"; ticket: AdmissionTicket }
-  | { kind: "receipt"; allocationId: bigint; tvmId: string; stateDigest: string; signature: string };
+/** The source's countersigned receipt, as a MIGRATION_RECEIPT message. */
+export function receiptMessage(
+  migrationId: string,
+  receipt: { allocationId: bigint; tvmId: string; stateDigest: string; signature: string },
+  signer: string,
+): MessageOf<"MIGRATION_RECEIPT"> {
+  return {
+    type: "MIGRATION_RECEIPT",
+    version: MIGRATION_RECEIPT_VERSION,
+    migrationId,
+    allocationId: receipt.allocationId.toString(),
+    tvmId: receipt.tvmId,
+    stateDigest: receipt.stateDigest,
+    signature: receipt.signature,
+    signer: getAddress(signer).toLowerCase(),
+  };
+}
 
-export function decodeBlob(message: MessageOf<"ADMISSION_TICKET">): DecodedBlob {
-  const bytes = message.ticket.bytes;
-  const len = (bytes.length - 2) / 2;
+export interface MigrationReceipt {
+  readonly allocationId: bigint;
+  readonly tvmId: string;
+  readonly stateDigest: string;
+  readonly signature: string;
+  readonly signer: string;
+}
+
+/** A MIGRATION_RECEIPT's content, typed (the channel has validated its fields already). */
+export function decodeReceipt(message: MessageOf<"MIGRATION_RECEIPT">): MigrationReceipt {
   try {
-    if (len === 64) {
-      const [auctionId, host] = coder.decode(["uint64", "address"], bytes) as unknown as [bigint, string];
-      const sig = message.ticket.signature.slice(2);
-      if (sig.length !== 128) throw new Error("ticket signature must be 64 bytes (r ‖ vs)");
-      if (auctionId.toString() !== message.auctionId) throw new Error(`ticket is for auction ${auctionId}, message says ${message.auctionId}`);
-      return { kind: "ticket", ticket: { auctionId, host, r: `0x${sig.slice(0, 64)}`, vs: `0x${sig.slice(64)}` } };
-    }
-    if (len === 96) {
-      const [allocationId, tvmId, stateDigest] = coder.decode(["uint64", "bytes32", "bytes32"], bytes) as unknown as [bigint, string, string];
-      Signature.from(message.ticket.signature); // well-formed 65-byte signature, or throws
-      return { kind: "receipt", allocationId, tvmId, stateDigest, signature: message.ticket.signature };
-    }
-    throw new Error(`a signed blob of ${len} bytes is neither a ticket (64) nor a receipt (96)`);
+    // Reading `s` throws on a non-canonical (high) s, which the registry's ECDSA check would refuse too.
+    void Signature.from(message.signature).s;
   } catch (err) {
-    throw new TvmxError("CHANNEL_PROTOCOL", `malformed ${message.type} for ${message.migrationId}: ${(err as Error).message}`, { details: { migrationId: message.migrationId }, cause: err });
+    throw new TvmxError("CHANNEL_PROTOCOL", `malformed MIGRATION_RECEIPT for ${message.migrationId}: ${(err as Error).message}`, {
+      details: { migrationId: message.migrationId, allocationId: message.allocationId },
+      cause: err,
+    });
   }
+  return {
+    allocationId: BigInt(message.allocationId),
+    tvmId: message.tvmId,
+    stateDigest: message.stateDigest,
+    signature: message.signature,
+    signer: getAddress(message.signer),
+  };
 }
 
 /** The on-chain state digest (bytes32) of a TD state digest (SHA-384 hex from the CPU model). */

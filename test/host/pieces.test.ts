@@ -3,18 +3,21 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Signature, Wallet } from "ethers";
+import { tvmOriginOf } from "../../orchestrator/chain/index.js";
+import { validateMessage } from "../../orchestrator/channel/index.js";
 import { TvmxError } from "../../orchestrator/errors/index.js";
 import { compatibilityProblem } from "../../orchestrator/host/destination-flow.js";
 import { formatEndpoint, parseEndpoint } from "../../orchestrator/host/endpoint.js";
 import { setupPlatform } from "../../orchestrator/host/platform-setup.js";
 import { checkSpec, TdManager } from "../../orchestrator/host/td-manager.js";
-import { chainStateDigest, decodeBlob, engineMigrationId, receiptBlob, ticketBlob } from "../../orchestrator/host/wire-formats.js";
+import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, receiptMessage, ticketBlob } from "../../orchestrator/host/wire-formats.js";
 import { HostJournal } from "../../orchestrator/journal/index.js";
 import { MemoryLogger } from "../../orchestrator/log/index.js";
 import { createHostMetrics } from "../../orchestrator/metrics/index.js";
 import { ATTRIBUTES } from "../../orchestrator/tdx/index.js";
 
 const MID = `0x${"ab".repeat(32)}`;
+const ORIGIN = Wallet.createRandom().address;
 
 describe("host/endpoint", () => {
   it("round-trips the published endpoint", () => {
@@ -33,21 +36,37 @@ describe("host/endpoint", () => {
 describe("host/wire formats", () => {
   const source = Wallet.createRandom();
 
-  it("carries an admission ticket and a receipt, told apart by their length", async () => {
+  it("carries an admission ticket in ADMISSION_TICKET and a receipt in MIGRATION_RECEIPT", async () => {
     const sig = Signature.from(await source.signMessage("x"));
     const ticket = { auctionId: 7n, host: source.address, r: sig.r, vs: sig.yParityAndS };
-    const t = decodeBlob({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "7", ticket: ticketBlob(ticket, source.address) });
-    expect(t).to.deep.equal({ kind: "ticket", ticket });
+    expect(decodeTicket({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "7", ticket: ticketBlob(ticket, source.address) })).to.deep.equal(ticket);
     const digest = chainStateDigest("11".repeat(48));
-    const r = decodeBlob({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "7", ticket: receiptBlob(3n, MID, digest, sig.serialized, source.address) });
-    expect(r).to.deep.equal({ kind: "receipt", allocationId: 3n, tvmId: MID, stateDigest: digest, signature: sig.serialized });
+    const message = receiptMessage(MID, { allocationId: 3n, tvmId: MID, stateDigest: digest, signature: sig.serialized }, source.address);
+    expect(validateMessage("MIGRATION_RECEIPT", JSON.parse(JSON.stringify(message)))).to.deep.equal(message);
+    expect(decodeReceipt(message)).to.deep.equal({ allocationId: 3n, tvmId: MID, stateDigest: digest, signature: sig.serialized, signer: source.address });
   });
 
-  it("refuses a ticket for another auction than the message names, and blobs of other sizes", async () => {
+  it("refuses a ticket for another auction than the message names, and ticket blobs of the wrong size", async () => {
     const sig = Signature.from(await source.signMessage("x"));
     const blob = ticketBlob({ auctionId: 7n, host: source.address, r: sig.r, vs: sig.yParityAndS }, source.address);
-    expect(() => decodeBlob({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "8", ticket: blob })).to.throw(TvmxError, "ticket is for auction 7");
-    expect(() => decodeBlob({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "7", ticket: { ...blob, bytes: "0x1234" } })).to.throw(TvmxError, "neither a ticket");
+    expect(() => decodeTicket({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "8", ticket: blob })).to.throw(TvmxError, "ticket is for auction 7");
+    expect(() => decodeTicket({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "7", ticket: { ...blob, bytes: "0x1234" } })).to.throw(
+      TvmxError,
+      "the ticket blob is 2 bytes, an admission ticket is 64",
+    );
+    // A receipt's 96-byte encoding is no longer accepted as anything in an ADMISSION_TICKET.
+    const receiptSized = { ...blob, bytes: `0x${"00".repeat(96)}` };
+    expect(() => decodeTicket({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "7", ticket: receiptSized })).to.throw(TvmxError, "is 96 bytes");
+    expect(() => decodeTicket({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "7", ticket: { ...blob, signature: sig.serialized } })).to.throw(
+      TvmxError,
+      "signature is 65 bytes, it must be 64",
+    );
+  });
+
+  it("refuses a receipt whose signature is not a canonical secp256k1 signature", () => {
+    const highS = `0x${"11".repeat(32)}${"ff".repeat(32)}1b`;
+    const message = receiptMessage(MID, { allocationId: 3n, tvmId: MID, stateDigest: MID, signature: highS }, source.address);
+    expect(() => decodeReceipt(message)).to.throw(TvmxError, "malformed MIGRATION_RECEIPT");
   });
 
   it("names a migration for the engine by the first 16 bytes of its id", () => {
@@ -70,8 +89,11 @@ describe("host/TD manager", () => {
   it("creates TDs until the capacity is used, counting reservations, and journals them", async () => {
     const { platform } = await setupPlatform({ authoritySeed: "a", platformSeed: "p" });
     const metrics = createHostMetrics();
-    const tds = new TdManager(platform, journal, { tvmSlots: 2, memoryMiB: 64 }, new MemoryLogger(), metrics);
+    const tds = new TdManager(ORIGIN, platform, journal, { tvmSlots: 2, memoryMiB: 64 }, new MemoryLogger(), metrics);
     const a = await tds.create({ memoryMiB: 16, vcpus: 1 });
+    // The TVM id commits to this host as its origin: its address, then 12 random bytes.
+    expect(a.tvmId).to.match(/^0x[0-9a-f]{64}$/);
+    expect(tvmOriginOf(a.tvmId)).to.equal(ORIGIN);
     expect(tds.capacity()).to.deep.equal({ tvmSlots: 2, memoryMiB: 64, usedSlots: 1, usedMemoryMiB: 16 });
     tds.reserve("m1", 32);
     const err = await tds.create({ memoryMiB: 8, vcpus: 1 }).catch((e: unknown) => e);
@@ -89,8 +111,8 @@ describe("host/TD manager", () => {
   it("reports the TDs of a previous process as lost", async () => {
     const { platform } = await setupPlatform({ authoritySeed: "a", platformSeed: "p" });
     const log = new MemoryLogger();
-    await new TdManager(platform, journal, { tvmSlots: 2, memoryMiB: 64 }, log).create({ memoryMiB: 4, vcpus: 1 });
-    const next = new TdManager(platform, journal, { tvmSlots: 2, memoryMiB: 64 }, log);
+    await new TdManager(ORIGIN, platform, journal, { tvmSlots: 2, memoryMiB: 64 }, log).create({ memoryMiB: 4, vcpus: 1 });
+    const next = new TdManager(ORIGIN, platform, journal, { tvmSlots: 2, memoryMiB: 64 }, log);
     expect(await next.reconcileAfterRestart()).to.have.length(1);
     expect(journal.state.tds.size).to.equal(0);
     expect(log.find("TD lost: it ran in the previous process, whose memory is gone")).to.have.length(1);
