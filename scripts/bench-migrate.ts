@@ -85,6 +85,8 @@ interface RunResult {
   blackout: CompletedMigration["blackout"];
   /** CPU time of this process (both sides, all threads) per MB sent, from start to the TD running on the destination. */
   cpuMsPerMB: number;
+  /** The same split by thread: the main loop (both sides and the guest), the export workers, the import workers. */
+  cpuSplitMsPerMB: { main: number; export: number; import: number };
 }
 
 async function main(): Promise<void> {
@@ -113,13 +115,17 @@ async function main(): Promise<void> {
   const destinationMemory = config.freshMemory ? undefined : touched();
   // CPU time at the moment the TD starts running on the destination (before any digest is computed).
   let cpuAtCommit: NodeJS.CpuUsage | undefined;
+  let mainCpuAtCommit: NodeJS.CpuUsage | undefined;
   const listener = await listenIncoming({
     platform: destination,
     key,
     pool: destinationPool,
     memoryProvider: (bytes) => (bytes === memoryBytes ? destinationMemory : undefined),
     onStateChange: (_id, state) => {
-      if (state.phase === "committed") cpuAtCommit = process.cpuUsage();
+      if (state.phase === "committed") {
+        cpuAtCommit = process.cpuUsage();
+        mainCpuAtCommit = process.threadCpuUsage();
+      }
     },
   });
   const loadBefore = loadavg()[0]!;
@@ -133,6 +139,8 @@ async function main(): Promise<void> {
       workload.start();
       await new Promise((r) => setTimeout(r, config.warmupMs));
       const incoming = listener.accept();
+      const [exportCpuAtStart, importCpuAtStart] = await Promise.all([sourcePool.cpuUsage(), destinationPool.cpuUsage()]);
+      const mainCpuAtStart = process.threadCpuUsage();
       const cpuAtStart = process.cpuUsage();
       let done: CompletedMigration;
       let imported: CompletedImport;
@@ -152,6 +160,8 @@ async function main(): Promise<void> {
       } finally {
         workload.stop();
       }
+      // The workers are idle once the TD runs on the destination: their CPU time now is their share of the migration.
+      const [exportCpuAtEnd, importCpuAtEnd] = await Promise.all([sourcePool.cpuUsage(), destinationPool.cpuUsage()]);
       const teardown = destination.module.teardown(imported.td);
       if (teardown.status !== 0n) throw new Error(`teardown of the imported TD failed: ${teardown.status}`);
       const result: RunResult = {
@@ -170,6 +180,11 @@ async function main(): Promise<void> {
         convergence: done.convergence.reason,
         blackout: done.blackout,
         cpuMsPerMB: cpuMs(cpuAtStart, cpuAtCommit!) / (done.bytesSent / 1e6),
+        cpuSplitMsPerMB: {
+          main: cpuMs(mainCpuAtStart, mainCpuAtCommit!) / (done.bytesSent / 1e6),
+          export: cpuMs(exportCpuAtStart, exportCpuAtEnd) / (done.bytesSent / 1e6),
+          import: cpuMs(importCpuAtStart, importCpuAtEnd) / (done.bytesSent / 1e6),
+        },
       };
       results.push(result);
       say(
@@ -222,6 +237,11 @@ async function main(): Promise<void> {
     // Load-independent view: CPU cost of a migrated MB (both sides) against the CPU cost of one raw AES-GCM MB;
     // with `cores` cores fully available the ratio could reach cores x aesCpuMsPerMB / cpuMsPerMB.
     cpuMsPerMB: round(cpuMsPerMB),
+    cpuSplitMsPerMB: {
+      main: round(median(results.map((r) => r.cpuSplitMsPerMB.main))),
+      export: round(median(results.map((r) => r.cpuSplitMsPerMB.export))),
+      import: round(median(results.map((r) => r.cpuSplitMsPerMB.import))),
+    },
     aesCpuMsPerMB: round(aesCpuMsPerMB),
     cores,
     cpuBoundRatio: round((cores * aesCpuMsPerMB) / cpuMsPerMB, 3),
@@ -234,6 +254,7 @@ async function main(): Promise<void> {
       throughputMBps: round(r.throughputMBps),
       bulkThroughputMBps: round(r.bulkThroughputMBps),
       cpuMsPerMB: round(r.cpuMsPerMB),
+      cpuSplitMsPerMB: { main: round(r.cpuSplitMsPerMB.main), export: round(r.cpuSplitMsPerMB.export), import: round(r.cpuSplitMsPerMB.import) },
       blackout: { exportMs: round(r.blackout.exportMs), readyMs: round(r.blackout.readyMs), commitMs: round(r.blackout.commitMs), pages: r.blackout.pages },
     })),
   };
@@ -250,6 +271,7 @@ async function main(): Promise<void> {
   say(`  digests: ${report.digestMatch ? "every run's destination state equals the source's at pause" : "MISMATCH in at least one run"}`);
   say(`  memory: ${report.memory} (pre-touched and reused across runs unless --fresh-memory)`);
   say(`  CPU: ${report.cpuMsPerMB} ms per migrated MB (both sides) vs ${report.aesCpuMsPerMB} ms per raw AES-GCM MB; on ${cores} idle cores the ratio could reach ${report.cpuBoundRatio}`);
+  say(`  CPU by thread (ms per MB): main loop ${report.cpuSplitMsPerMB.main}, export workers ${report.cpuSplitMsPerMB.export}, import workers ${report.cpuSplitMsPerMB.import}`);
   say(`  machine load average (1 min) before/after: ${report.loadAverage1m.join(" / ")} on ${cores} cores`);
 }
 

@@ -86,6 +86,12 @@ export class WorkerPool {
     return this.#completed;
   }
 
+  /** CPU time (µs) the pool's threads used so far, summed over its workers (for benchmarks). */
+  async cpuUsage(): Promise<{ user: number; system: number }> {
+    const usages = await Promise.all(this.#workers.map((w) => w.worker.cpuUsage()));
+    return usages.reduce((a, u) => ({ user: a.user + u.user, system: a.system + u.system }), { user: 0, system: 0 });
+  }
+
   /** Descriptors queued or in flight on one worker. */
   backlog(workerIndex: number): number {
     const w = this.#worker(workerIndex);

@@ -7,7 +7,7 @@ import type {
   LeafResult,
   MigStreamContext,
 } from "./api.js";
-import { openMbmd, sealMbmd, sealPage } from "./bundle-crypto.js";
+import { openMbmd, pageCountersFit, sealMbmd, sealPage } from "./bundle-crypto.js";
 import {
   ATTRIBUTES,
   GPA_LIST_ENTRY_SIZE,
@@ -197,10 +197,13 @@ export function exportMem(td: TrustDomain, stream: MigStreamContext, gpas: Array
   for (let i = 0; i < count; i++) writeGpaEntry(bundle, listAt + i * ENTRY, claimed[i]! * PAGE);
   const key = td.migrationKeyObject();
   const memory = td.memory;
+  if (!pageCountersFit(ivBase, count)) {
+    throw new TdxModelError("TDX_IV_COUNTER_RANGE", "the stream's IV counter passed 2^53", { details: { migsIndex, ivBase: ivBase.toString() } });
+  }
+  const firstPageIv = Number(ivBase) + 1;
   for (let i = 0; i < count; i++) {
     const gpa = claimed[i]! * PAGE;
-    const entry = bundle.subarray(listAt + i * ENTRY, listAt + (i + 1) * ENTRY);
-    sealPage(key, ivBase + 1n + BigInt(i), migsIndex, entry, memory.subarray(gpa, gpa + PAGE), bundle, pagesAt + i * PAGE, macsAt + i * MAC);
+    sealPage(key, firstPageIv + i, migsIndex, bundle, listAt + i * ENTRY, memory.subarray(gpa, gpa + PAGE), pagesAt + i * PAGE, macsAt + i * MAC);
   }
   sealMbmd(key, ivBase, migsIndex, bundle, bundle.subarray(listAt, pagesAt), undefined, 0);
   Atomics.add(td.control, CTL.TOTAL_MB, 1);

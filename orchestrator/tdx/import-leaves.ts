@@ -1,5 +1,5 @@
 import type { BundleResult, ImportBundleResult, ImportMemResult, ImportTrackResult, LeafResult, MigStreamContext } from "./api.js";
-import { openMbmd, openPage, sealMbmd } from "./bundle-crypto.js";
+import { openMbmd, openPage, pageCountersFit, sealMbmd } from "./bundle-crypto.js";
 import {
   ATTRIBUTES,
   GPA_LIST_ENTRY_SIZE,
@@ -158,6 +158,9 @@ export function importMem(td: TrustDomain, stream: MigStreamContext, bundle: Uin
   if (openMbmd(key, m.ivCounter, m.migsIndex, buf, buf.subarray(listAt, pagesAt), undefined) === undefined) {
     return { status: macFailure(td), pages: 0 };
   }
+  // A bundle whose page counters would pass 2^53 cannot be authentic (the source cannot have produced it).
+  if (!pageCountersFit(m.ivCounter, n)) return { status: fail(td, TDX_STATUS.TDX_INVALID_MBMD_IV_COUNTER), pages: 0 };
+  const firstPageIv = Number(m.ivCounter) + 1;
   const epochTag = Atomics.load(td.control, CTL.IMPORT_EPOCH) + 1;
   for (let i = 0; i < n; i++) {
     const gpa = readGpaEntry(buf, listAt + i * GPA_LIST_ENTRY_SIZE);
@@ -167,15 +170,7 @@ export function importMem(td: TrustDomain, stream: MigStreamContext, bundle: Uin
     if (prev === epochTag || Atomics.compareExchange(td.pageEpoch, page, prev, epochTag) !== prev) {
       return { status: fail(td, TDX_STATUS.TDX_MIGRATED_IN_CURRENT_EPOCH), pages: 0 };
     }
-    const entry = buf.subarray(listAt + i * GPA_LIST_ENTRY_SIZE, listAt + (i + 1) * GPA_LIST_ENTRY_SIZE);
-    const plain = openPage(
-      key,
-      m.ivCounter + 1n + BigInt(i),
-      m.migsIndex,
-      entry,
-      buf.subarray(pagesAt + i * PAGE_SIZE, pagesAt + (i + 1) * PAGE_SIZE),
-      buf.subarray(macsAt + i * MAC_SIZE, macsAt + (i + 1) * MAC_SIZE),
-    );
+    const plain = openPage(key, firstPageIv + i, m.migsIndex, buf, listAt + i * GPA_LIST_ENTRY_SIZE, pagesAt + i * PAGE_SIZE, macsAt + i * MAC_SIZE);
     if (plain === undefined) return { status: fail(td, TDX_STATUS.TDX_INVALID_PAGE_MAC), pages: 0 };
     td.memory.set(plain, gpa);
     const before = Atomics.or(td.pageFlags, page, PAGE_FLAG.PRESENT);
