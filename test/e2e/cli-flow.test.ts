@@ -62,6 +62,13 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
     expect(bids.bids.map((b: { auctionId: string }) => b.auctionId)).to.include(m.auctionId);
     expect(JSON.stringify(bids)).not.to.contain("salt");
 
+    // operators see it in the metrics of both hosts (Prometheus text format)
+    for (const [name, role] of [["roomy", "destination"], ["source", "source"]] as const) {
+      const url = (await json(["host", "status", ...cfg(name)])).metricsUrl as string;
+      const text = await (await fetch(url)).text();
+      expect(text, name).to.match(new RegExp(`^tvmx_migrations_total\\{[^}]*role="${role}"[^}]*outcome="Committed"[^}]*\\} 1$|^tvmx_migrations_total\\{[^}]*outcome="Committed"[^}]*role="${role}"[^}]*\\} 1$`, "m"));
+    }
+
     // the same, for a human
     const statusHuman = await tvmx(["host", "status", ...cfg("roomy")]);
     expect(statusHuman.stdout).to.match(/registration:\s+Active/);
