@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { readFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Cluster } from "../../orchestrator/demo/cluster.js";
 import { logRecords, startTestCluster, tvmx } from "./helpers.js";
@@ -100,6 +100,16 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
       expect(d[k]).not.to.equal(cluster.chain.addresses[k as keyof typeof cluster.chain.addresses]);
     }
     expect(file.chainId).to.equal("31337");
+  });
+
+  it("refuses a wrong control token", async () => {
+    const dir = join(cluster.workDir, "impostor");
+    await mkdir(dir);
+    await copyFile(join(cluster.host("source").dataDir, "control.json"), join(dir, "control.json"));
+    await writeFile(join(dir, "control.token"), "00".repeat(32), { mode: 0o600 });
+    const r = await tvmx(["td", "list", "--data-dir", dir]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/error \[CONTROL_UNAUTHORIZED\]: host at http:\/\/127\.0\.0\.1:\d+ refused the control token/);
   });
 
   it("closes a host cleanly on SIGTERM (exit status 0, journal closed)", async () => {
