@@ -42,7 +42,7 @@ export async function spawnHostProcess(options: HostProcessOptions): Promise<Hos
   const log = createWriteStream(options.logFile, { flags: "a" });
   const child: ChildProcess = spawn(process.execPath, [TVMX_BIN, "host", "start", "--config", options.configFile, "--json"], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, TVMX_EXIT_WITH_PARENT: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let gone = false;

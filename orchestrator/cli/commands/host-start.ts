@@ -2,7 +2,9 @@
  * `tvmx host start --config <file>`: runs the host daemon in the foreground until SIGINT or SIGTERM, then
  * closes it cleanly (subsystems in reverse order, journal last). Logs are JSON lines on stderr; stdout gets one
  * line when the host is up (`--json`: the host's status as one JSON object, which scripts wait for).
- * A second signal during the close exits at once.
+ * A second signal during the close exits at once. With TVMX_EXIT_WITH_PARENT=1 in its environment (the demo and
+ * the tests set it) the host also closes when the process that started it is gone, even if that one was killed
+ * with SIGKILL and could not stop it.
  */
 import { startHostFromConfig } from "../../host/index.js";
 import { createProgressBar, type ProgressBar } from "../../progress/index.js";
@@ -31,6 +33,19 @@ export async function run(options: HostStartOptions, io: CliIo): Promise<number>
     stopRequested(signal);
   };
   for (const s of SIGNALS) process.on(s, onSignal);
+  const parent = process.ppid;
+  const orphanWatch =
+    process.env.TVMX_EXIT_WITH_PARENT === "1"
+      ? setInterval(() => {
+          // a dead parent's children are adopted by another process: the parent id changes
+          if (process.ppid !== parent && signals === 0) {
+            io.err("the process that started this host is gone: stopping");
+            signals += 1;
+            controller.abort(new Error("parent process gone"));
+            stopRequested("SIGTERM");
+          }
+        }, 1_000).unref()
+      : undefined;
   const bars = new Map<string, ProgressBar>();
   try {
     const started = await startHostFromConfig(options.config, {
@@ -55,5 +70,6 @@ export async function run(options: HostStartOptions, io: CliIo): Promise<number>
     return 0;
   } finally {
     for (const s of SIGNALS) process.off(s, onSignal);
+    clearInterval(orphanWatch);
   }
 }
