@@ -106,7 +106,10 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         AllocationId liveAllocation = _allocationRegistry.liveAllocation(tvmId);
         if (AllocationId.unwrap(liveAllocation) != 0) revert MigrationAuctionTvmAllocationLive(tvmId, liveAllocation);
         (address holder,) = _allocationRegistry.currentPlacement(tvmId);
-        if (holder != address(0) && holder != msg.sender) {
+        if (holder == address(0)) {
+            // Never placed: only its origin, committed to in the id's high 20 bytes, may offer it first.
+            if (address(bytes20(tvmId)) != msg.sender) revert MigrationAuctionNotTvmOrigin(tvmId, msg.sender);
+        } else if (holder != msg.sender) {
             revert MigrationAuctionNotTvmHolder(tvmId, msg.sender, holder);
         }
 

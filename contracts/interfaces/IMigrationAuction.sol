@@ -25,6 +25,12 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// ({forfeitBond}, anyone may call it once the reveal deadline has passed): the source paid for the delay and for
 /// a bid that could have won and was withheld. All payouts are pull-based.
 ///
+/// Who may open an auction for a TVM: its current placement (the host the AllocationRegistry last committed it
+/// to); for a TVM never placed, its origin, the host whose address forms the TVM id's high 20 bytes. A TVM id is
+/// made by the host that creates the TVM as `bytes32(bytes20(host)) | 96-bit random`, so it commits to its first
+/// source: nobody else can open an auction for a fresh TVM and hold it (a TVM has one live auction at a time)
+/// before its real source does.
+///
 /// The source may cancel while the commit phase lasts; it is meant for the time before the first commit (for
 /// example when the TVM no longer needs to move), and bidders that did commit get their bond back. Commits are
 /// not counted on-chain: {commitBid} reads one slot of the auction and writes only the bidder's own slot.
@@ -78,7 +84,8 @@ interface IMigrationAuction {
 
     /// @notice What the source fixes when it opens an auction (the reserve price is `msg.value`).
     /// @param requestId Identifier of the migration request broadcast to the hosts.
-    /// @param tvmId Identifier of the TVM to migrate.
+    /// @param tvmId Identifier of the TVM to migrate: `bytes32(bytes20(origin)) | 96-bit random`, where `origin` is
+    /// the host that created the TVM (the only one that may open the first auction for it).
     /// @param configHash Hash of the TVM configuration (TD config including its TCB capability).
     /// @param tcb TCB capability the TVM requires.
     /// @param commitDeadline Commits are accepted strictly before this timestamp.
@@ -199,6 +206,10 @@ interface IMigrationAuction {
     /// @notice TVM `tvmId` is placed on `holder`; only it may open an auction for the TVM.
     error MigrationAuctionNotTvmHolder(bytes32 tvmId, address caller, address holder);
 
+    /// @notice TVM `tvmId` has never been placed and `caller` is not its origin (the address in its high 20 bytes),
+    /// the only host that may open its first auction.
+    error MigrationAuctionNotTvmOrigin(bytes32 tvmId, address caller);
+
     /// @notice `caller` is not the source `source` of auction `auctionId`.
     error MigrationAuctionNotSource(AuctionId auctionId, address caller, address source);
 
@@ -237,7 +248,9 @@ interface IMigrationAuction {
     /// @notice Sending `amount` wei to `to` failed.
     error MigrationAuctionTransferFailed(address to, uint256 amount);
 
-    /// @notice Opens an auction for one TVM; `msg.value` is the reserve price, held in escrow.
+    /// @notice Opens an auction for one TVM; `msg.value` is the reserve price, held in escrow. The caller must be
+    /// the TVM's current placement ({MigrationAuctionNotTvmHolder}) or, for a TVM never placed, its origin
+    /// `address(bytes20(tvmId))` ({MigrationAuctionNotTvmOrigin}).
     /// @return auctionId The new auction's id.
     function openAuction(AuctionParams calldata params) external payable returns (AuctionId auctionId);
 

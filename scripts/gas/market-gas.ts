@@ -1,11 +1,12 @@
 /**
  * Runs the market end to end on a fresh chain and records the gas of each operation.
  */
-import { Wallet, hexlify, id, randomBytes } from "ethers";
+import { Wallet, getBytes, hexlify, id, randomBytes } from "ethers";
 import type { ContractTransactionResponse, Signer } from "ethers";
 import type { network } from "hardhat";
 import { LOCAL_SUITE_PARAMS, deploySuite } from "../../deploy/deploy-suite.js";
 import type { DeployedSuite } from "../../deploy/deploy-suite.js";
+import { tvmIdFor } from "../../orchestrator/chain/tvm-id.js";
 import {
   allocationDomain,
   auctionDomain,
@@ -73,14 +74,15 @@ async function setUp(connection: Connection, hostCount: number): Promise<Market 
   return { connection, suite, chainId, source, hosts, registerGas };
 }
 
-async function openAuction(market: Market, tvmId: string): Promise<{ auctionId: bigint; gas: number }> {
+/** `request` names the request and the configuration (the TVM id by default). */
+async function openAuction(market: Market, tvmId: string, request: string = tvmId): Promise<{ auctionId: bigint; gas: number }> {
   const { networkHelpers } = market.connection;
   const now = BigInt(await networkHelpers.time.latest());
   const auction = market.suite.contracts.migrationAuction.connect(market.source);
   const params = {
-    requestId: id(`request-${tvmId}`),
+    requestId: id(`request-${request}`),
     tvmId,
-    configHash: id(`config-${tvmId}`),
+    configHash: id(`config-${request}`),
     tcb: { minTeeTcbSvn: PLATFORM.teeTcbSvn, minTdxModuleVersion: PLATFORM.tdxModuleVersion },
     commitDeadline: now + 1000n,
     revealDeadline: now + 2000n,
@@ -129,22 +131,36 @@ async function runAuction(market: Market, tvmId: string, bidders: number): Promi
   return { auctionId, commitGas, revealGas, finalizeGas };
 }
 
+/** A TVM id of the source's (the auction lets only its origin open a TVM's first auction). */
+function sourceTvm(source: string, label: string): string {
+  return tvmIdFor(source, getBytes(id(label)).subarray(0, 12));
+}
+
+/**
+ * A TVM id of the source's whose nonce is 12 times `byte` (non-zero): the two measured openings differ only in
+ * it, so their call data (16 gas per non-zero byte, 4 per zero byte) costs the same and only the ackers vary.
+ */
+function measuredTvm(source: string, byte: number): string {
+  return tvmIdFor(source, new Uint8Array(12).fill(byte));
+}
+
 export async function measureMarketGas(connection: Connection): Promise<MarketGas> {
   const market = await setUp(connection, 50);
   const { suite, source } = market;
+  const sourceAddress = await source.getAddress();
 
   // Warm the auction counter so that every measured opening pays the same storage costs.
-  await openAuction(market, id("warm-up"));
+  await openAuction(market, sourceTvm(sourceAddress, "warm-up"));
   // Opening never depends on the acknowledging hosts: their tickets are signed off-chain afterwards.
   const domain = auctionDomain(market.chainId, suite.migrationAuction);
-  const oneAcker = await openAuction(market, id("tvm-open-1"));
+  const oneAcker = await openAuction(market, measuredTvm(sourceAddress, 0x11), "measured opening");
   await signAdmissionTicket(source, domain, oneAcker.auctionId, market.hosts[0]!.address);
-  const fiftyAckers = await openAuction(market, id("tvm-open-50"));
+  const fiftyAckers = await openAuction(market, measuredTvm(sourceAddress, 0x22), "measured opening");
   for (const host of market.hosts) await signAdmissionTicket(source, domain, fiftyAckers.auctionId, host.address);
 
-  const one = await runAuction(market, id("tvm-1"), 1);
-  const ten = await runAuction(market, id("tvm-10"), 10);
-  const fifty = await runAuction(market, id("tvm-50"), 50);
+  const one = await runAuction(market, sourceTvm(sourceAddress, "tvm-1"), 1);
+  const ten = await runAuction(market, sourceTvm(sourceAddress, "tvm-10"), 10);
+  const fifty = await runAuction(market, sourceTvm(sourceAddress, "tvm-50"), 50);
 
   // Settle the 50-bidder allocation: the winner confirms with the source's receipt, then withdraws the price.
   const registry = suite.contracts.allocationRegistry;

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { hexlify, randomBytes, Wallet, type Provider } from "ethers";
 import { deploySuite } from "../../deploy/deploy-suite.js";
-import { bidCommitment, connectionFromProvider, openMarket, type ChainConnection, type Market } from "../../orchestrator/chain/index.js";
+import { bidCommitment, connectionFromProvider, openMarket, tvmIdFor, type ChainConnection, type Market } from "../../orchestrator/chain/index.js";
 import { TvmxError } from "../../orchestrator/errors/index.js";
 import { createHostMetrics } from "../../orchestrator/metrics/index.js";
 
@@ -66,7 +66,7 @@ describe("chain/market clients on an in-process chain", function () {
     const cheap = await host(11);
     const dear = await host(12);
     const now = (await provider.getBlock("latest"))!.timestamp;
-    const tvmId = hexlify(randomBytes(32));
+    const tvmId = tvmIdFor(source.wallet.address);
     const { auctionId, report: openReport } = await source.market.auction.open(
       {
         requestId: hexlify(randomBytes(32)),

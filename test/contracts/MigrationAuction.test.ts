@@ -19,6 +19,7 @@ import {
   suiteFixture,
   ticketFor,
   time,
+  tvmIdOf,
 } from "./fixtures.js";
 import type { Suite } from "./fixtures.js";
 
@@ -46,7 +47,7 @@ describe("MigrationAuction", () => {
       const now = BigInt(await time.latest());
       const params = {
         requestId: id("request 7"),
-        tvmId: id("tvm 7"),
+        tvmId: tvmIdOf(s.source.address, "tvm 7"),
         configHash: id("config 7"),
         tcb: { minTeeTcbSvn: "0x0a000000000000000000000000000000", minTdxModuleVersion: 0x0104 },
         commitDeadline: now + 50n,
@@ -86,7 +87,7 @@ describe("MigrationAuction", () => {
     it("rejects deadlines that are not now < commit < reveal", async () => {
       const s = await loadFixture(suiteFixture);
       const now = BigInt(await time.latest());
-      const base = { requestId: id("r"), tvmId: id("t"), configHash: id("c"), tcb: { minTeeTcbSvn: "0x" + "00".repeat(16), minTdxModuleVersion: 0 }, bond: BOND };
+      const base = { requestId: id("r"), tvmId: tvmIdOf(s.source.address, "t"), configHash: id("c"), tcb: { minTeeTcbSvn: "0x" + "00".repeat(16), minTdxModuleVersion: 0 }, bond: BOND };
       const auction = s.migrationAuction.connect(s.source);
       await expect(auction.openAuction({ ...base, commitDeadline: now + 1n, revealDeadline: now + 5n }, { value: RESERVE }))
         .to.be.revertedWithCustomError(auction, "MigrationAuctionInvalidDeadlines")
@@ -122,7 +123,7 @@ describe("MigrationAuction", () => {
       const s = await loadFixture(openFixture);
       await expect(openAuction(s))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTvmInAuction")
-        .withArgs(id("tvm-1"), 1n);
+        .withArgs(tvmIdOf(s.source.address), 1n);
     });
 
     it("rejects an auction for a TVM with a live allocation, and from anyone but its holder afterwards", async () => {
@@ -131,28 +132,59 @@ describe("MigrationAuction", () => {
       const { allocationId } = await runAuction(s, [sealedBid(winner, 100n)]);
       await expect(openAuction(s))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTvmAllocationLive")
-        .withArgs(id("tvm-1"), allocationId);
+        .withArgs(tvmIdOf(s.source.address), allocationId);
       const digest = id("state");
-      await s.allocationRegistry.connect(winner).confirmMigration(allocationId, digest, await receiptFor(s, allocationId, id("tvm-1"), digest));
+      await s.allocationRegistry.connect(winner).confirmMigration(allocationId, digest, await receiptFor(s, allocationId, tvmIdOf(s.source.address), digest));
       await expect(openAuction(s))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionNotTvmHolder")
-        .withArgs(id("tvm-1"), s.source.address, winner.address);
+        .withArgs(tvmIdOf(s.source.address), s.source.address, winner.address);
       // The new holder may move the TVM on.
       const now = BigInt(await time.latest());
       await expect(
         s.migrationAuction.connect(winner).openAuction(
-          { requestId: id("r2"), tvmId: id("tvm-1"), configHash: id("c"), tcb: { minTeeTcbSvn: "0x" + "00".repeat(16), minTdxModuleVersion: 0 }, commitDeadline: now + 10n, revealDeadline: now + 20n, bond: 0n },
+          { requestId: id("r2"), tvmId: tvmIdOf(s.source.address), configHash: id("c"), tcb: { minTeeTcbSvn: "0x" + "00".repeat(16), minTdxModuleVersion: 0 }, commitDeadline: now + 10n, revealDeadline: now + 20n, bond: 0n },
           { value: 1n },
         ),
       ).to.emit(s.migrationAuction, "AuctionOpened");
     });
 
+    it("rejects a first auction for a TVM from anyone but its origin, the address in the id's high 20 bytes", async () => {
+      const s = await loadFixture(suiteFixture);
+      const squatter = s.hosts[0]!;
+      const theirs = tvmIdOf(s.source.address, "fresh");
+      const params = await paramsFor(theirs);
+      await expect(s.migrationAuction.connect(squatter).openAuction(params, { value: RESERVE }))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionNotTvmOrigin")
+        .withArgs(theirs, squatter.address);
+      // An id made of random bytes names no host that could open it either.
+      const random = id("not made from any host");
+      await expect(s.migrationAuction.connect(s.source).openAuction(await paramsFor(random), { value: RESERVE }))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionNotTvmOrigin")
+        .withArgs(random, s.source.address);
+      // Nothing was held: the origin opens its TVM's auction.
+      expect(await s.migrationAuction.liveAuctionOf(theirs)).to.equal(0n);
+      await expect(s.migrationAuction.connect(s.source).openAuction(params, { value: RESERVE })).to.emit(s.migrationAuction, "AuctionOpened");
+    });
+
+    it("lets only the current placement, no longer the origin, open an auction for a placed TVM", async () => {
+      const s = await loadFixture(suiteFixture);
+      const [winner, third] = [s.hosts[0]!, s.hosts[1]!];
+      const tvmId = tvmIdOf(s.source.address);
+      const { allocationId } = await runAuction(s, [sealedBid(winner, 100n)]);
+      const digest = id("state");
+      await s.allocationRegistry.connect(winner).confirmMigration(allocationId, digest, await receiptFor(s, allocationId, tvmId, digest));
+      await expect(s.migrationAuction.connect(third).openAuction(await paramsFor(tvmId), { value: RESERVE }))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionNotTvmHolder")
+        .withArgs(tvmId, third.address, winner.address);
+      await expect(s.migrationAuction.connect(winner).openAuction(await paramsFor(tvmId), { value: RESERVE })).to.emit(s.migrationAuction, "AuctionOpened");
+    });
+
     it("opens the same way whatever the number of acknowledging hosts", async () => {
       // Nothing about the ackers is stored: the same call serves 1 or 50 of them, and each gets a ticket.
       const s = await loadFixture(suiteFixture);
-      await openAuction(s, { tvmId: id("warm") });
-      const one = await (await s.migrationAuction.connect(s.source).openAuction((await paramsFor(id("tvm-a"))), { value: RESERVE })).wait();
-      const many = await (await s.migrationAuction.connect(s.source).openAuction((await paramsFor(id("tvm-b"))), { value: RESERVE })).wait();
+      await openAuction(s, { tvmId: tvmIdOf(s.source.address, "warm") });
+      const one = await (await s.migrationAuction.connect(s.source).openAuction((await paramsFor(tvmIdOf(s.source.address, "tvm-a"))), { value: RESERVE })).wait();
+      const many = await (await s.migrationAuction.connect(s.source).openAuction((await paramsFor(tvmIdOf(s.source.address, "tvm-b"))), { value: RESERVE })).wait();
       expect(one!.gasUsed).to.equal(many!.gasUsed);
     });
   });
@@ -178,7 +210,7 @@ describe("MigrationAuction", () => {
       await expect(cancel).to.emit(s.migrationAuction, "BalanceCredited").withArgs(s.source.address, s.auctionId, RESERVE);
       expect(await s.migrationAuction.state(s.auctionId)).to.equal(AuctionState.Cancelled);
       expect(await s.migrationAuction.balanceOf(s.source.address)).to.equal(RESERVE);
-      expect(await s.migrationAuction.liveAuctionOf(id("tvm-1"))).to.equal(0n);
+      expect(await s.migrationAuction.liveAuctionOf(tvmIdOf(s.source.address))).to.equal(0n);
       await expect(commit(s, s.auctionId, sealedBid(s.hosts[0]!, 1n)))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionUnexpectedState")
         .withArgs(s.auctionId, AuctionState.Cancelled, AuctionState.Commit);
@@ -438,7 +470,7 @@ describe("MigrationAuction", () => {
       await expect(tx).to.emit(s.migrationAuction, "AuctionFailed").withArgs(s.auctionId);
       await expect(tx).to.emit(s.migrationAuction, "BalanceCredited").withArgs(s.source.address, s.auctionId, RESERVE);
       expect(await s.migrationAuction.state(s.auctionId)).to.equal(AuctionState.Failed);
-      expect(await s.migrationAuction.liveAuctionOf(id("tvm-1"))).to.equal(0n);
+      expect(await s.migrationAuction.liveAuctionOf(tvmIdOf(s.source.address))).to.equal(0n);
       expect((await s.migrationAuction.auctionInfo(s.auctionId)).allocationId).to.equal(0n);
     });
 
@@ -555,7 +587,7 @@ describe("MigrationAuction", () => {
       const account = await (await ethers.getContractFactory("ProgrammableAccount", s.admin)).deploy();
       const accountAddress = await account.getAddress();
       const auction = s.migrationAuction.interface;
-      const params = await paramsFor(id("tvm-reentry"));
+      const params = await paramsFor(tvmIdOf(accountAddress, "tvm-reentry"));
       await account.execute(s.suite.migrationAuction, auction.encodeFunctionData("openAuction", [params]), { value: RESERVE });
       await account.execute(s.suite.migrationAuction, auction.encodeFunctionData("cancelAuction", [1n]));
 

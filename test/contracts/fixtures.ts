@@ -2,13 +2,14 @@
  * Shared fixtures of the contract tests: a deployed suite, registered hosts, and helpers that drive an auction
  * through its phases.
  */
-import { hexlify, id, randomBytes } from "ethers";
+import { getBytes, hexlify, id, randomBytes } from "ethers";
 import type { BigNumberish } from "ethers";
 import { network } from "hardhat";
 import { deploySuite } from "../../deploy/deploy-suite.js";
 import type { SuiteParams } from "../../deploy/deploy-suite.js";
 import { allocationDomain, auctionDomain, bidCommitment, signAdmissionTicket, signMigrationReceipt } from "../../deploy/eip712.js";
 import type { CompactSignature } from "../../deploy/eip712.js";
+import { tvmIdFor } from "../../orchestrator/chain/tvm-id.js";
 
 export const connection = await network.create();
 export const { ethers, networkHelpers } = connection;
@@ -65,6 +66,14 @@ export async function suiteFixture() {
 
 export type Suite = Awaited<ReturnType<typeof suiteFixture>>;
 
+/**
+ * A TVM id whose origin is `origin` (its high 20 bytes), with a nonce derived from `label`: the form the hosts
+ * use (`address ‖ 12 random bytes`), made deterministic for tests.
+ */
+export function tvmIdOf(origin: string, label = "tvm-1"): string {
+  return tvmIdFor(origin, getBytes(id(label)).subarray(0, 12));
+}
+
 export interface OpenOptions {
   tvmId?: string;
   reserve?: bigint;
@@ -73,12 +82,13 @@ export interface OpenOptions {
   revealIn?: number;
 }
 
-/** Opens an auction from `s.source`; returns its id and deadlines. */
+/** Opens an auction from `s.source` (for its TVM "tvm-1" unless told); returns its id and deadlines. */
 export async function openAuction(s: Suite, options: OpenOptions = {}) {
   const now = BigInt(await time.latest());
+  const tvmId = options.tvmId ?? tvmIdOf(s.source.address);
   const params = {
-    requestId: id(`request ${options.tvmId ?? "tvm-1"}`),
-    tvmId: options.tvmId ?? id("tvm-1"),
+    requestId: id(`request ${tvmId}`),
+    tvmId,
     configHash: id("td config"),
     tcb: TCB,
     commitDeadline: now + BigInt(options.commitIn ?? 100),

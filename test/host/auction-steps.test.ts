@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { network } from "hardhat";
 import { hexlify, randomBytes, Wallet, type Provider } from "ethers";
 import { deploySuite } from "../../deploy/deploy-suite.js";
-import { connectionFromProvider, openMarket, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
+import { connectionFromProvider, openMarket, tvmIdFor, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
 import { revealBid, revealPending, placeSealedBid } from "../../orchestrator/host/bidding.js";
 import { chainClock } from "../../orchestrator/host/chain-clock.js";
 import { finalizePending, finalizeWhenDue, openAuction } from "../../orchestrator/host/source-auction.js";
@@ -63,7 +63,7 @@ describe("host/auction steps with a journal, on an in-process chain", function (
       { ...source.ctx, wallet: source.wallet },
       {
         tdId: "td-1",
-        tvmId: hexlify(randomBytes(32)),
+        tvmId: tvmIdFor(source.wallet.address),
         requestId: hexlify(randomBytes(32)),
         configHash: hexlify(randomBytes(32)),
         tcb: { minTeeTcbSvn: `0x${"02".repeat(16)}`, minTdxModuleVersion: 0x0105 },

@@ -7,6 +7,7 @@ import {MigrationAuction} from "../../contracts/MigrationAuction.sol";
 import {IHostRegistry} from "../../contracts/interfaces/IHostRegistry.sol";
 import {IMigrationAuction} from "../../contracts/interfaces/IMigrationAuction.sol";
 import {AuctionId} from "../../contracts/types/Ids.sol";
+import {tvmIdOf} from "./TvmId.sol";
 import {CheatcodeTest} from "./Vm.sol";
 
 /// @notice A deployed and wired suite, a source with a known key, and bidding hosts.
@@ -41,7 +42,9 @@ abstract contract MarketBase is CheatcodeTest {
         );
     }
 
-    function openAuction(bytes32 tvmId) internal returns (AuctionId auctionId, uint48 commitDeadline, uint48 revealDeadline) {
+    /// @dev Opens, from the source, an auction for the source's own TVM named `tvmLabel` (see {tvmIdOf}).
+    function openAuction(bytes32 tvmLabel) internal returns (AuctionId auctionId, uint48 commitDeadline, uint48 revealDeadline) {
+        bytes32 tvmId = tvmIdOf(source, tvmLabel);
         commitDeadline = uint48(block.timestamp + 100);
         revealDeadline = uint48(block.timestamp + 200);
         IMigrationAuction.AuctionParams memory params = IMigrationAuction.AuctionParams({

@@ -6,6 +6,7 @@ import {MigrationAuction} from "../../contracts/MigrationAuction.sol";
 import {IAllocationRegistry} from "../../contracts/interfaces/IAllocationRegistry.sol";
 import {IMigrationAuction} from "../../contracts/interfaces/IMigrationAuction.sol";
 import {AllocationId, AuctionId} from "../../contracts/types/Ids.sol";
+import {tvmIdOf} from "./TvmId.sol";
 import {CheatcodeTest} from "./Vm.sol";
 
 /// @notice Drives the market with random but well-formed actions for the invariant tests, and counts every wei
@@ -38,6 +39,11 @@ contract MarketHandler is CheatcodeTest {
 
     // ----- views for the invariants
 
+    /// @notice The `t`-th of the source's three TVMs (ids whose origin is the source, as the auction requires).
+    function tvmIdAt(uint256 t) public view returns (bytes32) {
+        return tvmIdOf(source, uint96(t + 1));
+    }
+
     function auctionCount() external view returns (uint256) {
         return _auctions.length;
     }
@@ -59,7 +65,7 @@ contract MarketHandler is CheatcodeTest {
     function open(uint96 reserve) external {
         if (_auctions.length >= MAX_AUCTIONS) return;
         reserve = uint96(bound(reserve, 1, 5 ether));
-        bytes32 tvmId = keccak256(abi.encode("tvm", _auctions.length % 3));
+        bytes32 tvmId = tvmIdAt(_auctions.length % 3);
         if (AuctionId.unwrap(auction.liveAuctionOf(tvmId)) != 0) return;
         if (AllocationId.unwrap(registry.liveAllocation(tvmId)) != 0) return;
         (address holder,) = registry.currentPlacement(tvmId);

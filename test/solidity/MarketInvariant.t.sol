@@ -107,7 +107,7 @@ contract MarketInvariantTest is MarketBase {
     function invariant_noTvmHasTwoLiveAllocations() public view {
         uint256 count = allocationRegistry.allocationCount();
         for (uint256 t = 0; t < 3; t++) {
-            bytes32 tvmId = keccak256(abi.encode("tvm", t));
+            bytes32 tvmId = handler.tvmIdAt(t);
             uint256 live;
             AllocationId last;
             for (uint64 i = 1; i <= count; i++) {

@@ -6,6 +6,7 @@ import {IMigrationAuction} from "../../contracts/interfaces/IMigrationAuction.so
 import {SealedBid} from "../../contracts/libraries/SealedBid.sol";
 import {AllocationId, AuctionId} from "../../contracts/types/Ids.sol";
 import {MarketBase} from "./MarketBase.sol";
+import {tvmIdOf} from "./TvmId.sol";
 
 /// @notice Fuzz tests of the commit/reveal binding and of the reverse Vickrey outcome.
 contract MigrationAuctionTest is MarketBase {
@@ -146,5 +147,34 @@ contract MigrationAuctionTest is MarketBase {
             )
         );
         auction.commitBid{value: BOND}(id, bytes32(uint256(1)), r, vs);
+    }
+
+    function testFuzz_openAuction_revertsNotTvmOriginForAnyoneButTheOrigin(address caller, uint96 nonce) public {
+        vm.assume(caller != source && caller != address(0));
+        bytes32 tvmId = tvmIdOf(source, nonce);
+        IMigrationAuction.AuctionParams memory params = _params(tvmId);
+        vm.deal(caller, RESERVE);
+        vm.prank(caller);
+        vm.expectRevert(abi.encodeWithSelector(IMigrationAuction.MigrationAuctionNotTvmOrigin.selector, tvmId, caller));
+        auction.openAuction{value: RESERVE}(params);
+    }
+
+    function testFuzz_openAuction_opensTheOriginsOwnTvm(uint96 nonce) public {
+        bytes32 tvmId = tvmIdOf(source, nonce);
+        vm.prank(source);
+        AuctionId id = auction.openAuction{value: RESERVE}(_params(tvmId));
+        assertEq(AuctionId.unwrap(auction.liveAuctionOf(tvmId)), AuctionId.unwrap(id), "live auction");
+    }
+
+    function _params(bytes32 tvmId) private view returns (IMigrationAuction.AuctionParams memory) {
+        return IMigrationAuction.AuctionParams({
+            requestId: keccak256(abi.encode("request", tvmId)),
+            tvmId: tvmId,
+            configHash: keccak256("td config"),
+            tcb: IMigrationAuction.TcbRequirement(bytes16(0), 0x0105),
+            commitDeadline: uint48(block.timestamp + 100),
+            revealDeadline: uint48(block.timestamp + 200),
+            bond: BOND
+        });
     }
 }
