@@ -161,6 +161,8 @@ export function migrateOut(options: MigrateOutOptions): Promise<CompletedMigrati
 
 const MIB = 1024 * 1024;
 const MIN_PAGES_PER_BUNDLE = 16;
+/** Largest bundle sealed on the main thread in the blackout: at most the destination's inline import size (128). */
+const INLINE_BUNDLE_PAGES = 128;
 
 class SourceSession {
   readonly #o: MigrateOutOptions;
@@ -629,14 +631,19 @@ class SourceSession {
     return pages;
   }
 
-  /** TDH.EXPORT.MEM on this thread (no export descriptor is in flight during the blackout): one bundle per stream. */
+  /**
+   * TDH.EXPORT.MEM on this thread (no export descriptor is in flight during the blackout), in bundles of at most
+   * INLINE_BUNDLE_PAGES pages round-robin over the streams: small enough that the destination opens each on its
+   * main thread too, so the blackout's last pages never wait for a worker thread to be scheduled.
+   */
   async #exportPagesInline(gpas: Uint32Array): Promise<number> {
     if (gpas.length === 0) return 0;
-    const per = Math.ceil(gpas.length / this.#streamCount);
+    const per = Math.min(INLINE_BUNDLE_PAGES, Math.ceil(gpas.length / this.#streamCount));
     let pages = 0;
     const sends: Promise<void>[] = [];
-    for (let k = 0; k < this.#streamCount && k * per < gpas.length; k++) {
-      const r = this.#module.exportMem(this.#td, this.#streams[k]!, gpas.subarray(k * per, Math.min((k + 1) * per, gpas.length)));
+    for (let b = 0; b * per < gpas.length; b++) {
+      const k = b % this.#streamCount;
+      const r = this.#module.exportMem(this.#td, this.#streams[k]!, gpas.subarray(b * per, Math.min((b + 1) * per, gpas.length)));
       this.#leaf("TDH.EXPORT.MEM", r.status);
       if (r.bundle && r.pages > 0) {
         pages += r.pages;
