@@ -2,6 +2,7 @@ import { expect } from "chai";
 import {
   ChannelError,
   encodeMessage,
+  ENVELOPE_HEADER_SIZE,
   EnvelopeDecoder,
   MESSAGE_TYPE,
   MIGRATION_RECEIPT_VERSION,
@@ -39,6 +40,8 @@ describe("channel MIGRATION_RECEIPT message", () => {
   it("accepts the largest allocation id a uint64 holds, an upper-case hex signature and a checksummed signer", () => {
     const ok = { ...RECEIPT, allocationId: ((1n << 64n) - 1n).toString(), signature: `0x${"AB".repeat(64)}1C`, signer: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed" };
     expect(validateMessage("MIGRATION_RECEIPT", ok)).to.deep.equal(ok);
+    // Every field is bounded: this is the largest receipt there is (docs/attestation.md gives the figure).
+    expect(encodeMessage(ok).length - ENVELOPE_HEADER_SIZE).to.equal(522);
   });
 
   const malformed: [field: string, value: unknown, rule: RegExp][] = [
