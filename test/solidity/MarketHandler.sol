@@ -28,6 +28,8 @@ contract MarketHandler is CheatcodeTest {
     uint256 public ghostDeposited;
     /// @notice Wei paid out of them to the participants.
     uint256 public ghostWithdrawn;
+    /// @notice Auctions opened by a host for a TVM that was not its to offer (neither its origin nor its placement).
+    uint256 public ghostSquats;
 
     constructor(MigrationAuction auction_, AllocationRegistry registry_, uint256 sourceKey, address[] memory bidders) {
         auction = auction_;
@@ -83,6 +85,29 @@ contract MarketHandler is CheatcodeTest {
         vm.prank(source);
         _auctions.push(auction.openAuction{value: reserve}(params));
         ghostDeposited += reserve;
+    }
+
+    /// @notice A bidder tries to open an auction for one of the source's TVMs that is not its to offer.
+    function squat(uint256 b, uint256 t) external {
+        address squatter = _bidders[b % _bidders.length];
+        bytes32 tvmId = tvmIdAt(t % 3);
+        (address holder,) = registry.currentPlacement(tvmId);
+        if (holder == squatter) return; // placed on it: it may offer the TVM
+        IMigrationAuction.AuctionParams memory params = IMigrationAuction.AuctionParams({
+            requestId: keccak256(abi.encode("squat", b, t)),
+            tvmId: tvmId,
+            configHash: keccak256("config"),
+            tcb: IMigrationAuction.TcbRequirement(bytes16(0), 0),
+            commitDeadline: uint48(block.timestamp + 50),
+            revealDeadline: uint48(block.timestamp + 100),
+            bond: BOND
+        });
+        vm.deal(squatter, squatter.balance + 1 ether);
+        vm.prank(squatter);
+        try auction.openAuction{value: 1 ether}(params) {
+            ghostSquats++;
+            ghostDeposited += 1 ether; // held in escrow like any reserve: the accounting invariants stay about accounting
+        } catch {} // refused, as it must be (the invariant counts the successes)
     }
 
     function cancel(uint256 a) external {

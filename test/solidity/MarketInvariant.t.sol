@@ -8,7 +8,8 @@ import {MarketBase} from "./MarketBase.sol";
 import {MarketHandler} from "./MarketHandler.sol";
 
 /// @notice Invariants of the escrow: every wei deposited is still held or was withdrawn exactly once, each
-/// contract holds exactly what it owes, and no TVM ever has two live allocations.
+/// contract holds exactly what it owes, no TVM ever has two live allocations, and only a TVM's origin (never
+/// placed) or its placement may open an auction for it.
 contract MarketInvariantTest is MarketBase {
     MarketHandler internal handler;
 
@@ -100,6 +101,12 @@ contract MarketInvariantTest is MarketBase {
         }
         owed += allocationRegistry.balanceOf(handler.source());
         assertEq(address(allocationRegistry).balance, owed, "registry balance == obligations");
+    }
+
+    /// hardhat-config: invariant.runs = 32
+    /// hardhat-config: invariant.depth = 150
+    function invariant_noHostOffersATvmThatIsNotItsToOffer() public view {
+        assertEq(handler.ghostSquats(), 0, "auctions opened by neither the origin nor the placement");
     }
 
     /// hardhat-config: invariant.runs = 32
