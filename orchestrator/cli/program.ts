@@ -8,6 +8,7 @@ import { hexBytes } from "./args.js";
 import { address, auctionId, bytes32, intIn, rpcUrl, weiAmount } from "./commands/parsers.js";
 import { processIo, type CliIo } from "./io.js";
 import { runHandler } from "./run-handler.js";
+import { loadWithBindings } from "../demo/load-suite.js";
 
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command("tvmx")
@@ -47,9 +48,14 @@ function hostTarget(cmd: Command): Command {
     .option("--data-dir <dir>", "the host's data directory, instead of --config");
 }
 
+/** Loads a handler whose imports rest on the contract bindings (a clear error when they are not built). */
+function bound(load: () => Promise<Record<string, unknown>>) {
+  return () => loadWithBindings(load) as Promise<{ run: (...args: unknown[]) => Promise<number | void> }>;
+}
+
 /** Handler modules export several commands: pick one export as the command's `run`. */
 function pick(load: () => Promise<Record<string, unknown>>, name: string) {
-  return async () => ({ run: (await load())[name] as (...args: unknown[]) => Promise<number | void> });
+  return async () => ({ run: (await loadWithBindings(load))[name] as (...args: unknown[]) => Promise<number | void> });
 }
 
 /** chain, deploy, host, td, migrate, auction, allocation, demo: running the exchange. */
@@ -61,7 +67,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--port <port>", "port to listen on", intIn(1, 65_535), 8545)
     .option("--chain-id <id>", "chain id", intIn(1, 2 ** 31), 31337)
     .option("--json", "print the node's URL and pid as one JSON line")
-    .action(runHandler(io, () => import("./commands/chain-start.js")));
+    .action(runHandler(io, bound(() => import("./commands/chain-start.js"))));
 
   program
     .command("deploy")
@@ -74,7 +80,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--mirror-recorder <address...>", "hosts allowed to record mirror allocations on this chain", (v: string, prev: string[] = []) => [...prev, address(v)])
     .option("--min-stake-wei <wei>", "minimum host stake (default 1 ETH)", weiAmount)
     .option("--json", "machine-readable output")
-    .action(runHandler(io, () => import("./commands/deploy.js")));
+    .action(runHandler(io, bound(() => import("./commands/deploy.js"))));
 
   const host = program.command("host").description("run and inspect a host daemon");
   host
@@ -82,10 +88,10 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .description("run the host daemon in the foreground until Ctrl-C (logs: JSON lines on stderr; see docs/host.md)")
     .requiredOption("--config <file>", "host config file (JSON)")
     .option("--json", "print the host's status as one JSON line once it is up")
-    .action(runHandler(io, () => import("./commands/host-start.js")));
+    .action(runHandler(io, bound(() => import("./commands/host-start.js"))));
   hostTarget(host.command("status").description("what a running host is doing (through its control API)"))
     .option("--json", "machine-readable output")
-    .action(runHandler(io, () => import("./commands/host-status.js")));
+    .action(runHandler(io, bound(() => import("./commands/host-status.js"))));
 
   const td = program.command("td").description("trust domains on a running host");
   hostTarget(td.command("create").description("create a TD (with an optional guest writing to its memory)"))
@@ -113,7 +119,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--downtime-ms <ms>", "blackout target of the live migration", intIn(1, 600_000))
     .option("--timeout-sec <s>", "how long to wait for the outcome", intIn(1, 86_400), 600)
     .option("--json", "machine-readable output")
-    .action(runHandler(io, () => import("./commands/migrate.js")));
+    .action(runHandler(io, bound(() => import("./commands/migrate.js"))));
 
   const auction = program.command("auction").description("auctions");
   hostTarget(auction.command("list").description("auctions the host opened and bids it made"))
@@ -134,5 +140,5 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--json", "print the summary as one JSON object")
     .option("--work-dir <dir>", "where keys, configs, journals and logs go (default: a temporary directory)")
     .option("--keep", "keep the work directory after a successful run")
-    .action(runHandler(io, () => import("./commands/demo.js")));
+    .action(runHandler(io, bound(() => import("./commands/demo.js"))));
 }
