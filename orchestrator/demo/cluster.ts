@@ -6,9 +6,9 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { JsonRpcProvider, Network, type JsonRpcSigner } from "ethers";
+import { getAddress, JsonRpcProvider, Network, type JsonRpcSigner } from "ethers";
 import type { SuiteParams } from "../../deploy/deploy-suite.js";
-import { rpcCall, startLocalNode, type LocalNode, type SuiteAddresses } from "../chain/index.js";
+import { rpcCall, startLocalNode, SUITE_ERROR_INTERFACES, type LocalNode, type SuiteAddresses } from "../chain/index.js";
 import { TvmxError } from "../errors/index.js";
 import type { HostPlatformFile } from "../host/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../keystore/index.js";
@@ -70,8 +70,10 @@ export interface ChainInfo {
   node: LocalNode;
   addresses: SuiteAddresses;
   deploymentFile: string;
-  /** Gas of the deployment transactions. */
+  /** Gas of the deployment transactions (the suite and the hosts' funding). */
   deployGas: bigint;
+  /** Each of those transactions. */
+  deployTxs: { label: string; hash: string; blockNumber: number; gasUsed: bigint; feeWei: bigint }[];
 }
 
 export class Cluster {
@@ -170,20 +172,40 @@ export class Cluster {
     try {
       const accounts = (await provider.send("eth_accounts", [])) as string[];
       const deployer: JsonRpcSigner = await provider.getSigner(accounts[0]);
-      const before = await provider.getBlockNumber();
+      const before = Number(await rpcCall(node.url, "eth_blockNumber", []));
       const { deploySuite, LOCAL_SUITE_PARAMS } = await loadDeploySuite();
       const suite = await deploySuite(deployer, { ...LOCAL_SUITE_PARAMS, ...this.#options.suite, mirrorRecorders });
       for (const to of fund) await (await deployer.sendTransaction({ to, value: 100n * ETH })).wait();
-      let deployGas = 0n;
-      const after = await provider.getBlockNumber();
-      for (let b = before + 1; b <= after; b++) {
-        const block = await provider.getBlock(b);
-        deployGas += block?.gasUsed ?? 0n;
-      }
       const addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
+      const names = new Map<string, string>([
+        [suite.hostRegistry, "HostRegistry"],
+        [suite.migrationAuction, "MigrationAuction"],
+        [suite.allocationRegistry, "AllocationRegistry"],
+        ...[...this.hosts.values()].map((h) => [h.address, h.name] as [string, string]),
+      ]);
+      const deployTxs: ChainInfo["deployTxs"] = [];
+      // straight from the node: the provider may answer eth_blockNumber from its short cache
+      const after = Number(await rpcCall(node.url, "eth_blockNumber", []));
+      for (let b = before + 1; b <= after; b++) {
+        const block = await provider.getBlock(b, true);
+        for (const tx of block?.prefetchedTransactions ?? []) {
+          const receipt = await provider.getTransactionReceipt(tx.hash);
+          if (!receipt) continue;
+          let label: string;
+          if (receipt.contractAddress) label = `deploy ${names.get(getAddress(receipt.contractAddress)) ?? receipt.contractAddress}`;
+          else if (tx.data === "0x") label = `fund ${names.get(getAddress(tx.to!)) ?? tx.to}`;
+          else {
+            const target = names.get(getAddress(tx.to!)) ?? tx.to!;
+            const parsed = SUITE_ERROR_INTERFACES.map((i) => i.parseTransaction({ data: tx.data })).find((p) => p !== null);
+            label = `${target}.${parsed?.name ?? tx.data.slice(0, 10)}`;
+          }
+          deployTxs.push({ label, hash: tx.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed, feeWei: receipt.gasUsed * receipt.gasPrice });
+        }
+      }
+      const deployGas = deployTxs.reduce((sum, t) => sum + t.gasUsed, 0n);
       const deploymentFile = join(this.workDir, `deployment-${name}-${node.chainId}.json`);
       await writeFile(deploymentFile, `${JSON.stringify({ chainId: node.chainId, ...addresses }, null, 2)}\n`);
-      return { node, addresses, deploymentFile, deployGas };
+      return { node, addresses, deploymentFile, deployGas, deployTxs };
     } finally {
       provider.destroy();
     }

@@ -115,6 +115,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       const list = await (await cluster.client(h.name)).get<Omit<DemoTx, "host">[]>("/v1/transactions");
       for (const t of list) transactions.push({ host: h.name, label: t.label, chainId: String(t.chainId), hash: t.hash, blockNumber: t.blockNumber, gasUsed: String(t.gasUsed), feeWei: String(t.feeWei) });
     }
+    for (const c of [cluster.chain, mirrorInfo]) {
+      for (const t of c.deployTxs) transactions.push({ host: "deployer", label: t.label, chainId: String(c.node.chainId), hash: t.hash, blockNumber: t.blockNumber, gasUsed: t.gasUsed.toString(), feeWei: t.feeWei.toString() });
+    }
     transactions.sort((a, b) => Number(a.chainId) - Number(b.chainId) || a.blockNumber - b.blockNumber);
     const mirrorTx = transactions.find((t) => t.label === "AllocationRegistry.recordMirror" && t.chainId === mirrorChain.chainId.toString());
 

@@ -77,8 +77,7 @@ export function formatSummary(s: DemoSummary): string {
   lines.push(`total / downtime:  ${s.totalMs?.toFixed(1) ?? "-"} ms / ${s.downtimeMs?.toFixed(1) ?? "-"} ms`);
   lines.push(`state digest:      ${s.digestMatch ? "match" : "MISMATCH"} (${s.sourceDigest?.slice(0, 18) ?? "-"}…)`);
   lines.push("");
-  lines.push("gas of every transaction:");
-  for (const d of s.deployGas) lines.push(`  deployer          chain ${d.chainId}  suite deployment and funding  ${d.gasUsed}`);
+  lines.push(`gas of every transaction (deployment: ${s.deployGas.map((d) => `${d.gasUsed} on chain ${d.chainId}`).join(", ")}):`);
   for (const t of s.transactions) lines.push(`  ${t.host.padEnd(16)}  chain ${t.chainId}  ${t.label.padEnd(38)} ${t.gasUsed.padStart(8)}  block ${t.blockNumber}`);
   lines.push("");
   lines.push("checks:");
