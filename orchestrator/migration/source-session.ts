@@ -193,6 +193,8 @@ class SourceSession {
   #auto: AutoConvergeState = INITIAL_AUTO_CONVERGE_STATE;
   #decision: ConvergenceDecision | undefined;
   #bandwidth = 0;
+  /** Shortest epoch-token → EPOCH_ACK time seen (a round trip with the destination's import of a token), ms. */
+  #minAckMs = Number.POSITIVE_INFINITY;
   /** Settles with the first failure; every wait in the pipeline races against it. */
   readonly #failure: Deferred<never> = deferred<never>();
   #failed: Error | undefined;
@@ -385,7 +387,16 @@ class SourceSession {
       if (this.#o.workload) this.#o.workload.throttle = guestSpeedFactor(this.#auto);
       this.#roundLog.push({ round: this.#round, pages, bytes, ms, dirtyPagesAfter: dirtyPages, bandwidthBytesPerSec: this.#bandwidth, throttlePercent: this.#auto.throttlePercent });
       const decision = decideConvergence(
-        { round: this.#round, pendingBytes: this.#pendingBytes, bandwidthBytesPerSec: this.#bandwidth, elapsedMs: performance.now() - precopyStart },
+        {
+          round: this.#round,
+          pendingBytes: this.#pendingBytes,
+          // The blackout seals the last pages and the destination opens them one bundle after the other, without
+          // the pre-copy's pipelining of both sides: count on half the pre-copy rate.
+          bandwidthBytesPerSec: this.#bandwidth / 2,
+          elapsedMs: performance.now() - precopyStart,
+          // State bundles and start token, then READY and COMMITTED: about two token round trips.
+          fixedBlackoutMs: Number.isFinite(this.#minAckMs) ? 2 * this.#minAckMs : 0,
+        },
         this.#policy,
       );
       this.#log.info("round done", { round: this.#round, pages, bytes, ms: round2(ms), dirtyPages, throttlePercent: this.#auto.throttlePercent, decision: decision.action });
@@ -668,7 +679,9 @@ class SourceSession {
     const acked = deferred<void>();
     this.#epochAcks.set(epoch, acked);
     await this.#guard(this.#sendToken(token));
+    const sentAt = performance.now();
     await this.#guard(withTimeout(acked.promise, this.#o.commitTimeoutMs ?? 30_000, `EPOCH_ACK ${epoch}`));
+    this.#minAckMs = Math.min(this.#minAckMs, performance.now() - sentAt);
     this.#epochAcks.delete(epoch);
   }
 
