@@ -20,6 +20,8 @@ export const CLUSTER_POLICY = { policyVersion: 1, acceptedTcbStatuses: ["UpToDat
 /** TEE_TCB_SVN bytes 2.. of a platform the simulated TCB levels judge OutOfDate. */
 export const OUT_OF_DATE_TCB = "0100000000000000000000000000";
 export const PASSWORD_ENV = "TVMX_HOST_PASSWORD";
+/** The hosts' keystore password when the options give none (a local demo's keys guard nothing of value). */
+export const DEFAULT_PASSWORD = "tvmx-local-demo";
 const ETH = 10n ** 18n;
 
 export interface ClusterHostSpec {
@@ -90,7 +92,7 @@ export class Cluster {
   constructor(options: ClusterOptions) {
     this.workDir = options.workDir;
     this.#options = options;
-    this.#password = options.password ?? "tvmx-local-demo";
+    this.#password = options.password ?? DEFAULT_PASSWORD;
   }
 
   /** Creates and sets up a cluster; on failure, whatever was started is stopped. */
@@ -243,7 +245,7 @@ export class Cluster {
 
   host(name: string): ClusterHost {
     const h = this.hosts.get(name);
-    if (!h) throw new TvmxError("HOST_TD_NOT_FOUND", `no host named ${name} in this cluster`, { details: { name } });
+    if (!h) throw new TvmxError("CONFIG_INVALID", `no host named ${name} in this cluster`, { details: { name, hosts: [...this.hosts.keys()] } });
     return h;
   }
 

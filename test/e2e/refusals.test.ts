@@ -4,7 +4,7 @@ import { Wallet } from "ethers";
 import { parsePolicy } from "../../orchestrator/attestation/index.js";
 import { connectChain, HostRegistryClient, SUITE_ERROR_INTERFACES, TxSender } from "../../orchestrator/chain/index.js";
 import { connectChannel, createChannelIdentity, StaticHostDirectory, type ChannelTrust } from "../../orchestrator/channel/index.js";
-import { CLUSTER_POLICY, OUT_OF_DATE_TCB, type Cluster } from "../../orchestrator/demo/cluster.js";
+import { CLUSTER_POLICY, DEFAULT_PASSWORD, OUT_OF_DATE_TCB, type Cluster } from "../../orchestrator/demo/cluster.js";
 import { setupPlatform } from "../../orchestrator/host/index.js";
 import { unlockKeystore } from "../../orchestrator/keystore/index.js";
 import { logRecords, startTestCluster } from "./helpers.js";
@@ -66,7 +66,7 @@ describe("e2e: hosts the policy or the registry refuses", function () {
 
   it("refuses the out-of-date host when it dials the source itself", async () => {
     const stale = cluster.host("stale");
-    const wallet = await unlockKeystore(join(stale.configFile, "..", "key.json"), "tvmx-local-demo");
+    const wallet = await unlockKeystore(join(stale.configFile, "..", "key.json"), DEFAULT_PASSWORD);
     // The stale host publishes the channel key it dials with (as its own process does at start), so that the
     // source's cheap checks pass and its verdict rests on the quote.
     const publish = async (keyFingerprint: string) => {
