@@ -60,7 +60,7 @@ function pick(load: () => Promise<Record<string, unknown>>, name: string) {
 
 /** chain, deploy, host, td, migrate, auction, allocation, demo: running the exchange. */
 function declareOperationCommands(program: Command, io: CliIo): void {
-  const chain = program.command("chain").description("local chains");
+  const chain = program.command("chain").description("a local development chain (start)");
   chain
     .command("start")
     .description("run a local Hardhat node (EDR) on 127.0.0.1 until Ctrl-C")
@@ -82,7 +82,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/deploy.js"))));
 
-  const host = program.command("host").description("run and inspect a host daemon");
+  const host = program.command("host").description("run and inspect a host daemon (start, status)");
   host
     .command("start")
     .description("run the host daemon in the foreground until Ctrl-C (logs: JSON lines on stderr; see docs/host.md)")
@@ -93,7 +93,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/host-status.js"))));
 
-  const td = program.command("td").description("trust domains on a running host");
+  const td = program.command("td").description("trust domains on a running host (create, list, show)");
   hostTarget(td.command("create").description("create a TD (with an optional guest writing to its memory)"))
     .option("--memory-mib <n>", "private memory in MiB", intIn(1, 65_536), 64)
     .option("--vcpus <n>", "vCPUs", intIn(1, 64), 1)
@@ -121,7 +121,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/migrate.js"))));
 
-  const auction = program.command("auction").description("auctions");
+  const auction = program.command("auction").description("auctions a host opened or bid in (list, show)");
   hostTarget(auction.command("list").description("auctions the host opened and bids it made"))
     .option("--json", "machine-readable output")
     .action(runHandler(io, pick(() => import("./commands/auction.js"), "list")));
@@ -129,7 +129,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--json", "machine-readable output")
     .action(runHandler(io, pick(() => import("./commands/auction.js"), "show")));
 
-  const allocation = program.command("allocation").description("allocations of TVMs to hosts");
+  const allocation = program.command("allocation").description("where TVMs run, from the chain (show)");
   hostTarget(allocation.command("show").description("where a TVM runs and its allocation history").argument("<tvm>", "TVM id (32 bytes, 0x-hex)", bytes32))
     .option("--json", "machine-readable output")
     .action(runHandler(io, pick(() => import("./commands/allocation.js"), "show")));
