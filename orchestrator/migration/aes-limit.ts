@@ -5,6 +5,7 @@
  */
 import { createCipheriv, randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { writeGpaEntry } from "../tdx/gpa-list.js";
 
 export const PAGE_BYTES = 4096;
 
@@ -34,7 +35,7 @@ export function measureAesGcmLimit(options: AesGcmLimitOptions = {}): AesGcmLimi
   const encryptPage = (index: number): void => {
     ivCounter++;
     iv.writeBigUInt64LE(ivCounter, 0);
-    aad.writeBigUInt64LE(BigInt(index) * 4096n, 0);
+    writeGpaEntry(aad, 0, (index % poolPages) * PAGE_BYTES); // the page's GPA-list entry, as TDH.EXPORT.MEM uses it
     const cipher = createCipheriv("aes-256-gcm", key, iv);
     cipher.setAAD(aad);
     const page = memory.subarray((index % poolPages) * PAGE_BYTES, (index % poolPages + 1) * PAGE_BYTES);
