@@ -148,7 +148,8 @@ export class Cluster {
     const funded = [...this.hosts.values()].filter((h) => h.spec.fund !== false).map((h) => h.address);
     const recorders = [...this.hosts.values()].filter((h) => h.spec.mirror).map((h) => h.address);
     this.chain = await this.#deploy(main, "chain", [], funded);
-    if (mirror) this.mirror = await this.#deploy(mirror, "mirror-chain", recorders, funded);
+    // on the mirror chain only the hosts that record mirrors there need funds
+    if (mirror) this.mirror = await this.#deploy(mirror, "mirror-chain", recorders, funded.filter((a) => recorders.includes(a)));
     await options.beforeHosts?.(this);
     step("writing host configs");
     await writeFile(join(this.workDir, "policy.json"), `${JSON.stringify(CLUSTER_POLICY, null, 2)}\n`);
