@@ -23,7 +23,7 @@ import {
 } from "../tdx/index.js";
 import type { MigStreamContext, Platform, TdxStatus, TrustDomain } from "../tdx/index.js";
 import type { BufferPool } from "./buffer-pool.js";
-import { deferred } from "./deferred.js";
+import { deferred, FailureLatch } from "./deferred.js";
 import type { Deferred } from "./deferred.js";
 import { ConnectionClosedError, MigrationAbortedError, MigrationError, MigrationRejectedError, ProtocolError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
@@ -134,8 +134,8 @@ export class ImportSession {
   #td: TrustDomain | undefined;
   #streams: MigStreamContext[] = [];
   #keyInstalled = false;
-  readonly #failure = deferred<never>();
-  #failed: Error | undefined;
+  /** The first failure; every wait in the pipeline races against it. */
+  readonly #latch = new FailureLatch();
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #immutableDone = deferred<void>();
   readonly #barrier: EpochBarrier;
@@ -161,13 +161,13 @@ export class ImportSession {
 
   /** Ends the session from outside (the source asked to recover, or the listener closes). */
   interrupt(err: Error): void {
-    this.#fail(err);
+    this.#latch.fail(err);
   }
 
   async run(): Promise<CompletedImport> {
     for (const conn of this.#conns) {
       void conn.closed.then(() => {
-        if (this.#state.phase !== "committed") this.#fail(new ConnectionClosedError({ connection: conn.label, phase: this.#state.phase }));
+        if (this.#state.phase !== "committed") this.#latch.fail(new ConnectionClosedError({ connection: conn.label, phase: this.#state.phase }));
       });
     }
     try {
@@ -189,7 +189,7 @@ export class ImportSession {
     const memory = this.#o.memoryProvider?.(hello.memoryBytes);
     const td = platform.createImportTd({ memoryBytes: hello.memoryBytes, numVcpus: hello.numVcpus, ...(memory ? { memory } : {}) });
     this.#td = td;
-    const key = await this.#guard(
+    const key = await this.#latch.guard(
       Promise.resolve(this.#o.keyProvider({ migrationId: this.id, migVersion: hello.migVersion, memoryBytes: hello.memoryBytes, numVcpus: hello.numVcpus })),
     );
     if (key !== undefined) {
@@ -202,22 +202,22 @@ export class ImportSession {
       const r = platform.module.streamCreate(td, i);
       this.#streams.push(this.#leaf("TDH.MIG.STREAM.CREATE", r.status, r.stream));
     }
-    await this.#guard(this.#o.pool.broadcast({ kind: "open-td", handle: td.handle }));
+    await this.#latch.guard(this.#o.pool.broadcast({ kind: "open-td", handle: td.handle }));
   }
 
   async #acknowledge(): Promise<void> {
-    await this.#guard(Promise.all(this.#conns.map((c) => c.sendJson(FRAME_TYPE.HELLO_ACK, { protocol: ENGINE_PROTOCOL.max }))));
+    await this.#latch.guard(Promise.all(this.#conns.map((c) => c.sendJson(FRAME_TYPE.HELLO_ACK, { protocol: ENGINE_PROTOCOL.max }))));
     this.#advance({ type: "streams-open" });
     this.#log.info("import started", { streams: this.#streamCount, memoryBytes: this.#o.hello.memoryBytes, migVersion: this.#o.hello.migVersion });
   }
 
   async #importStreams(): Promise<void> {
-    await this.#guard(Promise.all(this.#conns.map((_, k) => this.#streamLoop(k))));
+    await this.#latch.guard(Promise.all(this.#conns.map((_, k) => this.#streamLoop(k))));
   }
 
   /** After READY, the only thing stream 0 may carry is COMMIT (or CANCEL). */
   async #awaitCommit(): Promise<void> {
-    const frame = await this.#guard(this.#conns[0]!.receive());
+    const frame = await this.#latch.guard(this.#conns[0]!.receive());
     if (frame.type === FRAME_TYPE.COMMIT) return;
     if (frame.type === FRAME_TYPE.CANCEL) throw new MigrationAbortedError("the source cancelled the migration", { ...decodeCancel(frameJson(frame)) });
     throw new ProtocolError("expected COMMIT", { got: frameTypeName(frame.type) });
@@ -260,11 +260,11 @@ export class ImportSession {
     const stream = this.#streams[k]!;
     const window: Promise<ImportBundleOutcome>[] = [];
     const drain = async (): Promise<void> => {
-      while (window.length > 0) this.#checkImport(await this.#guard(window.shift()!));
+      while (window.length > 0) this.#checkImport(await this.#latch.guard(window.shift()!));
     };
-    if (k !== 0) await this.#guard(this.#immutableDone.promise);
+    if (k !== 0) await this.#latch.guard(this.#immutableDone.promise);
     for (;;) {
-      const frame = await this.#guard(conn.receive());
+      const frame = await this.#latch.guard(conn.receive());
       if (frame.type === FRAME_TYPE.BUNDLE) {
         const header = peekMbmdHeader(frame.payload);
         if (header?.mbType === MB_TYPE.MEM) {
@@ -276,7 +276,7 @@ export class ImportSession {
             continue;
           }
           window.push(this.#submit(k, stream, frame.payload));
-          if (window.length >= this.#o.importWindow) this.#checkImport(await this.#guard(window.shift()!));
+          if (window.length >= this.#o.importWindow) this.#checkImport(await this.#latch.guard(window.shift()!));
           continue;
         }
         // State bundles and tokens are small: they run here, in stream order, once the stream's memory is in.
@@ -287,24 +287,24 @@ export class ImportSession {
           continue;
         }
         const epoch = header.migEpoch;
-        await this.#guard(this.#barrier.allArrived(epoch));
+        await this.#latch.guard(this.#barrier.allArrived(epoch));
         this.#checkImport(this.#importInline(stream, frame.payload));
         this.#barrier.markImported(epoch);
         if (epoch === MIG_EPOCH_START_TOKEN) {
           this.#advance({ type: "start-token-verified" });
-          await this.#guard(conn.send(FRAME_TYPE.READY));
+          await this.#latch.guard(conn.send(FRAME_TYPE.READY));
           return;
         }
         this.#advance({ type: "epoch", epoch });
         // The source learns that everything up to here is verified before it ever pauses the TD.
-        await this.#guard(conn.sendJson(FRAME_TYPE.EPOCH_ACK, { epoch }));
+        await this.#latch.guard(conn.sendJson(FRAME_TYPE.EPOCH_ACK, { epoch }));
         continue;
       }
       if (frame.type === FRAME_TYPE.EPOCH_MARK && k !== 0) {
         const { epoch } = decodeEpochMark(frameJson(frame));
         await drain();
         this.#barrier.arrive(k, epoch);
-        await this.#guard(this.#barrier.tokenImported(epoch));
+        await this.#latch.guard(this.#barrier.tokenImported(epoch));
         if (epoch === MIG_EPOCH_START_TOKEN) return;
         continue;
       }
@@ -358,9 +358,9 @@ export class ImportSession {
 
   /** TDH.IMPORT.ABORT, the abort token to the source, the import TD torn down. Returns the error to report. */
   async #abort(reason: Error): Promise<Error> {
-    this.#fail(reason);
+    this.#latch.fail(reason);
     await Promise.allSettled([...this.#inFlight]);
-    const error = this.#rootCause(this.#failed ?? reason);
+    const error = this.#rootCause(this.#latch.error ?? reason);
     const td = this.#td;
     const module = this.#o.platform.module;
     let token = "";
@@ -416,20 +416,6 @@ export class ImportSession {
     } catch (err) {
       this.#log.warn("state listener threw", { err });
     }
-  }
-
-  #fail(err: Error): void {
-    if (this.#failed) return;
-    this.#failed = err;
-    this.#failure.reject(err);
-  }
-
-  #guard<T>(p: Promise<T>): Promise<T> {
-    if (this.#failed) {
-      p.catch(() => undefined);
-      return Promise.reject(this.#failed);
-    }
-    return Promise.race([p, this.#failure.promise]);
   }
 }
 

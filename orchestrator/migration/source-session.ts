@@ -28,7 +28,7 @@ import { queryDestinationDecision } from "./recover.js";
 import type { PeerAddress } from "./connect.js";
 import { decideConvergence, DEFAULT_CONVERGENCE_POLICY } from "./convergence.js";
 import type { ConvergenceDecision, ConvergencePolicy } from "./convergence.js";
-import { deferred, delay } from "./deferred.js";
+import { deferred, delay, FailureLatch } from "./deferred.js";
 import type { Deferred } from "./deferred.js";
 import {
   ConnectionClosedError,
@@ -195,9 +195,8 @@ class SourceSession {
   #bandwidth = 0;
   /** Shortest epoch-token → EPOCH_ACK time seen (a round trip with the destination's import of a token), ms. */
   #minAckMs = Number.POSITIVE_INFINITY;
-  /** Settles with the first failure; every wait in the pipeline races against it. */
-  readonly #failure: Deferred<never> = deferred<never>();
-  #failed: Error | undefined;
+  /** The first failure; every wait in the pipeline races against it. */
+  readonly #latch = new FailureLatch();
   /** The destination's ABORT_TOKEN, when it sent one. */
   #rejection: AbortTokenMessage | undefined;
   readonly #ready: Deferred<void> = deferred<void>();
@@ -230,7 +229,7 @@ class SourceSession {
 
   async run(): Promise<CompletedMigration> {
     this.#startedAt = wallClockMs();
-    const onAbort = (): void => this.#fail(new MigrationAbortedError("migration aborted by the caller", {}, this.#o.signal?.reason));
+    const onAbort = (): void => this.#latch.fail(new MigrationAbortedError("migration aborted by the caller", {}, this.#o.signal?.reason));
     this.#o.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       this.#validate();
@@ -288,7 +287,7 @@ class SourceSession {
       this.#pool = await WorkerPool.start({ size: this.#streamCount, entry: migrationWorkerEntry(), name: `export-${this.#id.slice(0, 8)}` });
       this.#ownsPool = true;
     }
-    await this.#guard(this.#pool.broadcast({ kind: "open-td", handle: td.handle }));
+    await this.#latch.guard(this.#pool.broadcast({ kind: "open-td", handle: td.handle }));
     // TDH.EXPORT.STATE.IMMUTABLE starts the export session (and refuses a TD that is not migratable) before any
     // destination is bothered; its bundle goes first on stream 0 once connected.
     const r = this.#module.exportStateImmutable(td, this.#streams[0]!);
@@ -301,12 +300,12 @@ class SourceSession {
   async #connect(): Promise<void> {
     this.#advance({ type: "connect" });
     const timeout = this.#o.connectTimeoutMs ?? 10_000;
-    const sockets = await this.#guard(
+    const sockets = await this.#latch.guard(
       Promise.all(Array.from({ length: this.#streamCount }, () => openSocket(this.#o.peer, timeout, this.#o.signal))),
     );
     this.#conns = sockets.map((s, i) => new FramedConnection(s, { label: `stream ${i}` }));
     for (let i = 0; i < this.#streamCount; i++) this.#freeBundles.push([]);
-    const answers = await this.#guard(
+    const answers = await this.#latch.guard(
       Promise.allSettled(this.#conns.map((conn, streamIndex) => sendHello(conn, this.#hello(streamIndex)))),
     );
     // A refusal arrives on one connection while the destination closes the others: the refusal is the reason.
@@ -353,7 +352,7 @@ class SourceSession {
 
   /** The immutable-state bundle goes first, on stream 0. */
   async #sendImmutableState(): Promise<void> {
-    await this.#guard(this.#conns[0]!.send(FRAME_TYPE.BUNDLE, this.#immutable!));
+    await this.#latch.guard(this.#conns[0]!.send(FRAME_TYPE.BUNDLE, this.#immutable!));
   }
 
   /** Pre-copy epochs until the convergence function switches over (or the strategy aborts). */
@@ -423,19 +422,19 @@ class SourceSession {
     // A small last set is sealed right here: a trip through the workers costs more than it saves.
     const pages = gpas.length <= this.#inlineBlackoutPages ? await this.#exportPagesInline(gpas) : await this.#exportPages(gpas);
     const stateTd = this.#module.exportStateTd(td, s0);
-    await this.#guard(this.#conns[0]!.send(FRAME_TYPE.BUNDLE, this.#leaf("TDH.EXPORT.STATE.TD", stateTd.status, stateTd.bundle)));
+    await this.#latch.guard(this.#conns[0]!.send(FRAME_TYPE.BUNDLE, this.#leaf("TDH.EXPORT.STATE.TD", stateTd.status, stateTd.bundle)));
     for (let vp = 0; vp < td.numVcpus; vp++) {
       const r = this.#module.exportStateVp(td, s0, vp);
-      await this.#guard(this.#conns[0]!.send(FRAME_TYPE.BUNDLE, this.#leaf("TDH.EXPORT.STATE.VP", r.status, r.bundle)));
+      await this.#latch.guard(this.#conns[0]!.send(FRAME_TYPE.BUNDLE, this.#leaf("TDH.EXPORT.STATE.VP", r.status, r.bundle)));
     }
     // The start token is the point of no return: first let pending I/O (a cut, a refusal on the backward stream)
     // be seen, so that a migration already lost aborts on the source's own authority.
-    await this.#guard(new Promise<void>((resolve) => setImmediate(resolve)));
+    await this.#latch.guard(new Promise<void>((resolve) => setImmediate(resolve)));
     const start = this.#module.exportTrack(td, s0, { start: true });
     const token = this.#leaf("TDH.EXPORT.TRACK", start.status, start.bundle);
     // From here the TD is POST_EXPORT: only the destination's abort token can bring it back.
     this.#advance({ type: "start-token-sent" });
-    await this.#guard(this.#sendToken(token));
+    await this.#latch.guard(this.#sendToken(token));
     this.#startTokenAt = wallClockMs();
     this.#blackoutPages = pages;
     this.#streamingMs += performance.now() - t0;
@@ -446,10 +445,10 @@ class SourceSession {
   /** READY → COMMIT → COMMITTED. */
   async #commit(): Promise<CommittedMessage> {
     const timeoutMs = this.#o.commitTimeoutMs ?? 30_000;
-    await this.#guard(withTimeout(this.#ready.promise, timeoutMs, "READY"));
+    await this.#latch.guard(withTimeout(this.#ready.promise, timeoutMs, "READY"));
     this.#readyAt = wallClockMs();
-    await this.#guard(this.#conns[0]!.send(FRAME_TYPE.COMMIT));
-    return this.#guard(withTimeout(this.#committed.promise, timeoutMs, "COMMITTED"));
+    await this.#latch.guard(this.#conns[0]!.send(FRAME_TYPE.COMMIT));
+    return this.#latch.guard(withTimeout(this.#committed.promise, timeoutMs, "COMMITTED"));
   }
 
   async #finalize(committed: CommittedMessage, recovered: boolean): Promise<CompletedMigration> {
@@ -497,8 +496,8 @@ class SourceSession {
 
   /** Brings the TD back on the source and rethrows the reason (or returns the record when a recovery found a commit). */
   async #abort(reason: Error): Promise<CompletedMigration> {
-    this.#fail(reason);
-    const primary = this.#failed ?? reason;
+    this.#latch.fail(reason);
+    const primary = this.#latch.error ?? reason;
     const phase = this.#state.phase;
     this.#log.warn("aborting", { phase, reason: primary.message, code: (primary as MigrationError).code });
     // No leaf may still be running in a worker when the session is aborted.
@@ -624,14 +623,14 @@ class SourceSession {
         };
         while (queue.length < this.#exportWindow && next < batches) submit();
         while (queue.length > 0) {
-          const r = await this.#guard(queue.shift()!);
+          const r = await this.#latch.guard(queue.shift()!);
           if (next < batches) submit();
           this.#leaf("TDH.EXPORT.MEM", r.status);
           if (r.bundle) {
             pages += r.pages;
             const buffer = r.bundle;
             // Once the kernel has the bytes, the buffer goes back to the worker for a later bundle.
-            await this.#guard(conn.send(FRAME_TYPE.BUNDLE, new Uint8Array(buffer, 0, r.bundleBytes), () => free.push(buffer)));
+            await this.#latch.guard(conn.send(FRAME_TYPE.BUNDLE, new Uint8Array(buffer, 0, r.bundleBytes), () => free.push(buffer)));
           }
         }
         return pages;
@@ -661,7 +660,7 @@ class SourceSession {
         sends.push(this.#conns[k]!.send(FRAME_TYPE.BUNDLE, r.bundle));
       }
     }
-    await this.#guard(Promise.all(sends));
+    await this.#latch.guard(Promise.all(sends));
     this.#pagesSent += pages;
     return pages;
   }
@@ -678,9 +677,9 @@ class SourceSession {
     const epoch = peekMbmdHeader(token)!.migEpoch;
     const acked = deferred<void>();
     this.#epochAcks.set(epoch, acked);
-    await this.#guard(this.#sendToken(token));
+    await this.#latch.guard(this.#sendToken(token));
     const sentAt = performance.now();
-    await this.#guard(withTimeout(acked.promise, this.#o.commitTimeoutMs ?? 30_000, `EPOCH_ACK ${epoch}`));
+    await this.#latch.guard(withTimeout(acked.promise, this.#o.commitTimeoutMs ?? 30_000, `EPOCH_ACK ${epoch}`));
     this.#minAckMs = Math.min(this.#minAckMs, performance.now() - sentAt);
     this.#epochAcks.delete(epoch);
   }
@@ -701,13 +700,13 @@ class SourceSession {
       try {
         frame = await conn.receive();
       } catch (err) {
-        if (this.#state.phase !== "committed") this.#fail(err as Error);
+        if (this.#state.phase !== "committed") this.#latch.fail(err as Error);
         return;
       }
       try {
         this.#onBackwardFrame(frame, index);
       } catch (err) {
-        this.#fail(err as Error);
+        this.#latch.fail(err as Error);
         return;
       }
     }
@@ -719,7 +718,7 @@ class SourceSession {
         const msg = decodeAbortToken(frameJson(frame));
         this.#rejection = msg;
         this.#log.warn("the destination rejected the migration", { status: msg.statusName, leaf: msg.leaf, stream: index });
-        this.#fail(this.#rejectionError(msg));
+        this.#latch.fail(this.#rejectionError(msg));
         return;
       }
       case FRAME_TYPE.EPOCH_ACK: {
@@ -760,20 +759,6 @@ class SourceSession {
     this.#state = advanceSource(this.#state, event);
   }
 
-  #fail(err: Error): void {
-    if (this.#failed) return;
-    this.#failed = err;
-    this.#failure.reject(err);
-  }
-
-  /** Races a step against the session's failure. */
-  #guard<T>(p: Promise<T>): Promise<T> {
-    if (this.#failed) {
-      p.catch(() => undefined);
-      return Promise.reject(this.#failed);
-    }
-    return Promise.race([p, this.#failure.promise]);
-  }
 
   /** Remembers a worker job until it settles, so that an abort can wait for it. */
   #track<T>(p: Promise<T>): Promise<T> {
