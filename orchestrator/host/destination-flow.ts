@@ -120,18 +120,25 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
     commitDeadline: info.commitDeadline,
     revealDeadline: info.revealDeadline,
   });
-  // step: notify
-  await conn.send({ type: "BID_NOTICE", migrationId: msg.migrationId, auctionId: auctionId.toString(), bidder: ctx.address, commitment, txHash: report.hash });
-  // step: protected-session (the source initiates it on our notice)
-  const session = await runProtectedSession(conn, {
-    migrationId: msg.migrationId,
-    role: "responder",
-    migrationVersions: sessionVersionRange(ctx.hp.platform.info, "responder"),
-    install: (key, migrationVersion) => {
-      ctx.sessions.set(`${msg.migrationId}/${source}`, { key: Buffer.from(key), migrationVersion, peer: source, keyId: "" });
-    },
-  });
-  log.info("protected session established", { step: "protected-session", keyId: session.keyId, migrationVersion: session.migrationVersion });
+  // The bid is on-chain now: whatever happens to the source or the channel from here on, the bid is revealed
+  // (an unrevealed bid forfeits its bond, and the auction may still be finalized by anyone). The migration
+  // itself agrees a fresh session key when the Allocated event arrives, so a session lost here costs nothing.
+  try {
+    // step: notify
+    await conn.send({ type: "BID_NOTICE", migrationId: msg.migrationId, auctionId: auctionId.toString(), bidder: ctx.address, commitment, txHash: report.hash });
+    // step: protected-session (the source initiates it on our notice)
+    const session = await runProtectedSession(conn, {
+      migrationId: msg.migrationId,
+      role: "responder",
+      migrationVersions: sessionVersionRange(ctx.hp.platform.info, "responder"),
+      install: (key, migrationVersion) => {
+        ctx.sessions.set(`${msg.migrationId}/${source}`, { key: Buffer.from(key), migrationVersion, peer: source, keyId: "" });
+      },
+    });
+    log.info("protected session established", { step: "protected-session", keyId: session.keyId, migrationVersion: session.migrationVersion });
+  } catch (err) {
+    log.warn("no protected session with the source after bidding; revealing anyway", { step: "protected-session", err });
+  }
   // step: reveal
   const revealed = await revealBid(biddingOf(ctx), auctionId);
   log.info("reveal step done", { step: "reveal", result: revealed });
