@@ -2,7 +2,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexlify, randomBytes, Wallet } from "ethers";
-import type { ChainConnection, SuiteAddresses } from "../../orchestrator/chain/index.js";
+import { network } from "hardhat";
+import { deploySuite } from "../../deploy/deploy-suite.js";
+import { connectionFromProvider, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
 import { parseHostConfig, type HostConfig } from "../../orchestrator/config/index.js";
 import { Host, readPolicy, setupPlatform, type HostPlatformFile } from "../../orchestrator/host/index.js";
 import { MemoryLogger } from "../../orchestrator/log/index.js";
@@ -61,5 +63,42 @@ export class HostFactory {
   async closeAll(): Promise<void> {
     await Promise.allSettled(this.hosts.map((h) => h.host.close()));
     for (const d of this.dirs) await rm(d, { recursive: true, force: true });
+  }
+}
+
+/** A deployed suite on an in-process chain, and a factory of hosts funded by the deployer. */
+export interface HostCluster {
+  chain: ChainConnection;
+  addresses: SuiteAddresses;
+  factory: HostFactory;
+}
+
+const ONE_ETH = 10n ** 18n;
+
+/**
+ * Deploys the suite on a fresh in-process chain and returns a host factory whose hosts are funded with
+ * 50 ETH each. `sameTimestampBlocks` lets blocks share a timestamp, so that the chain's clock follows the wall
+ * clock and short auction windows suffice.
+ */
+export async function startHostCluster(options: { confirmationTimeout: bigint; sameTimestampBlocks?: boolean }): Promise<HostCluster> {
+  const { ethers } = options.sameTimestampBlocks
+    ? await network.create({ override: { allowBlocksWithSameTimestamp: true } })
+    : await network.create();
+  const [deployer] = await ethers.getSigners();
+  const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: options.confirmationTimeout });
+  const addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
+  const chain = await connectionFromProvider(ethers.provider, { url: "edr", pollIntervalMs: 50 });
+  const factory = new HostFactory(chain, addresses, async (to) => {
+    await (await deployer!.sendTransaction({ to, value: 50n * ONE_ETH })).wait();
+  });
+  return { chain, addresses, factory };
+}
+
+/** Polls `predicate` until it holds, or fails naming `what`. */
+export async function until(predicate: () => boolean, what: string, timeoutMs = 60_000, pollMs = 10): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }

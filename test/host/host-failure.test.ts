@@ -1,36 +1,16 @@
 import { expect } from "chai";
-import { network } from "hardhat";
-import { deploySuite } from "../../deploy/deploy-suite.js";
-import { connectionFromProvider, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
-import { HostFactory } from "./helpers.js";
-
-const ONE_ETH = 10n ** 18n;
-
-async function until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import type { ChainConnection } from "../../orchestrator/chain/index.js";
+import { startHostCluster, until, type HostFactory } from "./helpers.js";
 
 describe("host: a destination that dies during the migration", function () {
   this.timeout(180_000);
   let chain: ChainConnection;
-  let addresses: SuiteAddresses;
   let factory: HostFactory;
 
   before(async () => {
     // Blocks may share a timestamp here, so the chain's clock follows the wall clock and short windows suffice.
-    const { ethers } = await network.create({ override: { allowBlocksWithSameTimestamp: true } });
-    const [deployer] = await ethers.getSigners();
     // A short confirmation timeout: the source may abort alone soon after a silent destination.
-    const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 5n });
-    addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
-    chain = await connectionFromProvider(ethers.provider, { url: "edr", pollIntervalMs: 50 });
-    factory = new HostFactory(chain, addresses, async (to) => {
-      await (await deployer!.sendTransaction({ to, value: 50n * ONE_ETH })).wait();
-    });
+    ({ chain, factory } = await startHostCluster({ confirmationTimeout: 5n, sameTimestampBlocks: true }));
   });
   after(async () => {
     await factory?.closeAll();

@@ -1,27 +1,15 @@
 import { expect } from "chai";
-import { network } from "hardhat";
-import { deploySuite } from "../../deploy/deploy-suite.js";
-import { connectionFromProvider, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
+import type { ChainConnection } from "../../orchestrator/chain/index.js";
 import { ControlClient } from "../../orchestrator/control/index.js";
-import { HostFactory } from "./helpers.js";
-
-const ONE_ETH = 10n ** 18n;
+import { startHostCluster, type HostFactory } from "./helpers.js";
 
 describe("host: the whole flow with real hosts in one process, on an in-process chain", function () {
   this.timeout(120_000);
   let chain: ChainConnection;
-  let addresses: SuiteAddresses;
   let factory: HostFactory;
 
   before(async () => {
-    const { ethers } = await network.create();
-    const [deployer] = await ethers.getSigners();
-    const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n });
-    addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
-    chain = await connectionFromProvider(ethers.provider, { url: "edr", pollIntervalMs: 50 });
-    factory = new HostFactory(chain, addresses, async (to) => {
-      await (await deployer!.sendTransaction({ to, value: 50n * ONE_ETH })).wait();
-    });
+    ({ chain, factory } = await startHostCluster({ confirmationTimeout: 600n }));
   });
   after(async () => {
     await factory?.closeAll();

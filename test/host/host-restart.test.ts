@@ -1,35 +1,15 @@
 import { expect } from "chai";
-import { network } from "hardhat";
-import { deploySuite } from "../../deploy/deploy-suite.js";
-import { connectionFromProvider, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
-import { HostFactory } from "./helpers.js";
-
-const ONE_ETH = 10n ** 18n;
-
-async function until(predicate: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import type { ChainConnection } from "../../orchestrator/chain/index.js";
+import { startHostCluster, until, type HostFactory } from "./helpers.js";
 
 describe("host: a bidder restarted between commit and reveal", function () {
   this.timeout(180_000);
   let chain: ChainConnection;
-  let addresses: SuiteAddresses;
   let factory: HostFactory;
 
   before(async () => {
     // Blocks may share a timestamp here, so the chain's clock follows the wall clock and short windows suffice.
-    const { ethers } = await network.create({ override: { allowBlocksWithSameTimestamp: true } });
-    const [deployer] = await ethers.getSigners();
-    const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n });
-    addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
-    chain = await connectionFromProvider(ethers.provider, { url: "edr", pollIntervalMs: 50 });
-    factory = new HostFactory(chain, addresses, async (to) => {
-      await (await deployer!.sendTransaction({ to, value: 50n * ONE_ETH })).wait();
-    });
+    ({ chain, factory } = await startHostCluster({ confirmationTimeout: 600n, sameTimestampBlocks: true }));
   });
   after(async () => {
     await factory?.closeAll();
