@@ -19,7 +19,10 @@ export class ControlClient {
 
   /** A client for the host whose data directory is `dataDir` (reads its port and token files). */
   static async fromDataDir(dataDir: string, options: { timeoutMs?: number } = {}): Promise<ControlClient> {
-    const [{ port }, token] = await Promise.all([readControlEndpoint(dataDir), readControlToken(dataDir)]);
+    // In this order: a missing endpoint file means no host runs there, which says more than a missing token
+    // (reading both at once made the reported error depend on which read failed first).
+    const { port } = await readControlEndpoint(dataDir);
+    const token = await readControlToken(dataDir);
     return new ControlClient({ port, token, ...options });
   }
 
