@@ -4,12 +4,13 @@
  *
  *   npm run bench:migrate                      readable report
  *   npm run -s bench:migrate -- --json         one JSON object on stdout (-s: no npm banner)
- *   npm run bench:migrate -- --memory-mib 64 --runs 3 --workload-mibps 40 --hot-set-mib 16 --streams 2 \
+ *   npm run bench:migrate -- --memory-mib 64 --runs 3 --workload-mibps 40 --hot-set-mib 16 --streams 1 \
  *                            --downtime-target-ms 10 [--fresh-memory]
  *
  * Source and destination run in this one process (each with its own worker pool) and share the machine's cores.
  * Memory is pre-touched and reused across runs unless --fresh-memory is given (fresh pages are slow on these
- * machines: the kernel zeroes each on first touch).
+ * machines: the kernel zeroes each on first touch). The npm script starts node with the engine's V8 flags
+ * (orchestrator/runtime/engine-flags.ts); started without them the report says so.
  */
 import { randomBytes } from "node:crypto";
 import { availableParallelism, loadavg } from "node:os";
@@ -17,6 +18,7 @@ import { parseArgs } from "node:util";
 import { listenIncoming, measureAesGcmLimit, migrateOut, migrationWorkerEntry, WorkerPool } from "../orchestrator/migration/index.js";
 import type { CompletedImport, CompletedMigration } from "../orchestrator/migration/index.js";
 import { median, percentile } from "../orchestrator/migration/metrics.js";
+import { INITIAL_OLD_SPACE_MIB, initialOldSpaceMiB } from "../orchestrator/runtime/engine-flags.js";
 import { GuestWorkload, PAGE_SIZE, Platform } from "../orchestrator/tdx/index.js";
 
 const MiB = 1024 * 1024;
@@ -28,9 +30,9 @@ const { values: args } = parseArgs({
     runs: { type: "string", default: "10" },
     "workload-mibps": { type: "string", default: "20" },
     "hot-set-mib": { type: "string", default: "8" },
-    // Source and destination share this machine's cores: one stream per side per two cores keeps every core
-    // encrypting or decrypting; more streams only add threads (on 2 cores: 1 stream; --streams overrides).
-    streams: { type: "string", default: String(Math.max(1, Math.floor(availableParallelism() / 2))) },
+    // Two streams (the engine's default): while one stream's worker waits for its socket or its next descriptor,
+    // the other's keeps the core busy.
+    streams: { type: "string", default: "2" },
     "downtime-target-ms": { type: "string", default: "10" },
     "pages-per-bundle": { type: "string", default: "256" },
     "aes-ms": { type: "string", default: "1000" },
@@ -87,6 +89,8 @@ interface RunResult {
   cpuMsPerMB: number;
   /** The same split by thread: the main loop (both sides and the guest), the export workers, the import workers. */
   cpuSplitMsPerMB: { main: number; export: number; import: number };
+  /** Per pre-copy round: pages, bytes and ms (the epoch token's acknowledgement included). */
+  roundLog: { round: number; pages: number; bytes: number; ms: number }[];
 }
 
 async function main(): Promise<void> {
@@ -95,6 +99,10 @@ async function main(): Promise<void> {
   say(`TVM Exchange live-migration benchmark`);
   say(`  TD ${config.memoryMiB} MiB, ${config.streams} stream(s), ${config.runs} run(s), guest writing ${config.workloadMiBps} MiB/s over ${hotSetBytes / MiB} MiB, downtime target ${config.downtimeTargetMs} ms`);
 
+  const oldSpaceMiB = initialOldSpaceMiB();
+  if (oldSpaceMiB === undefined) {
+    process.stderr.write(`bench-migrate: node was started without --initial-old-space-size=${INITIAL_OLD_SPACE_MIB} (npm run bench:migrate passes it); V8's default heap sizing costs the engine about a quarter more CPU\n`);
+  }
   // The raw limit first, while nothing else runs.
   const aesBefore = measureAesGcmLimit({ durationMs: config.aesMs });
   say(`  raw AES-256-GCM, one core, 4 KiB pages: ${aesBefore.mbPerSec.toFixed(0)} MB/s`);
@@ -179,6 +187,7 @@ async function main(): Promise<void> {
         throttlePercent: done.throttlePercent,
         convergence: done.convergence.reason,
         blackout: done.blackout,
+        roundLog: done.roundLog.map((r) => ({ round: r.round, pages: r.pages, bytes: r.bytes, ms: round(r.ms) })),
         cpuMsPerMB: cpuMs(cpuAtStart, cpuAtCommit!) / (done.bytesSent / 1e6),
         cpuSplitMsPerMB: {
           main: cpuMs(mainCpuAtStart, mainCpuAtCommit!) / (done.bytesSent / 1e6),
@@ -221,6 +230,7 @@ async function main(): Promise<void> {
     ratio: round(throughputMBps / aesGcmLimitMBps, 3),
     digestMatch: results.every((r) => r.digestMatch),
     memory: config.freshMemory ? "fresh" : "warm",
+    v8InitialOldSpaceMiB: oldSpaceMiB ?? null,
     workloadMiBps: config.workloadMiBps,
     hotSetMiB: hotSetBytes / MiB,
     downtimeTargetMs: config.downtimeTargetMs,

@@ -7,6 +7,7 @@ import { createWriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { ControlClient } from "../control/index.js";
 import { TvmxError } from "../errors/index.js";
+import { ENGINE_NODE_FLAGS } from "../runtime/engine-flags.js";
 
 const PROJECT_ROOT = resolve(import.meta.dirname, "..", "..");
 /** The `tvmx` binary of this checkout. */
@@ -40,7 +41,7 @@ export interface HostProcess {
 
 export async function spawnHostProcess(options: HostProcessOptions): Promise<HostProcess> {
   const log = createWriteStream(options.logFile, { flags: "a" });
-  const child: ChildProcess = spawn(process.execPath, [TVMX_BIN, "host", "start", "--config", options.configFile, "--json"], {
+  const child: ChildProcess = spawn(process.execPath, [...ENGINE_NODE_FLAGS, TVMX_BIN, "host", "start", "--config", options.configFile, "--json"], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, TVMX_EXIT_WITH_PARENT: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
