@@ -89,15 +89,3 @@ export interface MigrationOutcomeReport {
   /** What the source does next after an abort (`migration.onFailure`), when it does something. */
   followUp?: "runner-up" | "new-auction";
 }
-
-export function deferredOf<T>(): { resolve(v: T): void; reject(e: Error): void; promise: Promise<T> } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: Error) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Nobody may be waiting (e.g. a migration started by the event, not by a command): do not crash on it.
-  promise.catch(() => undefined);
-  return { resolve, reject, promise };
-}

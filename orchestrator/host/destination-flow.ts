@@ -5,7 +5,8 @@ import { describeError, isTvmxError, resultCodeOf, TvmxError } from "../errors/i
 import { decideBid } from "../pricing/index.js";
 import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
 import { placeSealedBid, revealBid } from "./bidding.js";
-import { deferredOf, type HostContext } from "./context.js";
+import { deferred } from "../migration/deferred.js";
+import type { HostContext } from "./context.js";
 import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./wire-formats.js";
 
 const MIB = 1024 * 1024;
@@ -159,7 +160,7 @@ export function biddingOf(ctx: HostContext) {
 }
 
 function deferredReceipt(ctx: HostContext, allocationId: bigint) {
-  const d = deferredOf<MigrationReceipt>();
+  const d = deferred<MigrationReceipt>();
   ctx.receipts.set(allocationId, d);
   return d;
 }
@@ -185,7 +186,7 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   ctx.metrics.migrationsInFlight.inc({ role: "destination" });
   log.info("allocated to this host: awaiting the stream", { step: "reserve", priceWei: event.args.price as bigint });
   const engineId = engineMigrationId(migrationId);
-  const expect = ctx.imports.get(engineId) ?? deferredOf();
+  const expect = ctx.imports.get(engineId) ?? deferred();
   ctx.imports.set(engineId, expect);
   try {
     // step: protected-session — the source re-keys for the migration when it sees the allocation (see

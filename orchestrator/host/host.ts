@@ -26,7 +26,8 @@ import { listenIncoming, type IncomingListener } from "../migration/index.js";
 import { revealPending } from "./bidding.js";
 import { chainClock } from "./chain-clock.js";
 import { ChainHostDirectory } from "./chain-directory.js";
-import { deferredOf, type HostContext } from "./context.js";
+import { deferred } from "../migration/deferred.js";
+import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
 import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
@@ -219,7 +220,7 @@ export class Host {
         while (!signal.aborted) {
           try {
             const done = await listener.accept();
-            const waiting = context.imports.get(done.migrationId) ?? deferredOf();
+            const waiting = context.imports.get(done.migrationId) ?? deferred();
             context.imports.set(done.migrationId, waiting);
             waiting.resolve(done);
           } catch (err) {

@@ -5,7 +5,8 @@ import type { DecodedEvent } from "../chain/index.js";
 import { describeError, isTvmxError, TvmxError } from "../errors/index.js";
 import { migrateOut, type CompletedMigration } from "../migration/index.js";
 import { isSuccess, statusName } from "../tdx/index.js";
-import { deferredOf, type HostContext, type MigrationOutcomeReport, type SessionKey } from "./context.js";
+import { deferred } from "../migration/deferred.js";
+import type { HostContext, MigrationOutcomeReport, SessionKey } from "./context.js";
 import { abortOnChain, withdrawAll } from "./destination-flow.js";
 import { parseEndpoint } from "./endpoint.js";
 import { finalizeWhenDue, openAuction } from "./source-auction.js";
@@ -121,7 +122,7 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
   );
   summary.auctionId = opened.auctionId;
   summary.auctionTx = opened.txHash;
-  const outcome = deferredOf<MigrationOutcomeReport>();
+  const outcome = deferred<MigrationOutcomeReport>();
   ctx.outcomes.set(opened.auctionId, outcome);
   pendingDowntime.set(opened.auctionId, req.downtimeTargetMs ?? ctx.config.migration.downtimeTargetMs);
   // step: send-tickets, then protected-sessions as the bid notices come
@@ -202,7 +203,7 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
   }
   const migrationId = auction.requestId;
   const log = ctx.logger.child({ migrationId, role: "source", allocationId, auctionId, peer: destination });
-  const waiter = ctx.outcomes.get(auctionId) ?? deferredOf<MigrationOutcomeReport>();
+  const waiter = ctx.outcomes.get(auctionId) ?? deferred<MigrationOutcomeReport>();
   const report: MigrationOutcomeReport = {
     status: "Aborted",
     allocationId,
