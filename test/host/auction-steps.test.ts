@@ -24,6 +24,7 @@ describe("host/auction steps with a journal, on an in-process chain", function (
   let increaseTime: (s: number) => Promise<void>;
   let fund: (to: string) => Promise<void>;
   const dirs: string[] = [];
+  const journals: HostJournal[] = [];
 
   before(async () => {
     const { ethers, networkHelpers } = await network.create();
@@ -40,6 +41,7 @@ describe("host/auction steps with a journal, on an in-process chain", function (
     };
   });
   after(async () => {
+    for (const j of journals) await j.close(); // idempotent: the crash scenarios closed some already
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
@@ -55,6 +57,7 @@ describe("host/auction steps with a journal, on an in-process chain", function (
     dirs.push(dir);
     const logger = new MemoryLogger();
     const journal = await HostJournal.open(dir);
+    journals.push(journal);
     return { wallet, market, dir, journal, logger, ctx: { market, journal, clock: chainClock(provider, 10), logger } };
   }
 
