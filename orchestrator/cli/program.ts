@@ -71,7 +71,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
 
   program
     .command("deploy")
-    .description("deploy the contract suite (HostRegistry, AllocationRegistry, MigrationAuction) and write a deployment file")
+    .description("deploy the contract suite (HostRegistry, AllocationRegistry, MigrationAuction) with Hardhat Ignition and write a deployment file")
     .option("--rpc <url>", "the chain's JSON-RPC URL", rpcUrl, "http://127.0.0.1:8545")
     .option("--out <file>", "write the addresses to this deployment file (host configs name it in deploymentFile)")
     .option("--keystore <file>", "deployer key (encrypted keystore); default: the node's first unlocked account")
@@ -79,6 +79,9 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--password-file <file>", "file holding the keystore password")
     .option("--mirror-recorder <address...>", "hosts allowed to record mirror allocations on this chain", (v: string, prev: string[] = []) => [...prev, address(v)])
     .option("--min-stake-wei <wei>", "minimum host stake (default 1 ETH)", weiAmount)
+    .option("--parameters <file>", "Ignition parameters file for the TvmExchange module (e.g. deploy/parameters/testnet.json); flags win")
+    .option("--deployment-dir <dir>", "keep Ignition's deployment journal here, so an interrupted deployment resumes (default: none)")
+    .option("--confirmations <n>", "confirmations to wait for per transaction", intIn(1, 64), 1)
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/deploy.js"))));
 

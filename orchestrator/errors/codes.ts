@@ -109,6 +109,7 @@ export const ERROR_CODES = {
   // deployment
   DEPLOYMENT_NOT_FOUND: 1601,
   DEPLOYMENT_INVALID: 1602,
+  DEPLOYMENT_FAILED: 1603,
 } as const satisfies Record<string, number>;
 
 export type KnownErrorCode = keyof typeof ERROR_CODES;

@@ -38,6 +38,8 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       [["auction", "show", "first", "--data-dir", dir], /auction id/],
       [["deploy", "--rpc", "ftp://127.0.0.1"], /http or https URL/],
       [["deploy", "--mirror-recorder", "0x123"], /expected an address/],
+      [["deploy", "--parameters", join(dir, "none.json")], /--parameters: cannot read .*none\.json as JSON/],
+      [["deploy", "--confirmations", "0"], /--confirmations.*integer from 1 to 64/],
       [["chain", "start", "--port", "70000"], /integer from 1 to 65535/],
       [["host", "start"], /required option '--config <file>'/],
       [["td", "list"], /give --config <host config file> or --data-dir/],
@@ -111,7 +113,12 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       expect(half.stderr).to.match(/--keystore needs exactly one of --password-env/);
 
       const out = join(dir, "deployment.json");
-      const ok = await tvmx(["deploy", "--rpc", started.url, "--out", out]);
+      const badParameters = join(dir, "parameters.json");
+      await writeFile(badParameters, JSON.stringify({ TvmExchange: { minStake: "0n" } }));
+      const refused = await tvmx(["deploy", "--rpc", started.url, "--parameters", badParameters]);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.match(/TvmExchange\.minStake must be a positive integer of wei/);
+      const ok = await tvmx(["deploy", "--rpc", started.url, "--out", out, "--parameters", join(ROOT, "deploy/parameters/local.json")]);
       expect(ok.code, ok.stderr).to.equal(0);
       expect(ok.stdout).to.match(/HostRegistry:\s+0x[0-9a-fA-F]{40}/);
       const file = JSON.parse(await readFile(out, "utf8")) as Record<string, string>;

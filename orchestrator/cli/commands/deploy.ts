@@ -1,14 +1,16 @@
 /**
  * `tvmx deploy`: deploys the contract suite (HostRegistry, AllocationRegistry, MigrationAuction, wired together)
- * on a chain, prints the addresses and writes a deployment file that host configs can name (`deploymentFile`).
- * The deployer is a keystore key, or by default the node's first unlocked account (a local development node).
+ * with Hardhat Ignition and the project's module (deploy/modules/TvmExchange.ts), prints the addresses and writes a
+ * deployment file that host configs can name (`deploymentFile`). The deployer is a keystore key, or by default the
+ * node's first unlocked account (a local development node). Parameters come from an Ignition parameters file
+ * (`--parameters`, e.g. deploy/parameters/testnet.json) and the flags, which win.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { JsonRpcProvider, Network, type Signer } from "ethers";
-import { connectChain, rpcCall } from "../../chain/index.js";
-import { TvmxError } from "../../errors/index.js";
-import { loadDeploySuite } from "../../demo/load-suite.js";
+import { id, JsonRpcProvider, Network, type Signer, type Wallet } from "ethers";
+import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
+import { connectChain } from "../../chain/index.js";
+import { checkSuiteParameters, deploySuiteWithIgnition, MODULE_ID } from "../../chain/ignition/deploy-suite-module.js";
 import { readPassword, unlockKeystore } from "../../keystore/index.js";
 import { CliArgumentError } from "../errors.js";
 import type { CliIo } from "../io.js";
@@ -22,8 +24,14 @@ export interface DeployOptions {
   passwordFile?: string;
   mirrorRecorder?: string[];
   minStakeWei?: string;
+  parameters?: string;
+  deploymentDir?: string;
+  confirmations?: number;
   json?: boolean;
 }
+
+/** The module's defaults for a local chain: 1 ETH stake, one-hour withdrawal delay, ten-minute confirmation. */
+const LOCAL_PARAMETERS = { minStake: 10n ** 18n, withdrawalDelay: 3600n, confirmationTimeout: 600n };
 
 export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   if (options.keystore === undefined && (options.passwordEnv !== undefined || options.passwordFile !== undefined)) {
@@ -32,20 +40,40 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   if (options.keystore !== undefined && (options.passwordEnv === undefined) === (options.passwordFile === undefined)) {
     throw new CliArgumentError("--keystore needs exactly one of --password-env <VAR> or --password-file <file>", {});
   }
+  const fromFile = options.parameters !== undefined ? await readParameters(options.parameters) : {};
+  const wallet = await walletOf(options);
+  const mirrorRecorders = options.mirrorRecorder ?? [];
+  const parameters: DeploymentParameters[string] = {
+    ...LOCAL_PARAMETERS,
+    ...fromFile,
+    ...(options.minStakeWei !== undefined ? { minStake: BigInt(options.minStakeWei) } : {}),
+    // The module grants one recorder; any further ones are granted below by the deployer (the registry's admin).
+    ...(mirrorRecorders.length > 0 ? { mirrorRecorder: mirrorRecorders[0]! } : {}),
+  };
   const chain = await connectChain({ rpcUrl: options.rpc, confirmations: 1, pollIntervalMs: 500, rpcRetries: 2 });
   const provider = new JsonRpcProvider(options.rpc, Network.from(chain.chainId), { staticNetwork: true });
   try {
-    const { deploySuite, LOCAL_SUITE_PARAMS } = await loadDeploySuite();
-    const deployer = await deployerOf(options, provider);
-    const params = { ...LOCAL_SUITE_PARAMS, ...(options.minStakeWei ? { minStake: BigInt(options.minStakeWei) } : {}), mirrorRecorders: options.mirrorRecorder ?? [] };
-    const suite = await deploySuite(deployer, params);
+    const suite = await deploySuiteWithIgnition({
+      rpcUrl: options.rpc,
+      chainId: chain.chainId,
+      ...(wallet ? { wallet } : {}),
+      parameters,
+      ...(options.deploymentDir !== undefined ? { deploymentDir: options.deploymentDir } : {}),
+      ...(options.confirmations !== undefined ? { confirmations: options.confirmations } : {}),
+    });
+    if (mirrorRecorders.length > 1) {
+      const deployer: Signer = wallet ? wallet.connect(provider) : await provider.getSigner(suite.deployer);
+      await grantMirrorRecorders(deployer, suite.allocationRegistry, mirrorRecorders.slice(1));
+    }
     const deployment = {
       chainId: chain.chainId.toString(),
       hostRegistry: suite.hostRegistry,
       migrationAuction: suite.migrationAuction,
       allocationRegistry: suite.allocationRegistry,
-      deployer: await deployer.getAddress(),
-      mirrorRecorders: params.mirrorRecorders,
+      deployer: suite.deployer,
+      mirrorRecorders,
+      ignitionModule: MODULE_ID,
+      ...(options.deploymentDir !== undefined ? { ignitionDeploymentDir: options.deploymentDir } : {}),
     };
     if (options.out) {
       try {
@@ -67,14 +95,39 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   }
 }
 
-async function deployerOf(options: DeployOptions, provider: JsonRpcProvider): Promise<Signer> {
-  if (options.keystore !== undefined) {
-    const password = await readPassword(options.passwordEnv !== undefined ? { kind: "env", name: options.passwordEnv } : { kind: "file", path: options.passwordFile! });
-    return (await unlockKeystore(options.keystore, password)).connect(provider);
+async function walletOf(options: DeployOptions): Promise<Wallet | undefined> {
+  if (options.keystore === undefined) return undefined;
+  const password = await readPassword(options.passwordEnv !== undefined ? { kind: "env", name: options.passwordEnv } : { kind: "file", path: options.passwordFile! });
+  return unlockKeystore(options.keystore, password);
+}
+
+async function grantMirrorRecorders(deployer: Signer, allocationRegistry: string, recorders: readonly string[]): Promise<void> {
+  const { AllocationRegistry__factory } = await import("../../../types/ethers-contracts/index.js");
+  const registry = AllocationRegistry__factory.connect(allocationRegistry, deployer);
+  for (const recorder of recorders) await (await registry.grantRole(id("MIRROR_RECORDER_ROLE"), recorder)).wait();
+}
+
+/**
+ * An Ignition parameters file: `{"TvmExchange": {"minStake": "1000000000000000000n", ...}}`, integers written
+ * as strings ending in "n" (Ignition's convention for bigints).
+ */
+async function readParameters(file: string): Promise<Record<string, unknown>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, "utf8"));
+  } catch (cause) {
+    throw new CliArgumentError(`--parameters: cannot read ${file} as JSON`, { path: file }, cause);
   }
-  const accounts = (await rpcCall(options.rpc, "eth_accounts", [])) as string[];
-  if (!Array.isArray(accounts) || accounts.length === 0) {
-    throw new TvmxError("CHAIN_RPC_UNAVAILABLE", "the node has no unlocked account to deploy with: give --keystore", { details: {} });
+  const forModule = (parsed as Record<string, unknown> | null)?.[MODULE_ID];
+  if (typeof forModule !== "object" || forModule === null || Array.isArray(forModule)) {
+    throw new CliArgumentError(`--parameters: ${file} has no "${MODULE_ID}" object`, { path: file });
   }
-  return provider.getSigner(accounts[0]!);
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(forModule)) out[name] = typeof value === "string" && /^\d+n$/.test(value) ? BigInt(value.slice(0, -1)) : value;
+  try {
+    checkSuiteParameters(out as DeploymentParameters[string]);
+  } catch (cause) {
+    throw new CliArgumentError(`--parameters ${file}: ${(cause as Error).message}`, { path: file }, cause);
+  }
+  return out;
 }

@@ -1,0 +1,125 @@
+/**
+ * Deploys the contract suite with Hardhat Ignition's engine and the project's module (deploy/modules/TvmExchange.ts),
+ * against any JSON-RPC node: what `npm run deploy:local` does through Hardhat, for `tvmx deploy`. With a
+ * deployment directory Ignition keeps its journal there, so an interrupted deployment resumes where it stopped;
+ * without one the deployment is a single run.
+ */
+import { join, resolve } from "node:path";
+import { deploy, DeploymentResultType } from "@nomicfoundation/ignition-core";
+import type { DeploymentParameters, DeploymentResult, ExecutionErrorDeploymentResult } from "@nomicfoundation/ignition-core";
+import { getAddress, isAddress, type Wallet } from "ethers";
+import { TvmxError } from "../../errors/index.js";
+import { projectArtifactResolver } from "./artifact-resolver.js";
+import { RpcProvider } from "./rpc-provider.js";
+
+const PROJECT_ROOT = resolve(import.meta.dirname, "..", "..", "..");
+export const MODULE_ID = "TvmExchange";
+
+export interface IgnitionDeployOptions {
+  rpcUrl: string;
+  chainId: bigint;
+  /** The deployer's key; default: the node's first unlocked account. */
+  wallet?: Wallet;
+  /** The module's parameters (module "TvmExchange"). */
+  parameters: DeploymentParameters[string];
+  /** Ignition's journal directory (resumable); default: none. */
+  deploymentDir?: string;
+  /** Confirmations Ignition waits for per transaction (default 1). */
+  confirmations?: number;
+  artifactsDir?: string;
+}
+
+export interface IgnitionDeployment {
+  hostRegistry: string;
+  allocationRegistry: string;
+  migrationAuction: string;
+  deployer: string;
+}
+
+/** The module's parameters, checked before anything is sent: integers as bigints, roles as addresses. */
+export function checkSuiteParameters(parameters: DeploymentParameters[string]): void {
+  for (const [name, value] of Object.entries(parameters)) {
+    const bad = (expected: string): TvmxError =>
+      new TvmxError("DEPLOYMENT_INVALID", `parameter ${MODULE_ID}.${name} must be ${expected} (got ${JSON.stringify(String(value))})`, { details: { name } });
+    switch (name) {
+      case "minStake":
+        if (typeof value !== "bigint" || value <= 0n) throw bad("a positive integer of wei");
+        break;
+      case "withdrawalDelay":
+      case "confirmationTimeout":
+        if (typeof value !== "bigint" || value < 0n || value >= 2n ** 64n) throw bad("an integer of seconds");
+        break;
+      case "admin":
+      case "mirrorRecorder":
+        if (typeof value !== "string" || !isAddress(value)) throw bad("an address");
+        break;
+      default:
+        throw new TvmxError("DEPLOYMENT_INVALID", `the ${MODULE_ID} module has no parameter ${name}`, { details: { name } });
+    }
+  }
+}
+
+export async function deploySuiteWithIgnition(options: IgnitionDeployOptions): Promise<IgnitionDeployment> {
+  checkSuiteParameters(options.parameters);
+  const provider = new RpcProvider(options.rpcUrl, options.chainId, options.wallet);
+  try {
+    const accounts = (await provider.request({ method: "eth_accounts" })) as string[];
+    if (!Array.isArray(accounts) || accounts.length === 0) {
+      throw new TvmxError("CHAIN_RPC_UNAVAILABLE", "the node has no unlocked account to deploy with: give --keystore", { details: { rpcUrl: options.rpcUrl } });
+    }
+    const { default: ignitionModule } = await import("../../../deploy/modules/TvmExchange.js");
+    const result = await deploy({
+      config: { requiredConfirmations: options.confirmations ?? 1, blockPollingInterval: 200 },
+      artifactResolver: projectArtifactResolver(options.artifactsDir ?? join(PROJECT_ROOT, "artifacts")),
+      provider,
+      ignitionModule,
+      deploymentParameters: { [MODULE_ID]: options.parameters },
+      accounts,
+      defaultSender: accounts[0]!,
+      ...(options.deploymentDir !== undefined ? { deploymentDir: options.deploymentDir } : {}),
+    }).catch((err: unknown) => {
+      if (err instanceof TvmxError) throw err;
+      throw new TvmxError("DEPLOYMENT_FAILED", `deployment failed: ${(err as Error)?.message ?? String(err)}`, { details: { rpcUrl: options.rpcUrl }, cause: err });
+    });
+    if (result.type !== DeploymentResultType.SUCCESSFUL_DEPLOYMENT) throw deploymentError(result);
+    const address = (name: "hostRegistry" | "allocationRegistry" | "migrationAuction"): string => {
+      const contract = result.contracts[`${MODULE_ID}#${capitalised(name)}`];
+      if (!contract) throw new TvmxError("DEPLOYMENT_FAILED", `the deployment did not return ${name}`, { details: { contracts: Object.keys(result.contracts) } });
+      return contract.address;
+    };
+    return { hostRegistry: address("hostRegistry"), allocationRegistry: address("allocationRegistry"), migrationAuction: address("migrationAuction"), deployer: getAddress(accounts[0]!) };
+  } finally {
+    provider.destroy();
+  }
+}
+
+function capitalised(name: string): string {
+  return name[0]!.toUpperCase() + name.slice(1);
+}
+
+/** One error naming what Ignition refused or what failed, future by future. */
+function deploymentError(result: Exclude<DeploymentResult, { type: DeploymentResultType.SUCCESSFUL_DEPLOYMENT }>): TvmxError {
+  switch (result.type) {
+    case DeploymentResultType.VALIDATION_ERROR:
+      return new TvmxError("DEPLOYMENT_INVALID", `the module's parameters or futures are invalid: ${describe(result.errors)}`, { details: { errors: result.errors } });
+    case DeploymentResultType.RECONCILIATION_ERROR:
+      return new TvmxError("DEPLOYMENT_INVALID", `the deployment directory holds a different deployment: ${describe(result.errors)}`, { details: { errors: result.errors } });
+    case DeploymentResultType.PREVIOUS_RUN_ERROR:
+      return new TvmxError("DEPLOYMENT_FAILED", `an earlier run left transactions pending or failed: ${describe(result.errors)}`, { details: { errors: result.errors } });
+    case DeploymentResultType.EXECUTION_ERROR:
+      return new TvmxError("DEPLOYMENT_FAILED", `deployment failed: ${executionSummary(result)}`, { details: { failed: result.failed, timedOut: result.timedOut, held: result.held } });
+  }
+}
+
+function describe(errors: Record<string, string[]>): string {
+  return Object.entries(errors).map(([future, messages]) => `${future}: ${messages.join("; ")}`).join(" | ");
+}
+
+function executionSummary(result: ExecutionErrorDeploymentResult): string {
+  const parts = [
+    ...result.failed.map((f) => `${f.futureId} failed (${f.networkInteractionId}): ${f.error}`),
+    ...result.timedOut.map((f) => `${f.futureId} timed out`),
+    ...result.held.map((f) => `${f.futureId} held: ${f.reason}`),
+  ];
+  return parts.join(" | ") || "no future completed";
+}
