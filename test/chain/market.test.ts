@@ -1,12 +1,10 @@
 import { expect } from "chai";
-import { network } from "hardhat";
 import { hexlify, randomBytes, Wallet, type Provider } from "ethers";
-import { deploySuite } from "../../deploy/deploy-suite.js";
-import { bidCommitment, connectionFromProvider, openMarket, tvmIdFor, type ChainConnection, type Market } from "../../orchestrator/chain/index.js";
+import { bidCommitment, openMarket, tvmIdFor, type ChainConnection, type Market } from "../../orchestrator/chain/index.js";
 import { TvmxError } from "../../orchestrator/errors/index.js";
 import { createHostMetrics } from "../../orchestrator/metrics/index.js";
+import { ONE_ETH, startMarketChain } from "./helpers/market-chain.js";
 
-const ONE_ETH = 10n ** 18n;
 const MILLI = 10n ** 15n;
 const platform = { teeTcbSvn: `0x${"03".repeat(16)}`, tdxModuleVersion: 0x0105, quoteHash: `0x${"aa".repeat(32)}` };
 const publication = (n: number) => ({ endpoint: `tcp://127.0.0.1:${7400 + n}`, channelKeyFingerprint: `0x${n.toString(16).padStart(2, "0").repeat(32)}`, platform, capacity: 4 });
@@ -19,18 +17,7 @@ describe("chain/market clients on an in-process chain", function () {
   let fund: (to: string) => Promise<void>;
 
   before(async () => {
-    const { ethers, networkHelpers } = await network.create();
-    provider = ethers.provider;
-    const [deployer] = await ethers.getSigners();
-    const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n });
-    addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
-    chain = await connectionFromProvider(provider, { url: "edr", pollIntervalMs: 10 });
-    increaseTime = async (s) => {
-      await networkHelpers.time.increase(s);
-    };
-    fund = async (to) => {
-      await (await deployer!.sendTransaction({ to, value: 20n * ONE_ETH })).wait();
-    };
+    ({ provider, chain, addresses, increaseTime, fund } = await startMarketChain());
   });
 
   async function host(n: number): Promise<{ wallet: Wallet; market: Market }> {

@@ -1,28 +1,19 @@
 import { expect } from "chai";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Cluster } from "../../orchestrator/demo/cluster.js";
-import { logRecords, startTestCluster, tvmx } from "./helpers.js";
+import { clusterForSuite, logRecords, tvmx } from "./helpers.js";
 
 describe("e2e: a migration driven with the tvmx commands against host processes on a local node", function () {
   this.timeout(300_000);
-  let cluster: Cluster;
-  let stop: () => Promise<void>;
-
-  before(async () => {
-    ({ cluster, stop } = await startTestCluster({
-      hosts: [
-        { name: "source", capacity: { tvmSlots: 4, memoryMiB: 1024 } },
-        { name: "roomy", capacity: { tvmSlots: 8, memoryMiB: 4096 }, mirror: true },
-        { name: "cramped", capacity: { tvmSlots: 2, memoryMiB: 256 }, mirror: true },
-      ],
-    }));
-  });
-  after(async () => {
-    await stop?.();
+  const cluster = clusterForSuite({
+    hosts: [
+      { name: "source", capacity: { tvmSlots: 4, memoryMiB: 1024 } },
+      { name: "roomy", capacity: { tvmSlots: 8, memoryMiB: 4096 }, mirror: true },
+      { name: "cramped", capacity: { tvmSlots: 2, memoryMiB: 256 }, mirror: true },
+    ],
   });
 
-  const cfg = (name: string) => ["--config", cluster.host(name).configFile];
+  const cfg = (name: string) => ["--config", cluster().host(name).configFile];
   const json = async (args: string[]) => {
     const r = await tvmx([...args, "--json"], { timeoutMs: 240_000 });
     expect(r.code, `tvmx ${args.join(" ")}: ${r.stderr.slice(-2000)}`).to.equal(0);
@@ -31,7 +22,7 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
 
   it("creates a TD, migrates it by auction to the cheaper host, and every command reports it", async () => {
     const status = await json(["host", "status", ...cfg("source")]);
-    expect(status).to.include({ name: "source", registration: "Active", address: cluster.host("source").address });
+    expect(status).to.include({ name: "source", registration: "Active", address: cluster().host("source").address });
 
     const td = await json(["td", "create", ...cfg("source"), "--memory-mib", "32", "--vcpus", "2", "--workload-bytes-per-sec", "2000000", "--workload-hot-mib", "4"]);
     expect(td.tdId).to.be.a("string");
@@ -40,7 +31,7 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
 
     const m = await json(["migrate", td.tdId, ...cfg("source"), "--reserve-price", "100000000000000000", "--downtime-ms", "200"]);
     expect(m.status).to.equal("Committed");
-    expect(m.winner).to.equal(cluster.host("roomy").address);
+    expect(m.winner).to.equal(cluster().host("roomy").address);
     expect(m.acknowledged).to.have.length(2);
     expect(m.outcome.digestMatch).to.equal(true);
 
@@ -49,13 +40,13 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
     expect(imported.find((t) => t.tvmId === td.tvmId)!.origin.kind).to.equal("imported");
 
     const allocation = await json(["allocation", "show", td.tvmId, ...cfg("roomy")]);
-    expect(allocation.placement.host).to.equal(cluster.host("roomy").address);
+    expect(allocation.placement.host).to.equal(cluster().host("roomy").address);
     expect(allocation.history.map((h: { state: string }) => h.state)).to.deep.equal(["Committed"]);
     const allocationHuman = await tvmx(["allocation", "show", td.tvmId, ...cfg("source")]);
     expect(allocationHuman.stdout).to.match(/runs on:\s+0x/);
 
     const auction = await json(["auction", "show", m.auctionId, ...cfg("source")]);
-    expect(auction).to.include({ state: "Finalized", bestBidder: cluster.host("roomy").address });
+    expect(auction).to.include({ state: "Finalized", bestBidder: cluster().host("roomy").address });
     const opened = await json(["auction", "list", ...cfg("source")]);
     expect(opened.opened.map((a: { auctionId: string }) => a.auctionId)).to.include(m.auctionId);
     const bids = await json(["auction", "list", ...cfg("cramped")]);
@@ -77,7 +68,7 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
     expect(auctionHuman.stdout).to.match(/state:\s+Finalized/);
     expect(auctionHuman.stdout).to.match(/second price \(paid\):\s+\d/);
     const listHuman = await tvmx(["auction", "list", ...cfg("source")]);
-    expect(listHuman.stdout).to.match(new RegExp(`\\s${m.auctionId}\\s.*finalized\\s+${cluster.host("roomy").address}`));
+    expect(listHuman.stdout).to.match(new RegExp(`\\s${m.auctionId}\\s.*finalized\\s+${cluster().host("roomy").address}`));
     const tdHuman = await tvmx(["td", "show", td.tvmId, ...cfg("roomy")]);
     expect(tdHuman.stdout).to.match(/origin:\s+imported from 0x/);
 
@@ -91,21 +82,22 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
   });
 
   it("deploys another suite on the running node and writes the deployment file", async () => {
-    const out = join(cluster.workDir, "second-deployment.json");
-    const d = await json(["deploy", "--rpc", cluster.chain.node.url, "--out", out, "--mirror-recorder", cluster.host("roomy").address]);
+    const out = join(cluster().workDir, "second-deployment.json");
+    const d = await json(["deploy", "--rpc", cluster().chain.node.url, "--out", out, "--mirror-recorder", cluster().host("roomy").address]);
     const file = JSON.parse(await readFile(out, "utf8")) as Record<string, unknown>;
     for (const k of ["hostRegistry", "migrationAuction", "allocationRegistry"]) {
       expect(file[k]).to.equal(d[k]);
       expect(d[k]).to.match(/^0x[0-9a-fA-F]{40}$/);
-      expect(d[k]).not.to.equal(cluster.chain.addresses[k as keyof typeof cluster.chain.addresses]);
+      const addresses = cluster().chain.addresses;
+      expect(d[k]).not.to.equal(addresses[k as keyof typeof addresses]);
     }
     expect(file.chainId).to.equal("31337");
   });
 
   it("refuses a wrong control token", async () => {
-    const dir = join(cluster.workDir, "impostor");
+    const dir = join(cluster().workDir, "impostor");
     await mkdir(dir);
-    await copyFile(join(cluster.host("source").dataDir, "control.json"), join(dir, "control.json"));
+    await copyFile(join(cluster().host("source").dataDir, "control.json"), join(dir, "control.json"));
     await writeFile(join(dir, "control.token"), "00".repeat(32), { mode: 0o600 });
     const r = await tvmx(["td", "list", "--data-dir", dir]);
     expect(r.code).to.equal(1);
@@ -113,10 +105,10 @@ describe("e2e: a migration driven with the tvmx commands against host processes 
   });
 
   it("closes a host cleanly on SIGTERM (exit status 0, journal closed)", async () => {
-    const proc = cluster.host("cramped").process!;
+    const proc = cluster().host("cramped").process!;
     await proc.stop();
     expect(await proc.exited).to.deep.equal({ code: 0, signal: null });
-    const records = await logRecords(cluster.host("cramped").logFile);
+    const records = await logRecords(cluster().host("cramped").logFile);
     expect(records.map((r) => r.msg)).to.include("host stopped");
     const status = await tvmx(["host", "status", ...cfg("cramped")]);
     expect(status.code).to.equal(1);

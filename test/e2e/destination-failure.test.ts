@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import type { ControlClient } from "../../orchestrator/control/index.js";
-import type { Cluster } from "../../orchestrator/demo/cluster.js";
-import { logRecords, startTestCluster, waitForLog } from "./helpers.js";
+import { clusterForSuite, logRecords, waitForLog, type TdView } from "./helpers.js";
 
 interface Summary {
   status: string;
@@ -12,13 +11,6 @@ interface Summary {
   refused: { host: string; reason: string }[];
   outcome?: { status: string; reason?: string; followUp?: string };
 }
-interface Td {
-  tdId: string;
-  tvmId: string;
-  running: boolean;
-  workloadBytesWritten: number;
-}
-
 /**
  * A destination dies in the middle of a live migration (SIGKILL, as a crash): the TD keeps running on the source,
  * the chain records Aborted, and the source offers the TD to the runner-up bidder, which then gets it.
@@ -27,31 +19,25 @@ interface Td {
  */
 describe("e2e: a destination killed during the live migration", function () {
   this.timeout(600_000);
-  let cluster: Cluster;
-  let stop: () => Promise<void>;
+  const cluster = clusterForSuite({
+    mirrorChain: false,
+    // the source may abort alone this long after the allocation, when its destination is gone
+    suite: { confirmationTimeout: 25n },
+    hosts: [
+      { name: "source", capacity: { tvmSlots: 4, memoryMiB: 2048 } },
+      { name: "roomiest", capacity: { tvmSlots: 16, memoryMiB: 8192 } },
+      { name: "roomy", capacity: { tvmSlots: 8, memoryMiB: 4096 } },
+      { name: "cramped", capacity: { tvmSlots: 3, memoryMiB: 1024 } },
+    ],
+  });
   let source: ControlClient;
-
   before(async () => {
-    ({ cluster, stop } = await startTestCluster({
-      mirrorChain: false,
-      // the source may abort alone this long after the allocation, when its destination is gone
-      suite: { confirmationTimeout: 25n },
-      hosts: [
-        { name: "source", capacity: { tvmSlots: 4, memoryMiB: 2048 } },
-        { name: "roomiest", capacity: { tvmSlots: 16, memoryMiB: 8192 } },
-        { name: "roomy", capacity: { tvmSlots: 8, memoryMiB: 4096 } },
-        { name: "cramped", capacity: { tvmSlots: 3, memoryMiB: 1024 } },
-      ],
-    }));
-    source = await cluster.client("source", 240_000);
-  });
-  after(async () => {
-    await stop?.();
+    source = await cluster().client("source", 240_000);
   });
 
-  const tdsOf = async (name: string) => (await cluster.client(name)).get<Td[]>("/v1/tds");
+  const tdsOf = async (name: string) => (await cluster().client(name)).get<TdView[]>("/v1/tds");
   const historyOf = async (name: string, tvmId: string) =>
-    (await (await cluster.client(name)).get<{ history: { state: string; destination: string }[] }>(`/v1/allocations/${tvmId}`)).history;
+    (await (await cluster().client(name)).get<{ history: { state: string; destination: string }[] }>(`/v1/allocations/${tvmId}`)).history;
   const until = async <T>(read: () => Promise<T | undefined>, what: string, timeoutMs = 180_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -63,8 +49,8 @@ describe("e2e: a destination killed during the live migration", function () {
   };
 
   it("killed during pre-copy: Aborted on-chain, the TD still runs on the source, then the runner-up gets it", async () => {
-    const td = await source.post<Td>("/v1/tds", { memoryMiB: 128, vcpus: 2, workload: { bytesPerSecond: 20_000_000, hotSetMiB: 16, seed: 11 } });
-    const roomiest = cluster.host("roomiest");
+    const td = await source.post<TdView>("/v1/tds", { memoryMiB: 128, vcpus: 2, workload: { bytesPerSecond: 20_000_000, hotSetMiB: 16, seed: 11 } });
+    const roomiest = cluster().host("roomiest");
     const migrating = source.post<Summary>(`/v1/tds/${td.tdId}/migrate`, {});
     await waitForLog(roomiest.logFile, (r) => r.msg === "import started");
     await roomiest.process!.kill();
@@ -89,24 +75,24 @@ describe("e2e: a destination killed during the live migration", function () {
     }, "the runner-up's allocation to be Committed");
     expect(history.map((h) => h.state)).to.deep.equal(["Aborted", "Committed"]);
     expect(history[0]!.destination).to.equal(roomiest.address);
-    expect(history[1]!.destination).to.equal(cluster.host("roomy").address);
+    expect(history[1]!.destination).to.equal(cluster().host("roomy").address);
     expect((await tdsOf("source")).find((t) => t.tvmId === td.tvmId)).to.equal(undefined);
   });
 
   it("killed during blackout: Aborted on-chain, the TD resumes on the source, then the runner-up gets it", async () => {
     // roomiest is dead now (refused: unreachable); roomy (now hosting one TD) and cramped bid
-    const td = await source.post<Td>("/v1/tds", { memoryMiB: 128, vcpus: 2, workload: { bytesPerSecond: 60_000_000, hotSetMiB: 64, seed: 12 } });
-    const sourceLog = cluster.host("source").logFile;
+    const td = await source.post<TdView>("/v1/tds", { memoryMiB: 128, vcpus: 2, workload: { bytesPerSecond: 60_000_000, hotSetMiB: 64, seed: 12 } });
+    const sourceLog = cluster().host("source").logFile;
     const before = new Set<unknown>((await logRecords(sourceLog)).map((r) => r.migrationId).filter((id) => id !== undefined));
     const migrating = source.post<Summary>(`/v1/tds/${td.tdId}/migrate`, { downtimeMs: 60_000 });
     // the winner is known once the auction ends: read it from the source's log
     const allocated = await waitForLog(sourceLog, (r) => r.msg === "allocated: starting the live migration" && !before.has(r.migrationId));
-    const victimName = [...cluster.hosts.values()].find((h) => h.address === allocated.peer)!.name;
+    const victimName = [...cluster().hosts.values()].find((h) => h.address === allocated.peer)!.name;
     await waitForLog(sourceLog, (r) => r.msg === "round done" && r.decision === "switchover" && r.allocationId === allocated.allocationId);
-    await cluster.host(victimName).process!.kill();
+    await cluster().host(victimName).process!.kill();
     const summary = await migrating;
     expect(summary.status).to.equal("Aborted");
-    expect(summary.refused.map((r) => r.host)).to.include(cluster.host("roomiest").address);
+    expect(summary.refused.map((r) => r.host)).to.include(cluster().host("roomiest").address);
     const here = (await tdsOf("source")).find((t) => t.tvmId === td.tvmId);
     expect(here?.running, "TD resumed on the source").to.equal(true);
 

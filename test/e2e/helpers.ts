@@ -69,6 +69,32 @@ export async function startTestCluster(options: Omit<ClusterOptions, "workDir">)
   };
 }
 
+/** The control API's view of a TD, as the e2e tests read it. */
+export interface TdView {
+  tdId: string;
+  tvmId: string;
+  running: boolean;
+  workloadBytesWritten: number;
+}
+
+/**
+ * One cluster for a mocha suite: started in `before`, stopped (and its directory removed) in `after`. Returns an
+ * accessor, since the cluster exists only once `before` has run.
+ */
+export function clusterForSuite(options: Omit<ClusterOptions, "workDir">): () => Cluster {
+  let started: { cluster: Cluster; stop(): Promise<void> } | undefined;
+  before(async () => {
+    started = await startTestCluster(options);
+  });
+  after(async () => {
+    await started?.stop();
+  });
+  return () => {
+    if (!started) throw new Error("the suite's cluster is not started (used outside its tests?)");
+    return started.cluster;
+  };
+}
+
 /** True while a process with this pid exists. */
 export function alive(pid: number): boolean {
   try {

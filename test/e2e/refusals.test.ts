@@ -4,10 +4,10 @@ import { Wallet } from "ethers";
 import { parsePolicy } from "../../orchestrator/attestation/index.js";
 import { connectChain, HostRegistryClient, SUITE_ERROR_INTERFACES, TxSender } from "../../orchestrator/chain/index.js";
 import { connectChannel, createChannelIdentity, StaticHostDirectory, type ChannelTrust } from "../../orchestrator/channel/index.js";
-import { CLUSTER_POLICY, DEFAULT_PASSWORD, OUT_OF_DATE_TCB, type Cluster } from "../../orchestrator/demo/cluster.js";
+import { CLUSTER_POLICY, DEFAULT_PASSWORD, OUT_OF_DATE_TCB } from "../../orchestrator/demo/cluster.js";
 import { setupPlatform } from "../../orchestrator/host/index.js";
 import { unlockKeystore } from "../../orchestrator/keystore/index.js";
-import { logRecords, startTestCluster } from "./helpers.js";
+import { clusterForSuite, logRecords } from "./helpers.js";
 
 /**
  * Hosts that must not take part: one whose quote fails the policy (an out-of-date TCB) and one that is not
@@ -16,26 +16,18 @@ import { logRecords, startTestCluster } from "./helpers.js";
  */
 describe("e2e: hosts the policy or the registry refuses", function () {
   this.timeout(400_000);
-  let cluster: Cluster;
-  let stop: () => Promise<void>;
-
-  before(async () => {
-    ({ cluster, stop } = await startTestCluster({
-      mirrorChain: false,
-      hosts: [
-        { name: "source", capacity: { tvmSlots: 4, memoryMiB: 1024 } },
-        { name: "good", capacity: { tvmSlots: 4, memoryMiB: 1024 } },
-        { name: "stale", capacity: { tvmSlots: 16, memoryMiB: 8192 }, platform: { teeTcbSvnRest: OUT_OF_DATE_TCB } },
-      ],
-    }));
-  });
-  after(async () => {
-    await stop?.();
+  const cluster = clusterForSuite({
+    mirrorChain: false,
+    hosts: [
+      { name: "source", capacity: { tvmSlots: 4, memoryMiB: 1024 } },
+      { name: "good", capacity: { tvmSlots: 4, memoryMiB: 1024 } },
+      { name: "stale", capacity: { tvmSlots: 16, memoryMiB: 8192 }, platform: { teeTcbSvnRest: OUT_OF_DATE_TCB } },
+    ],
   });
 
   /** Dials the source's channel as `wallet` on a platform seeded `platformSeed` (optionally out of date). */
   async function dialSource(wallet: Wallet, platform: { platformSeed: string; teeTcbSvnRest?: string }, beforeDial?: (keyFingerprint: string) => Promise<void>) {
-    const status = await (await cluster.client("source")).get<{ channelPort: number; address: string }>("/v1/status");
+    const status = await (await cluster().client("source")).get<{ channelPort: number; address: string }>("/v1/status");
     const hp = await setupPlatform({ authoritySeed: "tvmx-demo", fmspc: "90c06f000000", ...platform });
     const identity = await createChannelIdentity({ attester: hp.attester, signer: wallet });
     await beforeDial?.(identity.keyFingerprint);
@@ -50,29 +42,29 @@ describe("e2e: hosts the policy or the registry refuses", function () {
   }
 
   it("leaves the out-of-date host out of the auction, with the policy's reason, and the TD goes to the good host", async () => {
-    const source = await cluster.client("source", 240_000);
+    const source = await cluster().client("source", 240_000);
     const td = await source.post<{ tdId: string }>("/v1/tds", { memoryMiB: 16, vcpus: 1 });
     const s = await source.post<{ status: string; winner: string; refused: { host: string; reason: string }[]; acknowledged: { host: string }[]; bids: { host: string }[] }>(
       `/v1/tds/${td.tdId}/migrate`,
       {},
     );
     expect(s.status).to.equal("Committed");
-    expect(s.winner).to.equal(cluster.host("good").address);
-    expect(s.acknowledged.map((a) => a.host)).to.deep.equal([cluster.host("good").address]);
-    expect(s.bids.map((b) => b.host)).to.deep.equal([cluster.host("good").address]);
-    const refusal = s.refused.find((r) => r.host === cluster.host("stale").address);
+    expect(s.winner).to.equal(cluster().host("good").address);
+    expect(s.acknowledged.map((a) => a.host)).to.deep.equal([cluster().host("good").address]);
+    expect(s.bids.map((b) => b.host)).to.deep.equal([cluster().host("good").address]);
+    const refusal = s.refused.find((r) => r.host === cluster().host("stale").address);
     expect(refusal?.reason).to.match(/TCB status OutOfDate is not one of UpToDate, SWHardeningNeeded/);
   });
 
   it("refuses the out-of-date host when it dials the source itself", async () => {
-    const stale = cluster.host("stale");
+    const stale = cluster().host("stale");
     const wallet = await unlockKeystore(join(stale.configFile, "..", "key.json"), DEFAULT_PASSWORD);
     // The stale host publishes the channel key it dials with (as its own process does at start), so that the
     // source's cheap checks pass and its verdict rests on the quote.
     const publish = async (keyFingerprint: string) => {
-      const chain = await connectChain({ rpcUrl: cluster.chain.node.url, confirmations: 1, pollIntervalMs: 200, rpcRetries: 3 });
+      const chain = await connectChain({ rpcUrl: cluster().chain.node.url, confirmations: 1, pollIntervalMs: 200, rpcRetries: 3 });
       try {
-        const registry = new HostRegistryClient(chain, cluster.chain.addresses.hostRegistry, new TxSender(chain, wallet, { errorInterfaces: SUITE_ERROR_INTERFACES }));
+        const registry = new HostRegistryClient(chain, cluster().chain.addresses.hostRegistry, new TxSender(chain, wallet, { errorInterfaces: SUITE_ERROR_INTERFACES }));
         const info = await registry.hostInfo(wallet.address);
         await registry.ensureRegistered({ endpoint: info.endpoint, channelKeyFingerprint: keyFingerprint, platform: info.platform, capacity: info.capacity }, 10n ** 18n);
         expect((await registry.hostInfo(wallet.address)).channelKeyFingerprint).to.equal(keyFingerprint);
@@ -90,12 +82,12 @@ describe("e2e: hosts the policy or the registry refuses", function () {
     }
     expect(error, "the connection was accepted").to.not.equal(undefined);
     // the source, serving the dialer, refused it on its quote
-    const rejected = (await logRecords(cluster.host("source").logFile)).filter((r) => r.msg === "peer rejected" && r.role === "server");
+    const rejected = (await logRecords(cluster().host("source").logFile)).filter((r) => r.msg === "peer rejected" && r.role === "server");
     expect(JSON.stringify(rejected.at(-1))).to.match(/POLICY_REJECTED.*OutOfDate/);
   });
 
   it("refuses a host that is not registered, even with a valid quote", async () => {
-    const before = (await logRecords(cluster.host("source").logFile)).filter((r) => r.msg === "peer rejected").length;
+    const before = (await logRecords(cluster().host("source").logFile)).filter((r) => r.msg === "peer rejected").length;
     let error: (Error & { code?: string }) | undefined;
     try {
       const conn = await dialSource(Wallet.createRandom() as unknown as Wallet, { platformSeed: "intruder" });
@@ -104,11 +96,11 @@ describe("e2e: hosts the policy or the registry refuses", function () {
       error = err as Error & { code?: string };
     }
     expect(error, "the connection was accepted").to.not.equal(undefined);
-    const rejected = (await logRecords(cluster.host("source").logFile)).filter((r) => r.msg === "peer rejected");
+    const rejected = (await logRecords(cluster().host("source").logFile)).filter((r) => r.msg === "peer rejected");
     expect(rejected.length).to.equal(before + 1);
     expect(JSON.stringify(rejected.at(-1))).to.match(/CHANNEL_HOST_NOT_REGISTERED|not registered/);
     // and the source still serves the hosts that belong
-    const status = await (await cluster.client("source")).get<{ registration: string }>("/v1/status");
+    const status = await (await cluster().client("source")).get<{ registration: string }>("/v1/status");
     expect(status.registration).to.equal("Active");
   });
 });

@@ -2,17 +2,15 @@ import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { network } from "hardhat";
 import { hexlify, randomBytes, Wallet, type Provider } from "ethers";
-import { deploySuite } from "../../deploy/deploy-suite.js";
-import { connectionFromProvider, openMarket, tvmIdFor, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
+import { openMarket, tvmIdFor, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
 import { revealBid, revealPending, placeSealedBid } from "../../orchestrator/host/bidding.js";
 import { chainClock } from "../../orchestrator/host/chain-clock.js";
 import { finalizePending, finalizeWhenDue, openAuction } from "../../orchestrator/host/source-auction.js";
 import { HostJournal } from "../../orchestrator/journal/index.js";
 import { MemoryLogger } from "../../orchestrator/log/index.js";
+import { ONE_ETH, startMarketChain } from "../chain/helpers/market-chain.js";
 
-const ONE_ETH = 10n ** 18n;
 const MILLI = 10n ** 15n;
 const platform = { teeTcbSvn: `0x${"03".repeat(16)}`, tdxModuleVersion: 0x0105, quoteHash: `0x${"aa".repeat(32)}` };
 
@@ -27,18 +25,7 @@ describe("host/auction steps with a journal, on an in-process chain", function (
   const journals: HostJournal[] = [];
 
   before(async () => {
-    const { ethers, networkHelpers } = await network.create();
-    provider = ethers.provider;
-    const [deployer] = await ethers.getSigners();
-    const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n });
-    addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
-    chain = await connectionFromProvider(provider, { url: "edr", pollIntervalMs: 10 });
-    increaseTime = async (s) => {
-      await networkHelpers.time.increase(s);
-    };
-    fund = async (to) => {
-      await (await deployer!.sendTransaction({ to, value: 20n * ONE_ETH })).wait();
-    };
+    ({ provider, chain, addresses, increaseTime, fund } = await startMarketChain());
   });
   after(async () => {
     for (const j of journals) await j.close(); // idempotent: the crash scenarios closed some already
