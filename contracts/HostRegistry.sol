@@ -170,6 +170,12 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
     }
 
     /// @inheritdoc IHostRegistry
+    function platformTcbOf(address host) external view returns (bytes16 teeTcbSvn, uint16 tdxModuleVersion) {
+        HostRecord storage h = _hosts[host];
+        return (h.teeTcbSvn, h.tdxModuleVersion);
+    }
+
+    /// @inheritdoc IHostRegistry
     function hostState(address host) external view returns (HostState) {
         return _state(_hosts[host]);
     }

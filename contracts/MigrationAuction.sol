@@ -7,6 +7,7 @@ import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
 import {IMigrationAuction} from "./interfaces/IMigrationAuction.sol";
 import {SealedBid} from "./libraries/SealedBid.sol";
+import {TcbLevel} from "./libraries/TcbLevel.sol";
 import {AllocationId, AuctionId} from "./types/Ids.sol";
 
 /// @title MigrationAuction
@@ -192,6 +193,12 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         }
         if (price > a.reserve) revert MigrationAuctionPriceAboveReserve(auctionId, price, a.reserve);
         if (capacity == 0) revert MigrationAuctionZeroCapacity(auctionId, msg.sender);
+        // The TVM's TCB requirement, against the platform the bidder registered (here, not at commit: commitBid
+        // stays within its gas budget, and only a revealed bid can win).
+        (bytes16 teeTcbSvn, uint16 tdxModuleVersion) = _hostRegistry.platformTcbOf(msg.sender);
+        if (!TcbLevel.meets(teeTcbSvn, tdxModuleVersion, a.minTeeTcbSvn, a.minTdxModuleVersion)) {
+            revert MigrationAuctionTcbBelowRequirement(auctionId, msg.sender, teeTcbSvn, tdxModuleVersion);
+        }
 
         bids[msg.sender] = SealedBid.packRevealed(BidStatus.Revealed, price, capacity);
         ++a.revealCount;

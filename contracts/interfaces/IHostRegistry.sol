@@ -177,6 +177,9 @@ interface IHostRegistry {
     /// @notice Whether `host` may take part in auctions now (state Active).
     function isActive(address host) external view returns (bool);
 
+    /// @notice The TCB part of `host`'s platform summary (one storage slot; zero for an unknown host).
+    function platformTcbOf(address host) external view returns (bytes16 teeTcbSvn, uint16 tdxModuleVersion);
+
     /// @notice Lifecycle state of `host` now.
     function hostState(address host) external view returns (HostState);
 

@@ -74,7 +74,8 @@ interface IMigrationAuction {
     }
 
     /// @notice TCB capability a TVM requires from its destination platform. The source checks it against each
-    /// acknowledging host's quote before issuing its admission ticket; it is recorded here for audit.
+    /// acknowledging host's quote before issuing its admission ticket, and {revealBid} refuses a bidder whose
+    /// registered platform summary does not meet it.
     /// @param minTeeTcbSvn Minimum TEE_TCB_SVN, compared component by component.
     /// @param minTdxModuleVersion Minimum TDX module version as `major << 8 | minor`.
     struct TcbRequirement {
@@ -241,6 +242,12 @@ interface IMigrationAuction {
 
     /// @notice The revealed capacity is zero: a host without room cannot take the TVM.
     error MigrationAuctionZeroCapacity(AuctionId auctionId, address bidder);
+
+    /// @notice The bidder's registered platform does not meet the TVM's TCB requirement (its bid cannot win; it
+    /// committed a bid it could not honour, so its bond stays forfeitable).
+    error MigrationAuctionTcbBelowRequirement(
+        AuctionId auctionId, address bidder, bytes16 teeTcbSvn, uint16 tdxModuleVersion
+    );
 
     /// @notice `account` has nothing to withdraw.
     error MigrationAuctionNothingToWithdraw(address account);

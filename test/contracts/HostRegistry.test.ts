@@ -39,6 +39,7 @@ describe("HostRegistry", () => {
   describe("register", () => {
     it("registers a host with its endpoint, key fingerprint, platform, capacity and stake", async () => {
       const { registry, newcomer } = await loadFixture(fixture);
+      expect(await registry.platformTcbOf(newcomer.address)).to.deep.equal([`0x${"00".repeat(16)}`, 0n]);
       const fingerprint = id("newcomer key");
       await expect(registry.connect(newcomer).register(ENDPOINT, fingerprint, PLATFORM, 8, { value: PARAMS.minStake }))
         .to.emit(registry, "HostRegistered")
@@ -50,6 +51,7 @@ describe("HostRegistry", () => {
       expect(info.platform.teeTcbSvn).to.equal(PLATFORM.teeTcbSvn);
       expect(info.platform.tdxModuleVersion).to.equal(PLATFORM.tdxModuleVersion);
       expect(info.platform.quoteHash).to.equal(PLATFORM.quoteHash);
+      expect(await registry.platformTcbOf(newcomer.address)).to.deep.equal([PLATFORM.teeTcbSvn, BigInt(PLATFORM.tdxModuleVersion)]);
       expect(info.capacity).to.equal(8n);
       expect(info.stake).to.equal(PARAMS.minStake);
       expect(info.registeredAt).to.equal(BigInt(await time.latest()));

@@ -6,6 +6,8 @@ import {
   AuctionState,
   BOND,
   BidStatus,
+  ENDPOINT,
+  PLATFORM,
   RESERVE,
   ethers,
   commit,
@@ -345,6 +347,28 @@ describe("MigrationAuction", () => {
       return { ...s, bids };
     }
 
+    it("refuses a bidder whose registered platform is below the TVM's TCB requirement (any SVN component, or the module version)", async () => {
+      const s = await loadFixture(committedFixture);
+      await time.increaseTo(s.params.commitDeadline);
+      const [a, b, c] = s.bids;
+      // The requirement equals PLATFORM (0b 01 03 00..., module 1.5): one component lower, or module 1.4, fails.
+      const lowerComponent = { ...PLATFORM, teeTcbSvn: "0x0b010200000000000000000000000000" };
+      const olderModule = { ...PLATFORM, tdxModuleVersion: 0x0104 };
+      const higherElsewhere = { ...PLATFORM, teeTcbSvn: "0x0c010300000000000000000000000001" };
+      await s.hostRegistry.connect(s.hosts[0]!).update(ENDPOINT, id("channel key 0"), lowerComponent, 4);
+      await s.hostRegistry.connect(s.hosts[1]!).update(ENDPOINT, id("channel key 1"), olderModule, 4);
+      await s.hostRegistry.connect(s.hosts[2]!).update(ENDPOINT, id("channel key 2"), higherElsewhere, 4);
+      await expect(reveal(s, s.auctionId, a!))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTcbBelowRequirement")
+        .withArgs(s.auctionId, a!.bidder.address, lowerComponent.teeTcbSvn, PLATFORM.tdxModuleVersion);
+      await expect(reveal(s, s.auctionId, b!))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTcbBelowRequirement")
+        .withArgs(s.auctionId, b!.bidder.address, PLATFORM.teeTcbSvn, 0x0104);
+      // Every component at least the required one (some above): accepted.
+      await expect(reveal(s, s.auctionId, c!)).to.emit(s.migrationAuction, "BidRevealed");
+      expect((await s.migrationAuction.bidInfo(s.auctionId, a!.bidder.address)).status).to.equal(BidStatus.Committed);
+    });
+
     it("reveals a matching bid and tracks the best two prices", async () => {
       const s = await loadFixture(committedFixture);
       await time.increaseTo(s.params.commitDeadline);
@@ -558,7 +582,7 @@ describe("MigrationAuction", () => {
       const account = await (await ethers.getContractFactory("ProgrammableAccount", s.admin)).deploy();
       const accountAddress = await account.getAddress();
       const registry = s.hostRegistry.interface;
-      await account.execute(s.suite.hostRegistry, registry.encodeFunctionData("register", ["tcp://h", id("k"), { teeTcbSvn: "0x" + "00".repeat(16), tdxModuleVersion: 0, quoteHash: ZeroHash }, 1]), { value: 10n ** 18n });
+      await account.execute(s.suite.hostRegistry, registry.encodeFunctionData("register", ["tcp://h", id("k"), { ...PLATFORM, quoteHash: ZeroHash }, 1]), { value: 10n ** 18n });
       const bid = { bidder: { address: accountAddress }, price: 10n, capacity: 1n, salt: id("salt") };
       const ticket = await ticketFor(s, s.auctionId, accountAddress);
       const auction = s.migrationAuction.interface;
