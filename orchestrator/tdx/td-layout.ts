@@ -83,8 +83,6 @@ export const CTL = {
   STREAMS: 16,
   /** Number of vCPUs the TD has (the destination learns it at STATE.IMMUTABLE). */
   NUM_VCPUS: 17,
-  /** Guest writes performed through the memory-write path (statistics). */
-  GUEST_WRITES: 18,
   /** Bumped whenever the migration key changes, so per-thread key objects are refreshed. */
   KEY_GEN: 19,
   /** Start of the per-vCPU "state migrated" flags. */

@@ -29,14 +29,14 @@ export function openTdShared(handle: TdSharedHandle): TrustDomain {
   return new TrustDomain(handle);
 }
 
-const RUNNING_STATES: readonly OpState[] = [OP_STATE.RUNNABLE, OP_STATE.LIVE_EXPORT, OP_STATE.LIVE_IMPORT];
+/** RUNNABLE, LIVE_EXPORT, LIVE_IMPORT: the guest executes (a plain comparison: the write path asks on every write). */
+const isRunningState = (s: OpState): boolean => s === OP_STATE.RUNNABLE || s === OP_STATE.LIVE_EXPORT || s === OP_STATE.LIVE_IMPORT;
 // Hot-path constants as module locals (imported bindings may be accessors once transpiled).
 const BLOCKED = PAGE_FLAG.BLOCKED;
 const DIRTY = PAGE_FLAG.DIRTY;
 const LOGGED = PAGE_FLAG.LOGGED;
 const SHIFT = PAGE_SHIFT;
 const CTL_OP_STATE = CTL.OP_STATE;
-const CTL_GUEST_WRITES = CTL.GUEST_WRITES;
 const CTL_DIRTY_COUNT = CTL.DIRTY_COUNT;
 const CTL_DIRTY_LOG_LEN = CTL.DIRTY_LOG_LEN;
 
@@ -184,7 +184,7 @@ export class TrustDomain {
 
   /** True while the guest executes (and may write its memory). */
   get isRunning(): boolean {
-    return RUNNING_STATES.includes(this.opState);
+    return isRunningState(this.opState);
   }
 
   // ---- guest memory-write path ----
@@ -199,7 +199,6 @@ export class TrustDomain {
     if (check !== TDX_STATUS.TDX_SUCCESS) return check;
     this.faultInRange(gpa, data.length);
     this.memory.set(data, gpa);
-    Atomics.add(this.control, CTL_GUEST_WRITES, 1);
     return TDX_STATUS.TDX_SUCCESS;
   }
 
@@ -216,7 +215,6 @@ export class TrustDomain {
     } else {
       for (let i = 0; i < length; i++) m[gpa + i] = (i & 3) === 0 ? b0 : (i & 3) === 1 ? b1 : (i & 3) === 2 ? b2 : b3;
     }
-    Atomics.add(this.control, CTL_GUEST_WRITES, 1);
     return TDX_STATUS.TDX_SUCCESS;
   }
 
@@ -229,8 +227,9 @@ export class TrustDomain {
   }
 
   private checkGuestAccess(gpa: number, length: number): TdxStatus {
-    if (!RUNNING_STATES.includes(this.opState)) return this.opState === OP_STATE.TORN_DOWN ? TDX_STATUS.TDX_LIFECYCLE_STATE_INCORRECT : TDX_STATUS.TDX_OP_STATE_INCORRECT;
-    if (!Number.isInteger(gpa) || gpa < 0 || length < 0 || gpa + length > this.memoryBytes) return TDX_STATUS.TDX_OPERAND_ADDR_RANGE_ERROR;
+    const state = Atomics.load(this.control, CTL_OP_STATE) as OpState;
+    if (!isRunningState(state)) return state === OP_STATE.TORN_DOWN ? TDX_STATUS.TDX_LIFECYCLE_STATE_INCORRECT : TDX_STATUS.TDX_OP_STATE_INCORRECT;
+    if (!Number.isInteger(gpa) || gpa < 0 || length < 0 || gpa + length > this.memory.length) return TDX_STATUS.TDX_OPERAND_ADDR_RANGE_ERROR;
     return TDX_STATUS.TDX_SUCCESS;
   }
 

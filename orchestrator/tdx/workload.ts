@@ -178,11 +178,10 @@ export class GuestWorkload {
     const td = this.td;
     let done = 0;
     for (; done < count; done++) {
-      if (!td.isRunning) break;
       const w = this.pending ? this.scratch : this.seq.nextInto(this.scratch);
       this.pending = false;
-      // Refused only when the TD stopped running between the check and the write (another thread paused it);
-      // the sequence position is then kept so the write happens first when the guest runs again.
+      // The write path refuses a TD that is not running (it checks on every write: another thread may pause the
+      // TD at any time); the refused write is kept and happens first when the guest runs again.
       if (td.guestFill32(w.gpa, w.length, w.pattern) !== TDX_STATUS.TDX_SUCCESS) {
         this.pending = true;
         break;
