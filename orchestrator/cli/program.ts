@@ -3,6 +3,7 @@
  * is a module under ./commands/ that exports `run(args…, options, io)`, loaded only when the command runs.
  * Adding a command = one declaration below + its handler module.
  */
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { hexBytes } from "./args.js";
 import { address, auctionId, bytes32, intIn, rpcUrl, weiAmount } from "./commands/parsers.js";
@@ -10,9 +11,13 @@ import { processIo, type CliIo } from "./io.js";
 import { runHandler } from "./run-handler.js";
 import { loadWithBindings } from "../demo/load-suite.js";
 
+/** This checkout's package version (package.json two levels up). */
+const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command("tvmx")
     .description("TVM Exchange: live migration of confidential VMs between operators, placed by an on-chain auction")
+    .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 

@@ -21,6 +21,9 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
     const r = await tvmx(["--help"]);
     expect(r.code).to.equal(0);
     for (const c of ["chain", "deploy", "host", "td", "migrate", "auction", "allocation", "demo"]) expect(r.stdout).to.match(new RegExp(`^\\s+${c}\\b`, "m"));
+    const version = await tvmx(["--version"]);
+    expect(version.code).to.equal(0);
+    expect(version.stdout.trim()).to.equal((JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string }).version);
     const m = await tvmx(["migrate", "--help"]);
     expect(m.code).to.equal(0);
     expect(m.stdout).to.contain("--reserve-price <wei>");
