@@ -10,6 +10,7 @@ import { dirname } from "node:path";
 import { id, JsonRpcProvider, Network, type Signer, type Wallet } from "ethers";
 import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 import { connectChain } from "../../chain/index.js";
+import { loadWithBindings } from "../../demo/load-suite.js";
 import { checkSuiteParameters, deploySuiteWithIgnition, MODULE_ID } from "../../chain/ignition/deploy-suite-module.js";
 import { readPassword, unlockKeystore } from "../../keystore/index.js";
 import { CliArgumentError } from "../errors.js";
@@ -102,7 +103,7 @@ async function walletOf(options: DeployOptions): Promise<Wallet | undefined> {
 }
 
 async function grantMirrorRecorders(deployer: Signer, allocationRegistry: string, recorders: readonly string[]): Promise<void> {
-  const { AllocationRegistry__factory } = await import("../../../types/ethers-contracts/index.js");
+  const { AllocationRegistry__factory } = await loadWithBindings(() => import("../../../types/ethers-contracts/index.js"));
   const registry = AllocationRegistry__factory.connect(allocationRegistry, deployer);
   for (const recorder of recorders) await (await registry.grantRole(id("MIRROR_RECORDER_ROLE"), recorder)).wait();
 }
