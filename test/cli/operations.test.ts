@@ -3,9 +3,11 @@ import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { id, JsonRpcProvider, Wallet } from "ethers";
 import { freePort } from "../../orchestrator/chain/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../../orchestrator/keystore/index.js";
 import { TVMX_BIN } from "../../orchestrator/demo/host-process.js";
+import { AllocationRegistry__factory } from "../../types/ethers-contracts/index.js";
 import { ROOT, tvmx } from "../e2e/helpers.js";
 
 /** The operation commands fed bad input, spawned as a user runs them (no chain or host needed). */
@@ -121,12 +123,21 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       const refused = await tvmx(["deploy", "--rpc", started.url, "--parameters", badParameters]);
       expect(refused.code).to.equal(1);
       expect(refused.stderr).to.match(/TvmExchange\.minStake must be a positive integer of wei/);
-      const ok = await tvmx(["deploy", "--rpc", started.url, "--out", out, "--parameters", join(ROOT, "deploy/parameters/local.json")]);
+      const recorders = [Wallet.createRandom().address, Wallet.createRandom().address];
+      const ok = await tvmx(["deploy", "--rpc", started.url, "--out", out, "--parameters", join(ROOT, "deploy/parameters/local.json"), "--mirror-recorder", recorders[0]!, "--mirror-recorder", recorders[1]!]);
       expect(ok.code, ok.stderr).to.equal(0);
       expect(ok.stdout).to.match(/HostRegistry:\s+0x[0-9a-fA-F]{40}/);
       const file = JSON.parse(await readFile(out, "utf8")) as Record<string, string>;
       expect(file.chainId).to.equal("31337");
       expect(ok.stdout).to.contain(file.allocationRegistry);
+      // The module grants the first recorder, the deployer the second.
+      const provider = new JsonRpcProvider(started.url, undefined, { staticNetwork: true });
+      try {
+        const registry = AllocationRegistry__factory.connect(file.allocationRegistry!, provider);
+        for (const r of recorders) expect(await registry.hasRole(id("MIRROR_RECORDER_ROLE"), r), r).to.equal(true);
+      } finally {
+        provider.destroy();
+      }
 
       chain.kill("SIGINT");
       expect(await exited).to.equal(0);
