@@ -185,6 +185,7 @@ async function main(): Promise<void> {
       const [exportCpuAtEnd, importCpuAtEnd] = await Promise.all([sourcePool.cpuUsage(), destinationPool.cpuUsage()]);
       const teardown = destination.module.teardown(imported.td);
       if (teardown.status !== 0n) throw new Error(`teardown of the imported TD failed: ${teardown.status}`);
+      const runThroughputMBps = done.bytesSent / 1e6 / (done.streamingMs / 1000);
       const result: RunResult = {
         run,
         rounds: done.rounds,
@@ -193,11 +194,11 @@ async function main(): Promise<void> {
         totalMs: done.totalMs,
         downtimeMs: done.downtimeMs,
         streamingMs: done.streamingMs,
-        throughputMBps: done.bytesSent / 1e6 / (done.streamingMs / 1000),
+        throughputMBps: runThroughputMBps,
         bulkThroughputMBps: done.roundLog[0]!.bytes / 1e6 / (done.roundLog[0]!.ms / 1000),
         digestMatch: done.digestMatch === true,
-        aesLimitMBps: aesLimitMBps,
-        ratio: done.bytesSent / 1e6 / (done.streamingMs / 1000) / aesLimitMBps,
+        aesLimitMBps,
+        ratio: runThroughputMBps / aesLimitMBps,
         guestWrites: workload.writes,
         throttlePercent: done.throttlePercent,
         convergence: done.convergence.reason,

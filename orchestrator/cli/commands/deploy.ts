@@ -31,9 +31,6 @@ export interface DeployOptions {
   json?: boolean;
 }
 
-/** The module's defaults for a local chain: 1 ETH stake, one-hour withdrawal delay, ten-minute confirmation. */
-const LOCAL_PARAMETERS = { minStake: 10n ** 18n, withdrawalDelay: 3600n, confirmationTimeout: 600n };
-
 export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   if (options.keystore === undefined && (options.passwordEnv !== undefined || options.passwordFile !== undefined)) {
     throw new CliArgumentError("--password-env/--password-file need --keystore", {});
@@ -44,15 +41,15 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   const fromFile = options.parameters !== undefined ? await readParameters(options.parameters) : {};
   const wallet = await walletOf(options);
   const mirrorRecorders = options.mirrorRecorder ?? [];
+  // What neither the file nor a flag sets keeps the module's default (1 ETH stake, one-hour withdrawal delay,
+  // ten-minute confirmation timeout: deploy/modules/TvmExchange.ts).
   const parameters: DeploymentParameters[string] = {
-    ...LOCAL_PARAMETERS,
     ...fromFile,
     ...(options.minStakeWei !== undefined ? { minStake: BigInt(options.minStakeWei) } : {}),
     // The module grants one recorder; any further ones are granted below by the deployer (the registry's admin).
     ...(mirrorRecorders.length > 0 ? { mirrorRecorder: mirrorRecorders[0]! } : {}),
   };
   const chain = await connectChain({ rpcUrl: options.rpc, confirmations: 1, pollIntervalMs: 500, rpcRetries: 2 });
-  const provider = new JsonRpcProvider(options.rpc, Network.from(chain.chainId), { staticNetwork: true });
   try {
     const suite = await deploySuiteWithIgnition({
       rpcUrl: options.rpc,
@@ -63,8 +60,13 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
       ...(options.confirmations !== undefined ? { confirmations: options.confirmations } : {}),
     });
     if (mirrorRecorders.length > 1) {
-      const deployer: Signer = wallet ? wallet.connect(provider) : await provider.getSigner(suite.deployer);
-      await grantMirrorRecorders(deployer, suite.allocationRegistry, mirrorRecorders.slice(1));
+      const provider = new JsonRpcProvider(options.rpc, Network.from(chain.chainId), { staticNetwork: true });
+      try {
+        const deployer: Signer = wallet ? wallet.connect(provider) : await provider.getSigner(suite.deployer);
+        await grantMirrorRecorders(deployer, suite.allocationRegistry, mirrorRecorders.slice(1));
+      } finally {
+        provider.destroy();
+      }
     }
     const deployment = {
       chainId: chain.chainId.toString(),
@@ -91,7 +93,6 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
     }
     return 0;
   } finally {
-    provider.destroy();
     chain.close();
   }
 }
