@@ -14,12 +14,12 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
 /** The certificates of a PEM text, in order. Throws ATTESTATION_CERT_MALFORMED. */
 export function parseCertificateChain(pem: string): Certificate[] {
   const blocks = pem.match(PEM_CERT) ?? [];
-  if (blocks.length === 0) throw new QuoteVerificationError("ATTESTATION_CERT_MALFORMED", "no PEM certificate found", {});
+  if (blocks.length === 0) throw new QuoteVerificationError("ATTESTATION_CERT_MALFORMED", "no PEM certificate found");
   return blocks.map((block, index) => {
     try {
       return new x509.X509Certificate(block);
     } catch (cause) {
-      throw new QuoteVerificationError("ATTESTATION_CERT_MALFORMED", `certificate ${index} of the chain does not parse`, { index }, { cause });
+      throw new QuoteVerificationError("ATTESTATION_CERT_MALFORMED", `certificate ${index} of the chain does not parse`, { details: { index }, cause });
     }
   });
 }
@@ -62,28 +62,28 @@ export async function verifyCertificateChain(chain: readonly Certificate[], opti
   const label = options.label ?? "certificate";
   const now = options.now ?? new Date();
   if (chain.length < 2) {
-    throw new QuoteVerificationError("ATTESTATION_CERT_CHAIN_BROKEN", `${label} chain must hold the leaf and its root`, { length: chain.length });
+    throw new QuoteVerificationError("ATTESTATION_CERT_CHAIN_BROKEN", `${label} chain must hold the leaf and its root`, { details: { length: chain.length } });
   }
   checkValidity(chain, now, label);
   for (let i = 0; i < chain.length; i++) {
     const cert = chain[i]!;
     const issuer = chain[i + 1] ?? cert; // the last one must be self-signed
     if (cert.issuer !== issuer.subject || !(await signedBy(cert, issuer)) || !isCa(issuer)) {
-      throw new QuoteVerificationError("ATTESTATION_CERT_CHAIN_BROKEN", `${label} chain is broken: "${cert.subject}" is not signed by "${issuer.subject}"`, {
+      throw new QuoteVerificationError("ATTESTATION_CERT_CHAIN_BROKEN", `${label} chain is broken: "${cert.subject}" is not signed by "${issuer.subject}"`, { details: {
         index: i,
         subject: cert.subject,
         issuer: cert.issuer,
         nextSubject: issuer.subject,
-      });
+      } });
     }
   }
   const root = chain[chain.length - 1]!;
   if (!options.trustedRoots.some((anchor) => sameAnchor(anchor, root))) {
-    throw new QuoteVerificationError("ATTESTATION_UNTRUSTED_ROOT", `${label} chain ends in a root that is not trusted: "${root.subject}"`, {
+    throw new QuoteVerificationError("ATTESTATION_UNTRUSTED_ROOT", `${label} chain ends in a root that is not trusted: "${root.subject}"`, { details: {
       root: root.subject,
       rootKeySha256: Buffer.from(await root.publicKey.getThumbprint("SHA-256")).toString("hex"),
       trusted: options.trustedRoots.map((r) => r.subject),
-    });
+    } });
   }
   return [...chain];
 }
@@ -99,12 +99,12 @@ function anchorsKey(roots: readonly Certificate[]): string {
 function checkValidity(chain: readonly Certificate[], now: Date, label: string): void {
   chain.forEach((cert, i) => {
     if (now < cert.notBefore || now > cert.notAfter) {
-      throw new QuoteVerificationError("ATTESTATION_CERT_NOT_VALID_NOW", `${label} chain certificate "${cert.subject}" is not valid at ${now.toISOString()}`, {
+      throw new QuoteVerificationError("ATTESTATION_CERT_NOT_VALID_NOW", `${label} chain certificate "${cert.subject}" is not valid at ${now.toISOString()}`, { details: {
         index: i,
         subject: cert.subject,
         notBefore: cert.notBefore.toISOString(),
         notAfter: cert.notAfter.toISOString(),
-      });
+      } });
     }
   });
 }

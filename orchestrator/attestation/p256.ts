@@ -52,7 +52,7 @@ export function deriveP256KeyPair(seed: string | Buffer, label: string): P256Key
 export function rawPublicKey(publicKey: KeyObject): Buffer {
   const jwk = publicKey.export({ format: "jwk" });
   if (jwk.crv !== "P-256" || !jwk.x || !jwk.y) {
-    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "key is not a P-256 key", { crv: jwk.crv });
+    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "key is not a P-256 key", { details: { crv: jwk.crv } });
   }
   return Buffer.concat([Buffer.from(jwk.x, "base64url"), Buffer.from(jwk.y, "base64url")]);
 }
@@ -60,7 +60,7 @@ export function rawPublicKey(publicKey: KeyObject): Buffer {
 /** A P-256 public key from x||y; throws ATTESTATION_QUOTE_INVALID when the point is not on the curve. */
 export function publicKeyFromRaw(raw: Buffer): KeyObject {
   if (raw.length !== 64) {
-    throw new AttestationError("ATTESTATION_QUOTE_INVALID", "P-256 public key must be 64 bytes", { length: raw.length });
+    throw new AttestationError("ATTESTATION_QUOTE_INVALID", "P-256 public key must be 64 bytes", { details: { length: raw.length } });
   }
   try {
     return createPublicKey({
@@ -68,7 +68,7 @@ export function publicKeyFromRaw(raw: Buffer): KeyObject {
       format: "jwk",
     });
   } catch (cause) {
-    throw new AttestationError("ATTESTATION_QUOTE_INVALID", "P-256 public key is not a point on the curve", {}, { cause });
+    throw new AttestationError("ATTESTATION_QUOTE_INVALID", "P-256 public key is not a point on the curve", { cause });
   }
 }
 

@@ -71,7 +71,7 @@ const RULES = [
 ] as const;
 
 function invalid(message: string, details: Record<string, unknown> = {}): AttestationError {
-  return new AttestationError("POLICY_INVALID", `policy: ${message}`, details);
+  return new AttestationError("POLICY_INVALID", `policy: ${message}`, { details });
 }
 
 function isHex(value: unknown, bytes: number): value is string {

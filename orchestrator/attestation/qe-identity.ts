@@ -44,7 +44,7 @@ export function signQeIdentity(identity: QeIdentity, signingKey: KeyObject): Sig
 }
 
 function malformed(message: string, details: Record<string, unknown> = {}): QuoteVerificationError {
-  return new QuoteVerificationError("ATTESTATION_QE_IDENTITY_MALFORMED", `QE identity: ${message}`, details);
+  return new QuoteVerificationError("ATTESTATION_QE_IDENTITY_MALFORMED", `QE identity: ${message}`, { details });
 }
 
 const isHex = (v: unknown, bytes: number) => typeof v === "string" && v.length === bytes * 2 && /^[0-9a-fA-F]*$/.test(v);
@@ -66,11 +66,11 @@ export function assertSignedQeIdentity(value: unknown): asserts value is SignedQ
 export function verifyQeIdentity(signed: SignedQeIdentity, tcbSigning: Certificate, now: Date): QeIdentity {
   assertSignedQeIdentity(signed);
   if (!verifyRaw(certificatePublicKey(tcbSigning), Buffer.from(JSON.stringify(signed.enclaveIdentity), "utf8"), Buffer.from(signed.signature, "hex"))) {
-    throw new QuoteVerificationError("ATTESTATION_QE_IDENTITY_SIGNATURE_INVALID", "QE identity signature does not verify", {});
+    throw new QuoteVerificationError("ATTESTATION_QE_IDENTITY_SIGNATURE_INVALID", "QE identity signature does not verify");
   }
   const nextUpdate = new Date(signed.enclaveIdentity.nextUpdate);
   if (now > nextUpdate) {
-    throw new QuoteVerificationError("ATTESTATION_TCB_INFO_EXPIRED", `QE identity expired at ${nextUpdate.toISOString()}`, { nextUpdate: nextUpdate.toISOString() });
+    throw new QuoteVerificationError("ATTESTATION_TCB_INFO_EXPIRED", `QE identity expired at ${nextUpdate.toISOString()}`, { details: { nextUpdate: nextUpdate.toISOString() } });
   }
   return signed.enclaveIdentity;
 }
@@ -91,15 +91,15 @@ export function evaluateQeIdentity(identity: QeIdentity, report: QeReport): QeId
   if (!maskedEqual(misc, identity.miscselect, identity.miscselectMask)) mismatches.push("MISCSELECT");
   if (!maskedEqual(report.attributes, identity.attributes, identity.attributesMask)) mismatches.push("ATTRIBUTES");
   if (mismatches.length > 0) {
-    throw new QuoteVerificationError("ATTESTATION_QE_IDENTITY_MISMATCH", `QE report is not from the identified TD quoting enclave (${mismatches.join(", ")} differ)`, {
+    throw new QuoteVerificationError("ATTESTATION_QE_IDENTITY_MISMATCH", `QE report is not from the identified TD quoting enclave (${mismatches.join(", ")} differ)`, { details: {
       mismatches,
       mrSigner: report.mrSigner.toString("hex"),
       isvProdId: report.isvProdId,
-    });
+    } });
   }
   const level = identity.tcbLevels.find((l) => report.isvSvn >= l.tcb.isvsvn);
   if (!level) {
-    throw new QuoteVerificationError("ATTESTATION_TCB_NOT_SUPPORTED", `QE ISVSVN ${report.isvSvn} is below every QE identity level`, { isvSvn: report.isvSvn });
+    throw new QuoteVerificationError("ATTESTATION_TCB_NOT_SUPPORTED", `QE ISVSVN ${report.isvSvn} is below every QE identity level`, { details: { isvSvn: report.isvSvn } });
   }
   return { status: level.tcbStatus, tcbDate: level.tcbDate, advisoryIds: level.advisoryIDs ?? [] };
 }

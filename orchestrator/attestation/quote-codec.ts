@@ -109,7 +109,7 @@ class Reader {
   }
   take(size: number, field: string): Buffer {
     if (size < 0 || this.pos + size > this.end) {
-      throw new QuoteParseError(`quote truncated reading ${field}`, { field, offset: this.pos, need: size, available: this.end - this.pos });
+      throw new QuoteParseError(`quote truncated reading ${field}`, { details: { field, offset: this.pos, need: size, available: this.end - this.pos } });
     }
     const out = Buffer.from(this.bytes.subarray(this.pos, this.pos + size));
     this.pos += size;
@@ -125,14 +125,14 @@ class Reader {
 
 function expect(actual: number, expected: number, field: string, offset: number): void {
   if (actual !== expected) {
-    throw new QuoteParseError(`quote ${field} is ${actual}, expected ${expected}`, { field, actual, expected, offset });
+    throw new QuoteParseError(`quote ${field} is ${actual}, expected ${expected}`, { details: { field, actual, expected, offset } });
   }
 }
 
 /** A length field must equal the bytes that follow it. */
 function expectLength(field: number, remaining: number, name: string, offset: number): void {
   if (field !== remaining) {
-    throw new QuoteParseError(`quote ${name} is ${field} but ${remaining} bytes follow`, { field: name, actual: field, expected: remaining, offset });
+    throw new QuoteParseError(`quote ${name} is ${field} but ${remaining} bytes follow`, { details: { field: name, actual: field, expected: remaining, offset } });
   }
 }
 
@@ -141,10 +141,10 @@ function expectLength(field: number, remaining: number, name: string, offset: nu
  * Throws only QuoteParseError; checks structure, not signatures.
  */
 export function decodeQuote(input: Uint8Array): TdxQuote {
-  if (!(input instanceof Uint8Array)) throw new QuoteParseError("quote must be bytes", { type: typeof input });
+  if (!(input instanceof Uint8Array)) throw new QuoteParseError("quote must be bytes", { details: { type: typeof input } });
   const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   if (bytes.length > QUOTE_MAX_SIZE) {
-    throw new QuoteParseError(`quote is ${bytes.length} bytes, more than the ${QUOTE_MAX_SIZE} accepted`, { length: bytes.length });
+    throw new QuoteParseError(`quote is ${bytes.length} bytes, more than the ${QUOTE_MAX_SIZE} accepted`, { details: { length: bytes.length } });
   }
   const r = new Reader(bytes, 0, bytes.length);
   const header: QuoteHeader = {
@@ -183,10 +183,10 @@ export function decodeQuote(input: Uint8Array): TdxQuote {
   try {
     pckCertChainPem = new TextDecoder("utf-8", { fatal: true }).decode(chainBytes);
   } catch (cause) {
-    throw new QuoteParseError("PCK certificate chain is not UTF-8 text", { field: "pckCertChain" }, { cause });
+    throw new QuoteParseError("PCK certificate chain is not UTF-8 text", { details: { field: "pckCertChain" }, cause });
   }
   if (!pckCertChainPem.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new QuoteParseError("PCK certificate chain holds no PEM certificate", { field: "pckCertChain" });
+    throw new QuoteParseError("PCK certificate chain holds no PEM certificate", { details: { field: "pckCertChain" } });
   }
   return {
     header,

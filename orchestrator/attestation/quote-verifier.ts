@@ -39,28 +39,28 @@ export async function verifyQuote(bytes: Uint8Array, options: QuoteVerificationO
   const chain = await verifyCertificateChainPem(sig.pckCertChainPem, { ...options, label: "PCK" });
   const pckCertificate = chain[0]!;
   const ext = pckCertificate.getExtension(SGX_EXTENSION_OID);
-  if (!ext) throw new QuoteVerificationError("ATTESTATION_PCK_EXTENSION_INVALID", "PCK certificate has no SGX extension", { oid: SGX_EXTENSION_OID });
+  if (!ext) throw new QuoteVerificationError("ATTESTATION_PCK_EXTENSION_INVALID", "PCK certificate has no SGX extension", { details: { oid: SGX_EXTENSION_OID } });
   const pck = decodePckExtension(Buffer.from(ext.value));
 
   if (!verifyRaw(certificatePublicKey(pckCertificate), sig.qeReportBytes, sig.qeReportSignature)) {
-    throw new QuoteVerificationError("ATTESTATION_QE_REPORT_SIGNATURE_INVALID", "QE report signature does not verify with the PCK key", {});
+    throw new QuoteVerificationError("ATTESTATION_QE_REPORT_SIGNATURE_INVALID", "QE report signature does not verify with the PCK key");
   }
   const expected = Buffer.concat([sha256(sig.attestationKey, sig.qeAuthData), Buffer.alloc(32)]);
   if (!expected.equals(sig.qeReport.reportData)) {
-    throw new QuoteVerificationError("ATTESTATION_QE_REPORT_DATA_MISMATCH", "QE report does not bind the attestation key", {
+    throw new QuoteVerificationError("ATTESTATION_QE_REPORT_DATA_MISMATCH", "QE report does not bind the attestation key", { details: {
       expected: expected.toString("hex"),
       actual: sig.qeReport.reportData.toString("hex"),
-    });
+    } });
   }
   const attestationKey = (() => {
     try {
       return publicKeyFromRaw(sig.attestationKey);
     } catch (cause) {
-      throw new QuoteVerificationError("ATTESTATION_QUOTE_SIGNATURE_INVALID", "quote attestation key is not a P-256 point", {}, { cause });
+      throw new QuoteVerificationError("ATTESTATION_QUOTE_SIGNATURE_INVALID", "quote attestation key is not a P-256 point", { cause });
     }
   })();
   if (!verifyRaw(attestationKey, quote.signedBytes, sig.signature)) {
-    throw new QuoteVerificationError("ATTESTATION_QUOTE_SIGNATURE_INVALID", "quote signature does not verify with the attestation key", {});
+    throw new QuoteVerificationError("ATTESTATION_QUOTE_SIGNATURE_INVALID", "quote signature does not verify with the attestation key");
   }
 
   const collateral = typeof options.collateral === "function" ? await options.collateral(pck) : options.collateral;
@@ -69,12 +69,12 @@ export async function verifyQuote(bytes: Uint8Array, options: QuoteVerificationO
   const fmspc = pck.fmspc.toString("hex");
   const pceId = pck.pceId.toString("hex");
   if (tcbInfo.fmspc.toLowerCase() !== fmspc || tcbInfo.pceId.toLowerCase() !== pceId) {
-    throw new QuoteVerificationError("ATTESTATION_TCB_INFO_MISMATCH", `TCB info is for FMSPC ${tcbInfo.fmspc}, the PCK certificate says ${fmspc}`, {
+    throw new QuoteVerificationError("ATTESTATION_TCB_INFO_MISMATCH", `TCB info is for FMSPC ${tcbInfo.fmspc}, the PCK certificate says ${fmspc}`, { details: {
       tcbInfoFmspc: tcbInfo.fmspc,
       pckFmspc: fmspc,
       tcbInfoPceId: tcbInfo.pceId,
       pckPceId: pceId,
-    });
+    } });
   }
   const platform = evaluateTcb(tcbInfo, {
     sgxTcbComponents: pck.sgxTcbComponents,

@@ -54,7 +54,7 @@ export class QuotingEnclave {
 
   constructor(keys: QuotingEnclaveKeys, tcb: PlatformTcb, qeAuthData: Buffer = Buffer.alloc(0)) {
     if (tcb.sgxTcbComponents.length !== 16 || tcb.fmspc.length !== 6 || tcb.pceId.length !== 2) {
-      throw new AttestationError("ATTESTATION_CONFIG_INVALID", "platform TCB needs 16 SGX components, a 6-byte FMSPC and a 2-byte PCE-ID", {});
+      throw new AttestationError("ATTESTATION_CONFIG_INVALID", "platform TCB needs 16 SGX components, a 6-byte FMSPC and a 2-byte PCE-ID");
     }
     this.#keys = keys;
     this.#tcb = tcb;

@@ -38,7 +38,7 @@ const octets = (b: Buffer) => new asn1js.OctetString({ valueHex: new Uint8Array(
 
 export function encodePckExtension(ext: PckExtension): Buffer {
   if (ext.sgxTcbComponents.length !== 16) {
-    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "a PCK TCB has 16 SGX components", { count: ext.sgxTcbComponents.length });
+    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "a PCK TCB has 16 SGX components", { details: { count: ext.sgxTcbComponents.length } });
   }
   const tcb = new asn1js.Sequence({
     value: [
@@ -60,7 +60,7 @@ export function encodePckExtension(ext: PckExtension): Buffer {
 }
 
 function invalid(message: string, details: Record<string, unknown> = {}): AttestationError {
-  return new AttestationError("ATTESTATION_PCK_EXTENSION_INVALID", `PCK certificate SGX extension: ${message}`, details);
+  return new AttestationError("ATTESTATION_PCK_EXTENSION_INVALID", `PCK certificate SGX extension: ${message}`, { details });
 }
 
 /** (OID → value) of a SEQUENCE of (OID, value) pairs. */

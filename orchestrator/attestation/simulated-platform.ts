@@ -87,7 +87,7 @@ export function defaultPlatformConfig(overrides: Partial<PlatformConfig> = {}): 
 
 function hexField(value: unknown, size: number, name: string): Buffer {
   if (typeof value !== "string" || !/^[0-9a-fA-F]*$/.test(value) || value.length !== size * 2) {
-    throw new AttestationError("ATTESTATION_CONFIG_INVALID", `platform config ${name} must be ${size} bytes of hex`, { field: name, value });
+    throw new AttestationError("ATTESTATION_CONFIG_INVALID", `platform config ${name} must be ${size} bytes of hex`, { details: { field: name, value } });
   }
   return Buffer.from(value, "hex");
 }
@@ -95,7 +95,7 @@ function hexField(value: unknown, size: number, name: string): Buffer {
 /** Validates a platform config read from JSON, filling absent sections from the default. */
 export function parsePlatformConfig(value: unknown): PlatformConfig {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "platform config must be a JSON object", {});
+    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "platform config must be a JSON object");
   }
   const base = defaultPlatformConfig();
   const v = value as Partial<PlatformConfig>;
@@ -113,11 +113,11 @@ export function parsePlatformConfig(value: unknown): PlatformConfig {
 export function platformTcbOf(config: PlatformConfig): PlatformTcb {
   const { tcb } = config;
   if (!Array.isArray(tcb.sgxTcbComponents) || tcb.sgxTcbComponents.length !== 16 || tcb.sgxTcbComponents.some((c) => !Number.isInteger(c) || c < 0 || c > 255)) {
-    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "platform config tcb.sgxTcbComponents must be 16 numbers 0..255", { value: tcb.sgxTcbComponents });
+    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "platform config tcb.sgxTcbComponents must be 16 numbers 0..255", { details: { value: tcb.sgxTcbComponents } });
   }
   for (const f of ["pceSvn", "qeSvn"] as const) {
     if (!Number.isInteger(tcb[f]) || tcb[f] < 0 || tcb[f] > 0xffff) {
-      throw new AttestationError("ATTESTATION_CONFIG_INVALID", `platform config tcb.${f} must be 0..65535`, { value: tcb[f] });
+      throw new AttestationError("ATTESTATION_CONFIG_INVALID", `platform config tcb.${f} must be 0..65535`, { details: { value: tcb[f] } });
     }
   }
   return {
@@ -133,7 +133,7 @@ export function platformTcbOf(config: PlatformConfig): PlatformTcb {
 export function staticTdReport(config: PlatformConfig, reportData: Buffer): TdReportBody {
   const td = config.td;
   if (!Array.isArray(td.rtmr) || td.rtmr.length !== 4) {
-    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "platform config td.rtmr must list four RTMRs", {});
+    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "platform config td.rtmr must list four RTMRs");
   }
   return {
     teeTcbSvn: hexField(td.teeTcbSvn, 16, "td.teeTcbSvn"),

@@ -35,7 +35,7 @@ export interface TcbEvaluation {
 }
 
 function notSupported(message: string, details: Record<string, unknown>): QuoteVerificationError {
-  return new QuoteVerificationError("ATTESTATION_TCB_NOT_SUPPORTED", message, details);
+  return new QuoteVerificationError("ATTESTATION_TCB_NOT_SUPPORTED", message, { details });
 }
 
 function platformLevelMatches(level: TcbLevel, input: TcbEvaluationInput, tdxStart: number): boolean {
@@ -79,9 +79,9 @@ export function evaluateTcb(tcbInfo: TcbInfo, input: TcbEvaluationInput): TcbEva
     const m = tcbInfo.tdxModule;
     if (!maskedEqual(input.mrSignerSeam, Buffer.from(m.mrsigner, "hex"), Buffer.alloc(48, 0xff)) ||
         !maskedEqual(input.seamAttributes, Buffer.from(m.attributes, "hex"), Buffer.from(m.attributesMask, "hex"))) {
-      throw new QuoteVerificationError("ATTESTATION_TCB_INFO_MISMATCH", "TDX module signer or attributes do not match the TCB info", {
+      throw new QuoteVerificationError("ATTESTATION_TCB_INFO_MISMATCH", "TDX module signer or attributes do not match the TCB info", { details: {
         mrSignerSeam: input.mrSignerSeam.toString("hex"),
-      });
+      } });
     }
     return { status: level.tcbStatus, platformStatus: level.tcbStatus, levelIndex, tcbDate: level.tcbDate, advisoryIds: level.advisoryIDs ?? [] };
   }
@@ -90,11 +90,11 @@ export function evaluateTcb(tcbInfo: TcbInfo, input: TcbEvaluationInput): TcbEva
   if (!identity) throw notSupported(`TCB info has no TDX module identity ${id}`, { id, majorVersion: major });
   if (!maskedEqual(input.mrSignerSeam, Buffer.from(identity.mrsigner, "hex"), Buffer.alloc(48, 0xff)) ||
       !maskedEqual(input.seamAttributes, Buffer.from(identity.attributes, "hex"), Buffer.from(identity.attributesMask, "hex"))) {
-    throw new QuoteVerificationError("ATTESTATION_TCB_INFO_MISMATCH", `TDX module signer or attributes do not match identity ${id}`, {
+    throw new QuoteVerificationError("ATTESTATION_TCB_INFO_MISMATCH", `TDX module signer or attributes do not match identity ${id}`, { details: {
       id,
       mrSignerSeam: input.mrSignerSeam.toString("hex"),
       seamAttributes: input.seamAttributes.toString("hex"),
-    });
+    } });
   }
   const moduleSvn = input.teeTcbSvn[0]!;
   const moduleLevel = identity.tcbLevels.find((l) => moduleSvn >= l.tcb.isvsvn);

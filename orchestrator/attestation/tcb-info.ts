@@ -84,7 +84,7 @@ export function signTcbInfo(tcbInfo: TcbInfo, signingKey: KeyObject): SignedTcbI
 const HEX = /^[0-9a-fA-F]*$/;
 
 function malformed(message: string, details: Record<string, unknown> = {}): AttestationError {
-  return new QuoteVerificationError("ATTESTATION_TCB_INFO_MALFORMED", `TCB info: ${message}`, details);
+  return new QuoteVerificationError("ATTESTATION_TCB_INFO_MALFORMED", `TCB info: ${message}`, { details });
 }
 
 function checkComponents(list: unknown, where: string): void {
@@ -131,11 +131,11 @@ export async function verifyCollateral(
     Buffer.from(JSON.stringify(collateral.tcbInfo.tcbInfo), "utf8"),
     Buffer.from(collateral.tcbInfo.signature, "hex"),
   );
-  if (!ok) throw new QuoteVerificationError("ATTESTATION_TCB_INFO_SIGNATURE_INVALID", "TCB info signature does not verify", { fmspc: collateral.tcbInfo.tcbInfo.fmspc });
+  if (!ok) throw new QuoteVerificationError("ATTESTATION_TCB_INFO_SIGNATURE_INVALID", "TCB info signature does not verify", { details: { fmspc: collateral.tcbInfo.tcbInfo.fmspc } });
   const now = options.now ?? new Date();
   const nextUpdate = new Date(collateral.tcbInfo.tcbInfo.nextUpdate);
   if (now > nextUpdate) {
-    throw new QuoteVerificationError("ATTESTATION_TCB_INFO_EXPIRED", `TCB info expired at ${nextUpdate.toISOString()}`, { nextUpdate: nextUpdate.toISOString(), now: now.toISOString() });
+    throw new QuoteVerificationError("ATTESTATION_TCB_INFO_EXPIRED", `TCB info expired at ${nextUpdate.toISOString()}`, { details: { nextUpdate: nextUpdate.toISOString(), now: now.toISOString() } });
   }
   return { tcbInfo: collateral.tcbInfo.tcbInfo, qeIdentity: verifyQeIdentity(collateral.qeIdentity, chain[0]!, now) };
 }

@@ -25,14 +25,14 @@ export function assertTdReportBody(body: TdReportBody): void {
   for (const field of FIXED_FIELDS) {
     const value = body[field];
     if (!Buffer.isBuffer(value) || value.length !== TD_REPORT_FIELD_SIZES[field]) {
-      throw new AttestationError("ATTESTATION_CONFIG_INVALID", `TD report field ${field} must be ${TD_REPORT_FIELD_SIZES[field]} bytes`, {
+      throw new AttestationError("ATTESTATION_CONFIG_INVALID", `TD report field ${field} must be ${TD_REPORT_FIELD_SIZES[field]} bytes`, { details: {
         field,
         length: Buffer.isBuffer(value) ? value.length : undefined,
-      });
+      } });
     }
   }
   if (body.rtmr.length !== 4 || body.rtmr.some((r) => !Buffer.isBuffer(r) || r.length !== TD_REPORT_FIELD_SIZES.rtmr)) {
-    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "TD report must carry four 48-byte RTMRs", {});
+    throw new AttestationError("ATTESTATION_CONFIG_INVALID", "TD report must carry four 48-byte RTMRs");
   }
 }
 

@@ -6,7 +6,7 @@ export { freePort, node22Binary, startLocalNode } from "./local-node.js";
 export type { LocalNode, LocalNodeOptions } from "./local-node.js";
 export { memoryCursor, watchEvents, watchLogs } from "./log-watcher.js";
 export type { CursorStore, DecodedEvent, Unwatch, WatchLogsOptions } from "./log-watcher.js";
-export { backoffMs, DEFAULT_RETRY, sleep, withRpcRetry } from "./retry.js";
+export { abortError, backoffMs, DEFAULT_RETRY, withRpcRetry } from "./retry.js";
 export type { RetryPolicy } from "./retry.js";
 export { decodeRevert, isCallException, isNonceConflict, isTransientRpcError, revertDataOf } from "./rpc-errors.js";
 export type { DecodedRevert } from "./rpc-errors.js";

@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
-import { sleep } from "./retry.js";
+import { sleep } from "../util/index.js";
 
 /**
  * Starts a local Hardhat node (EDR behind a JSON-RPC server) as a child process on 127.0.0.1, for

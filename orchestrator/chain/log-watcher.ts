@@ -2,7 +2,8 @@ import type { Interface, Log, LogDescription, Provider } from "ethers";
 import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
 import { isTransientRpcError } from "./rpc-errors.js";
-import { backoffMs, sleep, type RetryPolicy } from "./retry.js";
+import { sleep } from "../util/index.js";
+import { abortError, backoffMs, type RetryPolicy } from "./retry.js";
 
 /**
  * Event watching that survives the node: instead of a node-side filter (which dies when the node restarts),
@@ -101,10 +102,10 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
         if (!isTransientRpcError(err)) logger.error("watcher: poll failed", { err, failures });
         else if (failures === 1) logger.warn("watcher: RPC unavailable, retrying", { err });
         const delay = backoffMs({ ...retry, retries: Number.POSITIVE_INFINITY }, failures);
-        await sleep(delay, signal).catch(() => undefined);
+        await sleep(delay, signal, abortError).catch(() => undefined);
         continue;
       }
-      await sleep(options.pollIntervalMs, signal).catch(() => undefined);
+      await sleep(options.pollIntervalMs, signal, abortError).catch(() => undefined);
     }
   };
 

@@ -1,4 +1,5 @@
 import { TvmxError } from "../errors/index.js";
+import { sleep } from "../util/index.js";
 import { isTransientRpcError } from "./rpc-errors.js";
 
 export interface RetryPolicy {
@@ -16,24 +17,9 @@ export function backoffMs(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal!));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
+/** The error a cancelled chain operation rejects with: the signal's reason when it is an error. */
 export function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new TvmxError("HOST_SHUTTING_DOWN", "operation cancelled", { cause: signal.reason });
+  return signal.reason instanceof Error ? signal.reason : new TvmxError("CHAIN_CANCELLED", "operation cancelled", { cause: signal.reason });
 }
 
 /**
@@ -60,7 +46,7 @@ export async function withRpcRetry<T>(
       }
       const delay = backoffMs(policy, attempt + 1);
       options.onRetry?.(attempt + 1, err, delay);
-      await sleep(delay, options.signal);
+      await sleep(delay, options.signal, abortError);
     }
   }
 }

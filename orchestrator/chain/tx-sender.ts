@@ -3,7 +3,8 @@ import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
 import type { ChainConnection } from "./connection.js";
 import { decodeRevert, isCallException, isNonceConflict } from "./rpc-errors.js";
-import { abortError, sleep, withRpcRetry } from "./retry.js";
+import { sleep } from "../util/index.js";
+import { abortError, withRpcRetry } from "./retry.js";
 
 /** What the operator (and the demo's gas table) sees of every transaction. */
 export interface TxReport {
@@ -231,7 +232,7 @@ export class TxSender {
           details: { label, hash, outage },
         });
       }
-      await sleep(this.#chain.pollIntervalMs, signal);
+      await sleep(this.#chain.pollIntervalMs, signal, abortError);
     }
   }
 

@@ -21,7 +21,7 @@ export async function readUserFile(path: string, option: string): Promise<Buffer
   try {
     return await readFile(path);
   } catch (cause) {
-    throw new CliArgumentError(`${option}: cannot read ${path}`, { option, path }, cause);
+    throw new CliArgumentError(`${option}: cannot read ${path}`, { details: { option, path }, cause });
   }
 }
 
@@ -30,6 +30,6 @@ export async function readJsonFile(path: string, option: string): Promise<unknow
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new CliArgumentError(`${option}: ${path} is not valid JSON (${(cause as Error).message})`, { option, path }, cause);
+    throw new CliArgumentError(`${option}: ${path} is not valid JSON (${(cause as Error).message})`, { details: { option, path }, cause });
   }
 }

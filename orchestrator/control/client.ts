@@ -1,4 +1,4 @@
-import { TvmxError } from "../errors/index.js";
+import { isErrorCode, TvmxError } from "../errors/index.js";
 import type { HttpMethod } from "./server.js";
 import { readControlEndpoint, readControlToken } from "./token.js";
 
@@ -61,9 +61,12 @@ export class ControlClient {
     if (res.ok) return parsed as T;
     const e = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
     if (res.status === 401) throw new TvmxError("CONTROL_UNAUTHORIZED", `host at ${this.url} refused the control token`, { details: { url: this.url } });
-    const code = typeof e?.code === "string" ? e.code : "CONTROL_SERVER";
+    // The host's own code is relayed (the CLI prints `error [HOST_BUSY]: ...`); a code this version does not know
+    // (a newer host) reads as CONTROL_SERVER with the host's code in details.
+    const code = isErrorCode(e?.code) ? e.code : "CONTROL_SERVER";
     const message = typeof e?.message === "string" ? e.message : `host answered HTTP ${res.status}`;
     const details = typeof e?.details === "object" && e.details !== null ? (e.details as Record<string, unknown>) : {};
-    throw new TvmxError(code, message, { details: { ...details, status: res.status } });
+    const remote = typeof e?.code === "string" && code !== e.code ? { remoteCode: e.code } : {};
+    throw new TvmxError(code, message, { details: { ...details, ...remote, status: res.status } });
   }
 }

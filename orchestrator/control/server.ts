@@ -61,7 +61,7 @@ export function statusFor(err: unknown): number {
   if (code === "CONTROL_BAD_REQUEST" || code.endsWith("_INVALID") || code === "CLI_BAD_ARGUMENT") return 400;
   if (code === "CONTROL_UNAUTHORIZED") return 401;
   if (code.endsWith("_NOT_FOUND")) return 404;
-  if (code === "HOST_BUSY" || code.endsWith("_WRONG_PHASE") || code === "HOST_NO_CAPACITY" || code === "HOST_SHUTTING_DOWN") return 409;
+  if (code === "HOST_BUSY" || code.endsWith("_WRONG_PHASE") || code === "HOST_NO_CAPACITY" || code === "HOST_SHUTTING_DOWN" || code === "CHAIN_CANCELLED") return 409;
   return 500;
 }
 

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { ControlClient } from "../control/index.js";
 import { TvmxError } from "../errors/index.js";
 import { ENGINE_NODE_FLAGS } from "../runtime/engine-flags.js";
+import { withTimeout } from "../util/index.js";
 
 const PROJECT_ROOT = resolve(import.meta.dirname, "..", "..");
 /** The `tvmx` binary of this checkout. */
@@ -92,17 +93,12 @@ export async function spawnHostProcess(options: HostProcessOptions): Promise<Hos
     clearTimeout(timer);
   };
   const timeoutMs = options.readyTimeoutMs ?? 90_000;
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const status = await Promise.race([
+    const status = await withTimeout(
       started,
-      new Promise<never>((_, rej) => {
-        timer = setTimeout(
-          () => rej(new TvmxError("HOST_PEER_TIMEOUT", `host ${options.name} did not come up within ${timeoutMs} ms: ${lastError(tail)}`, { details: { name: options.name, logFile: options.logFile } })),
-          timeoutMs,
-        );
-      }),
-    ]);
+      timeoutMs,
+      () => new TvmxError("HOST_PEER_TIMEOUT", `host ${options.name} did not come up within ${timeoutMs} ms: ${lastError(tail)}`, { details: { name: options.name, logFile: options.logFile } }),
+    );
     return {
       name: options.name,
       pid: child.pid!,
@@ -118,8 +114,6 @@ export async function spawnHostProcess(options: HostProcessOptions): Promise<Hos
   } catch (err) {
     await stopWith("SIGKILL", 0);
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { getAddress } from "ethers";
 import { AllocationRegistryClient, connectChain, MigrationAuctionClient, type ChainConnection } from "../chain/index.js";
 import { describeError, TvmxError } from "../errors/index.js";
+import { pollUntil } from "../util/index.js";
 import { Cluster, OUT_OF_DATE_TCB, type ClusterHostSpec } from "./cluster.js";
 import type { DemoSummary, DemoTx } from "./summary.js";
 
@@ -199,14 +200,9 @@ function interrupted(signal: AbortSignal): TvmxError {
   return new TvmxError("HOST_SHUTTING_DOWN", `interrupted (${describeError(signal.reason)})`, { details: {} });
 }
 
-/** Calls `read` until it returns a value, for at most `timeoutMs`. */
-async function poll<T>(read: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (v !== undefined || Date.now() > deadline || signal?.aborted) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Calls `read` every 250 ms until it returns a value, for at most `timeoutMs`. */
+function poll<T>(read: () => Promise<T | undefined>, timeoutMs: number, signal?: AbortSignal): Promise<T | undefined> {
+  return pollUntil(read, { intervalMs: 250, timeoutMs, ...(signal ? { signal } : {}) });
 }
 
 /** Waits (bounded) until the winner has withdrawn its payment, so that the gas table has every transaction. */

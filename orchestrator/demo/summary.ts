@@ -3,7 +3,7 @@
  * allocation's state and block, the mirror record) and from every host (its transactions and their gas), then
  * checked. `checks` lists each verification with its result; the demo passes only when all of them hold.
  */
-import { formatWei } from "../cli/commands/output.js";
+import { formatWei } from "../util/index.js";
 
 export interface DemoTx {
   host: string;

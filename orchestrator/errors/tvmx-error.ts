@@ -1,22 +1,28 @@
-import { resultCodeOf, subsystemOf, type KnownErrorCode, type Subsystem } from "./codes.js";
+import { resultCodeOf, subsystemOf, type ErrorCode, type Subsystem } from "./codes.js";
 
 /** Extra data an error carries: the offending values, never secrets. */
 export type ErrorDetails = Record<string, unknown>;
 
+/** The second half of every error constructor's shape `(code, message, { details, cause })`. */
+export interface TvmxErrorOptions {
+  readonly details?: ErrorDetails;
+  readonly cause?: unknown;
+}
+
 /**
  * The base of every error the project throws on purpose.
  *
- * - `code`: a grouped string such as "CHAIN_RPC_UNAVAILABLE" (see codes.ts); other parts may use their own
- *   codes with a known subsystem prefix, they then map to that subsystem's "other" result code.
+ * - `code`: a code of the registry (codes.ts), such as "CHAIN_RPC_UNAVAILABLE"; a subsystem throws only its own
+ *   codes, through its own subclass where it has one (MigrationError, ChannelError, AttestationError, ...).
  * - `message`: short, for a human, with the values that matter.
  * - `details`: the offending values, for logs and `--json` output.
  * - `cause`: the underlying error (standard ES2022 cause chain).
  */
 export class TvmxError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly details: ErrorDetails;
 
-  constructor(code: KnownErrorCode | (string & {}), message: string, options: { details?: ErrorDetails; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: TvmxErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TvmxError";
     this.code = code;
@@ -47,7 +53,7 @@ export class TvmxError extends Error {
 }
 
 /** True when `err` is a TvmxError (optionally with the given code). Works across module copies by shape. */
-export function isTvmxError(err: unknown, code?: string): err is TvmxError {
+export function isTvmxError(err: unknown, code?: ErrorCode): err is TvmxError {
   if (!(err instanceof Error)) return false;
   const candidate = err as Error & { code?: unknown; details?: unknown };
   const shaped = err instanceof TvmxError || (typeof candidate.code === "string" && typeof candidate.details === "object");

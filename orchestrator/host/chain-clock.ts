@@ -1,5 +1,6 @@
 import type { Provider } from "ethers";
-import { sleep } from "../chain/index.js";
+import { abortError } from "../chain/index.js";
+import { sleep } from "../util/index.js";
 
 /**
  * Time as the chain will judge the next transaction (`block.timestamp`). A chain's clock need not be the
@@ -41,7 +42,7 @@ export function chainClock(provider: Provider, pollMs: number, wallNow: () => nu
   return {
     nowSec,
     async until(t, signal) {
-      while ((await nowSec()) < t) await sleep(pollMs, signal);
+      while ((await nowSec()) < t) await sleep(pollMs, signal, abortError);
     },
   };
 }

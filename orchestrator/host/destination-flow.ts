@@ -5,7 +5,7 @@ import { describeError, isTvmxError, resultCodeOf, TvmxError } from "../errors/i
 import { decideBid } from "../pricing/index.js";
 import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
 import { placeSealedBid, revealBid } from "./bidding.js";
-import { deferred } from "../migration/deferred.js";
+import { deferred, pollUntil, withTimeout } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./wire-formats.js";
 
@@ -76,7 +76,7 @@ export async function onMigrationReceipt(ctx: HostContext, conn: ChannelConnecti
   const receipt = decodeReceipt(msg);
   const peer = getAddress(conn.peer.address);
   if (receipt.signer !== peer) {
-    throw new TvmxError("CHANNEL_PROTOCOL", `MIGRATION_RECEIPT from ${peer} names another signer, ${receipt.signer}`, {
+    throw new TvmxError("HOST_RECEIPT_INVALID", `MIGRATION_RECEIPT from ${peer} names another signer, ${receipt.signer}`, {
       details: { migrationId: msg.migrationId, allocationId: receipt.allocationId, peer, signer: receipt.signer },
     });
   }
@@ -194,32 +194,27 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     ctx.sessions.delete(`${migrationId}/${source}`);
     await respondToFreshSession(ctx, source, migrationId, log);
     // step: import
-    const timeout = AbortSignal.timeout(ctx.config.migration.peerTimeoutMs * 4);
-    const done = await Promise.race([
+    const done = await withTimeout(
       expect.promise,
-      new Promise<never>((_, reject) =>
-        timeout.addEventListener("abort", () => reject(new TvmxError("MIGRATION_TIMEOUT", "the source did not complete the migration in time", { details: { migrationId } }))),
-      ),
-    ]);
+      ctx.config.migration.peerTimeoutMs * 4,
+      () => new TvmxError("HOST_MIGRATION_TIMEOUT", "the source did not complete the migration in time", { details: { migrationId } }),
+    );
     const running = await ctx.tds.adoptImported(done.td, tvmId, { memoryMiB: Math.ceil(done.td.memoryBytes / MIB), vcpus: done.td.numVcpus }, { allocationId, source });
     log.info("TD imported and running", { step: "import", tdId: running.tdId, bytesReceived: done.bytesReceived, digest: done.digest });
     // step: await-receipt
-    const receipt = await Promise.race([
+    const receipt = await withTimeout(
       (ctx.receipts.get(allocationId) ?? deferredReceipt(ctx, allocationId)).promise,
-      new Promise<never>((_, reject) =>
-        AbortSignal.timeout(ctx.config.migration.peerTimeoutMs).addEventListener("abort", () =>
-          reject(new TvmxError("HOST_PEER_TIMEOUT", "no countersigned receipt from the source", { details: { allocationId } })),
-        ),
-      ),
-    ]);
+      ctx.config.migration.peerTimeoutMs,
+      () => new TvmxError("HOST_PEER_TIMEOUT", "no countersigned receipt from the source", { details: { allocationId } }),
+    );
     if (receipt.signer !== source || receipt.tvmId.toLowerCase() !== tvmId.toLowerCase()) {
-      throw new TvmxError("CHANNEL_PROTOCOL", "the receipt is not the source's for this TVM", {
+      throw new TvmxError("HOST_RECEIPT_INVALID", "the receipt is not the source's for this TVM", {
         details: { allocationId, signer: receipt.signer, source, tvmId: receipt.tvmId, expectedTvmId: tvmId },
       });
     }
     const mine = chainStateDigest(done.digest);
     if (receipt.stateDigest.toLowerCase() !== mine.toLowerCase()) {
-      throw new TvmxError("MIGRATION_DIGEST_MISMATCH", "the source countersigned another state digest than the one imported here", {
+      throw new TvmxError("HOST_DIGEST_MISMATCH", "the source countersigned another state digest than the one imported here", {
         details: { source: receipt.stateDigest, destination: mine },
       });
     }
@@ -255,13 +250,9 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
 }
 
 async function respondToFreshSession(ctx: HostContext, source: string, migrationId: string, log: HostContext["logger"]): Promise<void> {
-  const deadline = Date.now() + ctx.config.migration.peerTimeoutMs;
-  let conn = ctx.peers.connection(source);
-  while (!conn) {
-    if (Date.now() > deadline || ctx.signal.aborted) throw new TvmxError("HOST_PEER_TIMEOUT", `the source ${source} did not open a session`, { details: { source, migrationId } });
-    await new Promise((r) => setTimeout(r, 50));
-    conn = ctx.peers.connection(source);
-  }
+  const noSession = () => new TvmxError("HOST_PEER_TIMEOUT", `the source ${source} did not open a session`, { details: { source, migrationId } });
+  const conn = await pollUntil(() => ctx.peers.connection(source), { intervalMs: 50, timeoutMs: ctx.config.migration.peerTimeoutMs, onTimeout: noSession, signal: ctx.signal });
+  if (!conn) throw noSession();
   const session = await runProtectedSession(conn, {
     migrationId,
     role: "responder",

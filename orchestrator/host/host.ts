@@ -26,7 +26,7 @@ import { listenIncoming, type IncomingListener } from "../migration/index.js";
 import { revealPending } from "./bidding.js";
 import { chainClock } from "./chain-clock.js";
 import { ChainHostDirectory } from "./chain-directory.js";
-import { deferred } from "../migration/deferred.js";
+import { deferred, pollUntil } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
 import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest } from "./destination-flow.js";
@@ -202,14 +202,11 @@ export class Host {
         port: 0,
         logger: log.child({ component: "migration" }),
         // The stream may arrive a moment before this side has installed the key its session just agreed.
-        key: async (req) => {
-          const deadline = Date.now() + 5_000;
-          for (;;) {
-            const found = [...context.sessions.entries()].find(([k]) => engineMigrationId(k.split("/")[0]!) === req.migrationId);
-            if (found || Date.now() > deadline) return found?.[1].key;
-            await new Promise((r) => setTimeout(r, 20));
-          }
-        },
+        key: (req) =>
+          pollUntil(() => [...context.sessions.entries()].find(([k]) => engineMigrationId(k.split("/")[0]!) === req.migrationId)?.[1].key, {
+            intervalMs: 20,
+            timeoutMs: 5_000,
+          }),
         onStateChange: (migrationId, state) => {
           if (state.phase === "aborted") context.imports.get(migrationId)?.reject(new Error(`import aborted: ${state.status} ${state.reason}`));
         },

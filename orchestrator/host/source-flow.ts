@@ -4,8 +4,8 @@ import { buildMigrationRequest, runProtectedSession, sessionVersionRange, verify
 import type { DecodedEvent } from "../chain/index.js";
 import { describeError, isTvmxError, TvmxError } from "../errors/index.js";
 import { migrateOut, type CompletedMigration } from "../migration/index.js";
-import { isSuccess, statusName } from "../tdx/index.js";
-import { deferred } from "../migration/deferred.js";
+import { expectSuccess } from "../tdx/index.js";
+import { deferred, pollUntil } from "../util/index.js";
 import type { HostContext, MigrationOutcomeReport, SessionKey } from "./context.js";
 import { abortOnChain, withdrawAll } from "./destination-flow.js";
 import { parseEndpoint } from "./endpoint.js";
@@ -58,16 +58,15 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
   const summary: AuctionSummary = { migrationId, tdId: running.tdId, tvmId: running.tvmId, acknowledged: [], refused: [], bids: [], status: "NoBidders" };
   // step: initiate
   const init = ctx.hp.platform.module.migInitiate(running.td);
-  if (!isSuccess(init.status) || !init.encoded || !init.descriptor) {
-    throw new TvmxError("TDX_LEAF_FAILED", `TDH.MIG.INITIATE refused: ${statusName(init.status)}`, { details: { tdId: running.tdId, status: statusName(init.status) } });
-  }
-  const descriptor = init.descriptor;
+  expectSuccess("TDH.MIG.INITIATE", init.status, { tdId: running.tdId });
+  // A successful TDH.MIG.INITIATE returns both (its result type has them optional for the failure case).
+  const { encoded, descriptor } = init as Required<typeof init>;
   log.info("migration initiated", { step: "initiate", memoryBytes: descriptor.memoryBytes });
   // step: broadcast
   const hosts = req.only ?? (await ctx.directory.activeHosts(ctx.market.chain.provider)).map((h) => h.address);
   const targets = hosts.map((h) => getAddress(h)).filter((h) => h !== ctx.address);
   const ackDeadline = Date.now() + ctx.config.auction.ackTimeoutMs;
-  const request = buildMigrationRequest(init.encoded, { migrationId, ackDeadline });
+  const request = buildMigrationRequest(encoded, { migrationId, ackDeadline });
   const conns = new Map<string, ChannelConnection>();
   await Promise.all(
     targets.map(async (host) => {
@@ -111,7 +110,7 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
       tdId: running.tdId,
       tvmId: running.tvmId,
       requestId: migrationId,
-      configHash: keccak256(init.encoded.subarray(0, init.encoded.length - 64)),
+      configHash: keccak256(encoded.subarray(0, encoded.length - 64)),
       tcb: { minTeeTcbSvn: `0x${Buffer.from(descriptor.tcb.minTeeTcbSvn).toString("hex")}`, minTdxModuleVersion: (descriptor.tcb.minModuleVersion.major << 8) | descriptor.tcb.minModuleVersion.minor },
       reserveWei: req.reservePriceWei ?? ctx.config.auction.defaultReservePriceWei,
       bondWei: ctx.config.auction.bondWei,
@@ -337,11 +336,16 @@ export async function runnerUp(ctx: HostContext, auctionId: bigint, failed: stri
 
 /** Polls the allocation until the destination confirmed it (Committed) or someone aborted it. */
 async function awaitSettlement(ctx: HostContext, allocationId: bigint): Promise<"Committed" | "Aborted"> {
-  const deadline = Date.now() + ctx.config.migration.peerTimeoutMs * 2;
-  for (;;) {
-    const a = await ctx.market.allocations.allocation(allocationId);
-    if (a.state === "Committed" || a.state === "Aborted") return a.state;
-    if (Date.now() > deadline) throw new TvmxError("HOST_PEER_TIMEOUT", "the destination did not confirm the migration on-chain in time", { details: { allocationId } });
-    await new Promise((r) => setTimeout(r, ctx.market.chain.pollIntervalMs));
-  }
+  const settled = await pollUntil(
+    async () => {
+      const { state } = await ctx.market.allocations.allocation(allocationId);
+      return state === "Committed" || state === "Aborted" ? state : undefined;
+    },
+    {
+      intervalMs: ctx.market.chain.pollIntervalMs,
+      timeoutMs: ctx.config.migration.peerTimeoutMs * 2,
+      onTimeout: () => new TvmxError("HOST_PEER_TIMEOUT", "the destination did not confirm the migration on-chain in time", { details: { allocationId } }),
+    },
+  );
+  return settled!;
 }

@@ -28,7 +28,7 @@ export function ticketBlob(ticket: AdmissionTicket, signer: string): SignedBlob 
 /** The admission ticket an ADMISSION_TICKET message carries; a blob of any other form is refused. */
 export function decodeTicket(message: MessageOf<"ADMISSION_TICKET">): AdmissionTicket {
   const fail = (reason: string, details: Record<string, unknown> = {}, cause?: unknown) =>
-    new TvmxError("CHANNEL_PROTOCOL", `malformed ADMISSION_TICKET for ${message.migrationId}: ${reason}`, {
+    new TvmxError("HOST_TICKET_INVALID", `malformed ADMISSION_TICKET for ${message.migrationId}: ${reason}`, {
       details: { migrationId: message.migrationId, auctionId: message.auctionId, ...details },
       ...(cause !== undefined ? { cause } : {}),
     });
@@ -83,7 +83,7 @@ export function decodeReceipt(message: MessageOf<"MIGRATION_RECEIPT">): Migratio
     // Reading `s` throws on a non-canonical (high) s, which the registry's ECDSA check would refuse too.
     void Signature.from(message.signature).s;
   } catch (err) {
-    throw new TvmxError("CHANNEL_PROTOCOL", `malformed MIGRATION_RECEIPT for ${message.migrationId}: ${(err as Error).message}`, {
+    throw new TvmxError("HOST_RECEIPT_INVALID", `malformed MIGRATION_RECEIPT for ${message.migrationId}: ${(err as Error).message}`, {
       details: { migrationId: message.migrationId, allocationId: message.allocationId },
       cause: err,
     });

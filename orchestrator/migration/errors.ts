@@ -1,4 +1,4 @@
-import { TvmxError } from "../errors/index.js";
+import { TvmxError, type CodeOf, type TvmxErrorOptions } from "../errors/index.js";
 
 /**
  * Typed errors of the migration engine. Every error carries a stable code (grouped under `MIGRATION_`), a short
@@ -6,33 +6,14 @@ import { TvmxError } from "../errors/index.js";
  * status) additionally carries that status: it is the one stable numeric result code at the boundary between hosts.
  */
 
-/** Codes of the project's table (orchestrator/errors/codes.ts) keep their numbers; the others map to MIGRATION_OTHER. */
-export type MigrationErrorCode =
-  | "MIGRATION_TRANSPORT"
-  | "MIGRATION_DIGEST_MISMATCH"
-  | "MIGRATION_FRAME_TOO_LARGE"
-  | "MIGRATION_FRAME_INVALID"
-  | "MIGRATION_CONNECTION_CLOSED"
-  | "MIGRATION_PROTOCOL"
-  | "MIGRATION_VERSION_MISMATCH"
-  | "MIGRATION_REJECTED"
-  | "MIGRATION_ABORTED"
-  | "MIGRATION_TIMEOUT"
-  | "MIGRATION_WORKER"
-  | "MIGRATION_INVALID_STATE"
-  | "MIGRATION_INVALID_ARGUMENT"
-  | "MIGRATION_OUTCOME_UNKNOWN";
+/** The migration codes of the registry (orchestrator/errors/codes.ts). */
+export type MigrationErrorCode = CodeOf<"MIGRATION">;
 
 export class MigrationError extends TvmxError {
   declare readonly code: MigrationErrorCode;
 
-  constructor(
-    code: MigrationErrorCode,
-    message: string,
-    details: Record<string, unknown> = {},
-    options: { cause?: unknown } = {},
-  ) {
-    super(code, message, { details, cause: options.cause });
+  constructor(code: MigrationErrorCode, message: string, options: TvmxErrorOptions = {}) {
+    super(code, message, options);
     this.name = new.target.name;
   }
 }
@@ -40,28 +21,28 @@ export class MigrationError extends TvmxError {
 /** A frame whose declared length exceeds the negotiated maximum. */
 export class FrameTooLargeError extends MigrationError {
   constructor(length: number, max: number) {
-    super("MIGRATION_FRAME_TOO_LARGE", "frame exceeds the maximum size", { length, max });
+    super("MIGRATION_FRAME_TOO_LARGE", "frame exceeds the maximum size", { details: { length, max } });
   }
 }
 
 /** A frame that cannot be decoded (unknown type, bad payload). */
 export class FrameInvalidError extends MigrationError {
   constructor(message: string, details: Record<string, unknown> = {}) {
-    super("MIGRATION_FRAME_INVALID", message, details);
+    super("MIGRATION_FRAME_INVALID", message, { details });
   }
 }
 
 /** The peer closed or reset the connection while the protocol still expected frames. */
 export class ConnectionClosedError extends MigrationError {
   constructor(details: Record<string, unknown> = {}, cause?: unknown) {
-    super("MIGRATION_CONNECTION_CLOSED", "connection closed", details, { cause });
+    super("MIGRATION_CONNECTION_CLOSED", "connection closed", { details, cause });
   }
 }
 
 /** The peer sent something the protocol does not allow at this point. */
 export class ProtocolError extends MigrationError {
   constructor(message: string, details: Record<string, unknown> = {}) {
-    super("MIGRATION_PROTOCOL", message, details);
+    super("MIGRATION_PROTOCOL", message, { details });
   }
 }
 
@@ -74,8 +55,11 @@ export class MigrationRejectedError extends MigrationError {
   readonly statusName: string;
   readonly side: "source" | "destination";
 
-  constructor(side: "source" | "destination", leaf: string, status: bigint, statusName: string, details: Record<string, unknown> = {}) {
-    super("MIGRATION_REJECTED", `${leaf} failed on the ${side}: ${statusName}`, { ...details, leaf, side, status, statusName });
+  constructor(side: "source" | "destination", leaf: string, status: bigint, statusName: string, options: TvmxErrorOptions = {}) {
+    super("MIGRATION_REJECTED", `${leaf} failed on the ${side}: ${statusName}`, {
+      details: { ...options.details, leaf, side, status, statusName },
+      cause: options.cause,
+    });
     this.status = status;
     this.statusName = statusName;
     this.side = side;
@@ -85,32 +69,32 @@ export class MigrationRejectedError extends MigrationError {
 /** The migration was aborted (by the caller's signal, the peer, or a failure given as `cause`). */
 export class MigrationAbortedError extends MigrationError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
-    super("MIGRATION_ABORTED", message, details, { cause });
+    super("MIGRATION_ABORTED", message, { details, cause });
   }
 }
 
 export class MigrationTimeoutError extends MigrationError {
   constructor(message: string, details: Record<string, unknown> = {}) {
-    super("MIGRATION_TIMEOUT", message, details);
+    super("MIGRATION_TIMEOUT", message, { details });
   }
 }
 
 export class WorkerError extends MigrationError {
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
-    super("MIGRATION_WORKER", message, details, { cause });
+    super("MIGRATION_WORKER", message, { details, cause });
   }
 }
 
 /** A state-machine transition that is not allowed from the current state. */
 export class InvalidStateError extends MigrationError {
   constructor(current: string, event: string, expected: readonly string[]) {
-    super("MIGRATION_INVALID_STATE", `cannot ${event} in state ${current}`, { current, event, expected });
+    super("MIGRATION_INVALID_STATE", `cannot ${event} in state ${current}`, { details: { current, event, expected } });
   }
 }
 
 export class InvalidArgumentError extends MigrationError {
   constructor(message: string, details: Record<string, unknown> = {}) {
-    super("MIGRATION_INVALID_ARGUMENT", message, details);
+    super("MIGRATION_INVALID_ARGUMENT", message, { details });
   }
 }
 
@@ -120,7 +104,7 @@ export class InvalidArgumentError extends MigrationError {
  */
 export class MigrationOutcomeUnknownError extends MigrationError {
   constructor(details: Record<string, unknown> = {}, cause?: unknown) {
-    super("MIGRATION_OUTCOME_UNKNOWN", "the destination's decision is unknown; the source TD stays paused", details, { cause });
+    super("MIGRATION_OUTCOME_UNKNOWN", "the destination's decision is unknown; the source TD stays paused", { details, cause });
   }
 }
 
@@ -129,7 +113,7 @@ export class MigrationConnectionLostError extends MigrationError {
   readonly phase: string;
 
   constructor(phase: string, details: Record<string, unknown> = {}, cause?: unknown) {
-    super("MIGRATION_TRANSPORT", `connection to the peer lost during ${phase}`, { ...details, phase }, { cause });
+    super("MIGRATION_TRANSPORT", `connection to the peer lost during ${phase}`, { details: { ...details, phase }, cause });
     this.phase = phase;
   }
 }

@@ -193,6 +193,6 @@ export function frameJson(frame: Frame): unknown {
   try {
     return JSON.parse(frame.payload.toString("utf8")) as unknown;
   } catch (err) {
-    throw new MigrationError("MIGRATION_PROTOCOL", "control frame is not valid JSON", { type: frameTypeName(frame.type) }, { cause: err });
+    throw new MigrationError("MIGRATION_PROTOCOL", "control frame is not valid JSON", { details: { type: frameTypeName(frame.type) }, cause: err });
   }
 }

@@ -23,8 +23,8 @@ import {
 } from "../tdx/index.js";
 import type { MigStreamContext, Platform, TdxStatus, TrustDomain } from "../tdx/index.js";
 import type { BufferPool } from "./buffer-pool.js";
-import { deferred, FailureLatch } from "./deferred.js";
-import type { Deferred } from "./deferred.js";
+import { deferred, type Deferred } from "../util/index.js";
+import { FailureLatch } from "./failure-latch.js";
 import { ConnectionClosedError, MigrationAbortedError, MigrationError, MigrationRejectedError, ProtocolError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { FramedConnection } from "./framed-connection.js";
@@ -345,7 +345,7 @@ export class ImportSession {
     if (!(error instanceof MigrationRejectedError) || !CONSEQUENTIAL.has(error.status)) return error;
     const root = this.#importFailures.find((r) => !CONSEQUENTIAL.has(r.status));
     if (!root) return error;
-    return new MigrationRejectedError("destination", importLeafName(root.mbType), root.status, statusName(root.status), { migrationId: this.id });
+    return new MigrationRejectedError("destination", importLeafName(root.mbType), root.status, statusName(root.status), { details: { migrationId: this.id } });
   }
 
   #checkImport(r: ImportBundleOutcome): void {
@@ -401,7 +401,7 @@ export class ImportSession {
   // ---- helpers ----
 
   #leaf<T>(leaf: string, status: TdxStatus, value?: T): T {
-    if (!isSuccess(status)) throw new MigrationRejectedError("destination", leaf, status, statusName(status), { migrationId: this.id });
+    if (!isSuccess(status)) throw new MigrationRejectedError("destination", leaf, status, statusName(status), { details: { migrationId: this.id } });
     return value as T;
   }
 

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../log/index.js";
 import { nullLogger } from "../log/index.js";
+import { withTimeout } from "../util/index.js";
 import { isSuccess, statusName } from "../tdx/index.js";
 import type { TdxModule, TrustDomain } from "../tdx/index.js";
 import { openSocket, sendHello } from "./connect.js";
@@ -26,12 +27,8 @@ export type DestinationDecision =
 export async function queryDestinationDecision(peer: PeerAddress, hello: HelloMessage, timeoutMs = 10_000): Promise<DestinationDecision> {
   const socket = await openSocket(peer, timeoutMs);
   const conn = new FramedConnection(socket, { label: "recovery" });
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new MigrationOutcomeUnknownError({ reason: "no answer", timeoutMs })), timeoutMs);
-    });
-    const answer = await Promise.race([sendHello(conn, { ...hello, recover: true }), timeout]);
+    const answer = await withTimeout(sendHello(conn, { ...hello, recover: true }), timeoutMs, () => new MigrationOutcomeUnknownError({ reason: "no answer", timeoutMs }));
     if (answer.type === FRAME_TYPE.COMMITTED) return { kind: "committed", committed: decodeCommitted(frameJson(answer)) };
     if (answer.type === FRAME_TYPE.ABORT_TOKEN) {
       const msg = decodeAbortToken(frameJson(answer));
@@ -40,7 +37,6 @@ export async function queryDestinationDecision(peer: PeerAddress, hello: HelloMe
     }
     return { kind: "unknown", reason: `answer ${frameTypeName(answer.type)}` };
   } finally {
-    clearTimeout(timer);
     conn.destroy();
   }
 }

@@ -28,8 +28,8 @@ import { queryDestinationDecision } from "./recover.js";
 import type { PeerAddress } from "./connect.js";
 import { decideConvergence, DEFAULT_CONVERGENCE_POLICY } from "./convergence.js";
 import type { ConvergenceDecision, ConvergencePolicy } from "./convergence.js";
-import { deferred, delay, FailureLatch } from "./deferred.js";
-import type { Deferred } from "./deferred.js";
+import { deferred, delay, withTimeout, type Deferred } from "../util/index.js";
+import { FailureLatch } from "./failure-latch.js";
 import {
   ConnectionClosedError,
   InvalidArgumentError,
@@ -336,7 +336,7 @@ class SourceSession {
       case FRAME_TYPE.REJECT: {
         const reject = decodeReject(frameJson(frame));
         if (reject.reason === "version-mismatch") {
-          throw new MigrationError("MIGRATION_VERSION_MISMATCH", "the destination does not speak this engine protocol version", { ...reject, offered: ENGINE_PROTOCOL });
+          throw new MigrationError("MIGRATION_VERSION_MISMATCH", "the destination does not speak this engine protocol version", { details: { ...reject, offered: ENGINE_PROTOCOL } });
         }
         throw new ProtocolError(`the destination refused the session: ${reject.message}`, { reason: reject.reason });
       }
@@ -445,10 +445,10 @@ class SourceSession {
   /** READY → COMMIT → COMMITTED. */
   async #commit(): Promise<CommittedMessage> {
     const timeoutMs = this.#o.commitTimeoutMs ?? 30_000;
-    await this.#latch.guard(withTimeout(this.#ready.promise, timeoutMs, "READY"));
+    await this.#latch.guard(withTimeout(this.#ready.promise, timeoutMs, timedOut("READY", timeoutMs)));
     this.#readyAt = wallClockMs();
     await this.#latch.guard(this.#conns[0]!.send(FRAME_TYPE.COMMIT));
-    return this.#latch.guard(withTimeout(this.#committed.promise, timeoutMs, "COMMITTED"));
+    return this.#latch.guard(withTimeout(this.#committed.promise, timeoutMs, timedOut("COMMITTED", timeoutMs)));
   }
 
   async #finalize(committed: CommittedMessage, recovered: boolean): Promise<CompletedMigration> {
@@ -546,11 +546,11 @@ class SourceSession {
   #exportAbort(token: Buffer | undefined): void {
     const r = this.#module.exportAbort(this.#td, this.#streams[0]!, token ? { abortToken: token } : {});
     if (!isSuccess(r.status)) {
-      throw new MigrationRejectedError("source", "TDH.EXPORT.ABORT", r.status, statusName(r.status), { migrationId: this.#id });
+      throw new MigrationRejectedError("source", "TDH.EXPORT.ABORT", r.status, statusName(r.status), { details: { migrationId: this.#id } });
     }
     const restore = this.#module.exportRestore(this.#td);
     if (!isSuccess(restore.status)) {
-      throw new MigrationRejectedError("source", "TDH.EXPORT.RESTORE", restore.status, statusName(restore.status), { migrationId: this.#id });
+      throw new MigrationRejectedError("source", "TDH.EXPORT.RESTORE", restore.status, statusName(restore.status), { details: { migrationId: this.#id } });
     }
     if (this.#o.workload) this.#o.workload.throttle = 1;
     this.#log.info("TD resumed on the source", { withAbortToken: token !== undefined });
@@ -679,7 +679,7 @@ class SourceSession {
     this.#epochAcks.set(epoch, acked);
     await this.#latch.guard(this.#sendToken(token));
     const sentAt = performance.now();
-    await this.#latch.guard(withTimeout(acked.promise, this.#o.commitTimeoutMs ?? 30_000, `EPOCH_ACK ${epoch}`));
+    await this.#latch.guard(withTimeout(acked.promise, this.#o.commitTimeoutMs ?? 30_000, timedOut(`EPOCH_ACK ${epoch}`, this.#o.commitTimeoutMs ?? 30_000)));
     this.#minAckMs = Math.min(this.#minAckMs, performance.now() - sentAt);
     this.#epochAcks.delete(epoch);
   }
@@ -744,14 +744,15 @@ class SourceSession {
   // ---- helpers ----
 
   #rejectionError(msg: AbortTokenMessage, cause?: Error): MigrationRejectedError {
-    const err = new MigrationRejectedError("destination", msg.leaf, BigInt(msg.status), msg.statusName, { migrationId: this.#id, message: msg.message });
-    if (cause) (err as { cause?: unknown }).cause = cause;
-    return err;
+    return new MigrationRejectedError("destination", msg.leaf, BigInt(msg.status), msg.statusName, {
+      details: { migrationId: this.#id, message: msg.message },
+      cause,
+    });
   }
 
   /** Checks a leaf's status; throws MigrationRejectedError (source side) on failure. Warnings pass. */
   #leaf<T>(leaf: string, status: TdxStatus, value?: T): T {
-    if (!isSuccess(status)) throw new MigrationRejectedError("source", leaf, status, statusName(status), { migrationId: this.#id });
+    if (!isSuccess(status)) throw new MigrationRejectedError("source", leaf, status, statusName(status), { details: { migrationId: this.#id } });
     return value as T;
   }
 
@@ -794,12 +795,8 @@ class SourceSession {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new MigrationTimeoutError(`timed out waiting for ${what}`, { ms })), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+function timedOut(what: string, ms: number): () => MigrationTimeoutError {
+  return () => new MigrationTimeoutError(`timed out waiting for ${what}`, { ms });
 }
 
 function round2(x: number): number {

@@ -1,12 +1,12 @@
-import { TvmxError, type ErrorDetails } from "../errors/index.js";
-import { statusName, type TdxStatus } from "./status.js";
+import { TvmxError, type CodeOf, type ErrorDetails, type TvmxErrorOptions } from "../errors/index.js";
+import { isSuccess, statusName, type TdxStatus } from "./status.js";
 
 /**
  * A programmer error in a call into the CPU model (a wrong argument type, a buffer too small, a vCPU index
  * out of range): thrown. Guest and wire errors are never thrown: leaves return a TDX status instead.
  */
 export class TdxModelError extends TvmxError {
-  constructor(code: `TDX_${string}`, message: string, options: { details?: ErrorDetails; cause?: unknown } = {}) {
+  constructor(code: Exclude<CodeOf<"TDX">, "TDX_LEAF_FAILED">, message: string, options: TvmxErrorOptions = {}) {
     super(code, message, options);
     this.name = "TdxModelError";
   }
@@ -22,4 +22,9 @@ export class TdxLeafFailedError extends TvmxError {
     this.name = "TdxLeafFailedError";
     this.status = status;
   }
+}
+
+/** Throws TdxLeafFailedError when `status` is a failure (warnings pass): for callers to whom a refused leaf is fatal. */
+export function expectSuccess(leaf: string, status: TdxStatus, details: ErrorDetails = {}): void {
+  if (!isSuccess(status)) throw new TdxLeafFailedError(leaf, status, details);
 }

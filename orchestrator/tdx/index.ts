@@ -39,7 +39,7 @@ export {
 } from "./constants.js";
 export type { MbType } from "./constants.js";
 export { tdMemoryDigest, tdStateDigest, tdVcpuDigest } from "./digest.js";
-export { TdxLeafFailedError, TdxModelError } from "./errors.js";
+export { expectSuccess, TdxLeafFailedError, TdxModelError } from "./errors.js";
 export { memBundleSize } from "./export-leaves.js";
 export { GPA_OPERATION, readGpaEntry, writeGpaEntry } from "./gpa-list.js";
 export { BACKWARD_IV_BIT, buildIv, IV_SIZE } from "./iv.js";

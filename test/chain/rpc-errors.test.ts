@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { Interface } from "ethers";
 import { TvmxError } from "../../orchestrator/errors/index.js";
 import { decodeRevert, isNonceConflict, isTransientRpcError } from "../../orchestrator/chain/rpc-errors.js";
-import { backoffMs, sleep, withRpcRetry } from "../../orchestrator/chain/retry.js";
+import { backoffMs, withRpcRetry } from "../../orchestrator/chain/retry.js";
+import { sleep } from "../../orchestrator/util/index.js";
 
 const errno = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code });
 

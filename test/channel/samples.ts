@@ -6,7 +6,7 @@ const h = (byte: string, n: number) => `0x${byte.repeat(n)}`;
 
 export const SAMPLES: { [T in MessageTypeName]: Extract<ChannelMessage, { type: T }> } = {
   HELLO: { type: "HELLO", address: h("11", 20), role: "client", signature: h("22", 65) },
-  ERROR: { type: "ERROR", code: "CHANNEL_MALFORMED_MESSAGE", resultCode: 1099, message: "bad field" },
+  ERROR: { type: "ERROR", code: "CHANNEL_MALFORMED_MESSAGE", resultCode: 1015, message: "bad field" },
   MIGRATION_REQUEST: {
     type: "MIGRATION_REQUEST",
     migrationId: MIGRATION_ID,

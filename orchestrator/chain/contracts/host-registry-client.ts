@@ -100,7 +100,7 @@ export class HostRegistryClient {
     const me = this.#tx().address;
     const info = await this.hostInfo(me);
     if (info.state === "Exiting" || info.state === "Withdrawable") {
-      throw new TvmxError("HOST_NOT_REGISTERED", `host ${me} has deregistered (state ${info.state}); withdraw its stake before registering again`, {
+      throw new TvmxError("CHAIN_HOST_DEREGISTERED", `host ${me} has deregistered (state ${info.state}); withdraw its stake before registering again`, {
         details: { host: me, state: info.state },
       });
     }

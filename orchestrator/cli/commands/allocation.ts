@@ -1,7 +1,8 @@
 /** `tvmx allocation show <tvm>`: where a TVM runs and its allocation history, from the chain. */
 import type { CliIo } from "../io.js";
 import { controlClientFor, type HostTargetOptions } from "./host-target.js";
-import { fields, formatWei, printJson, table } from "./output.js";
+import { formatWei } from "../../util/index.js";
+import { fields, printJson, table } from "./output.js";
 
 interface AllocationView {
   tvmId: string;

@@ -1,7 +1,8 @@
 /** `tvmx auction list|show`: the auctions a host opened and the bids it made; one auction as the chain sees it. */
 import type { CliIo } from "../io.js";
 import { controlClientFor, type HostTargetOptions } from "./host-target.js";
-import { fields, formatWei, printJson, table } from "./output.js";
+import { formatWei } from "../../util/index.js";
+import { fields, printJson, table } from "./output.js";
 
 interface AuctionsView {
   opened: { auctionId: string; tdId?: string; tvmId?: string; status?: string; winner?: string; priceWei?: string; admitted?: string[] }[];

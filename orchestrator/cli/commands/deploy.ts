@@ -33,10 +33,10 @@ export interface DeployOptions {
 
 export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   if (options.keystore === undefined && (options.passwordEnv !== undefined || options.passwordFile !== undefined)) {
-    throw new CliArgumentError("--password-env/--password-file need --keystore", {});
+    throw new CliArgumentError("--password-env/--password-file need --keystore");
   }
   if (options.keystore !== undefined && (options.passwordEnv === undefined) === (options.passwordFile === undefined)) {
-    throw new CliArgumentError("--keystore needs exactly one of --password-env <VAR> or --password-file <file>", {});
+    throw new CliArgumentError("--keystore needs exactly one of --password-env <VAR> or --password-file <file>");
   }
   const fromFile = options.parameters !== undefined ? await readParameters(options.parameters) : {};
   const wallet = await walletOf(options);
@@ -83,7 +83,7 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
         await mkdir(dirname(options.out), { recursive: true });
         await writeFile(options.out, `${JSON.stringify(deployment, null, 2)}\n`);
       } catch (cause) {
-        throw new CliArgumentError(`--out: cannot write ${options.out}`, { path: options.out }, cause);
+        throw new CliArgumentError(`--out: cannot write ${options.out}`, { details: { path: options.out }, cause });
       }
     }
     if (options.json) printJson(io, { ...deployment, ...(options.out ? { file: options.out } : {}) });
@@ -118,18 +118,18 @@ async function readParameters(file: string): Promise<Record<string, unknown>> {
   try {
     parsed = JSON.parse(await readFile(file, "utf8"));
   } catch (cause) {
-    throw new CliArgumentError(`--parameters: cannot read ${file} as JSON`, { path: file }, cause);
+    throw new CliArgumentError(`--parameters: cannot read ${file} as JSON`, { details: { path: file }, cause });
   }
   const forModule = (parsed as Record<string, unknown> | null)?.[MODULE_ID];
   if (typeof forModule !== "object" || forModule === null || Array.isArray(forModule)) {
-    throw new CliArgumentError(`--parameters: ${file} has no "${MODULE_ID}" object`, { path: file });
+    throw new CliArgumentError(`--parameters: ${file} has no "${MODULE_ID}" object`, { details: { path: file } });
   }
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(forModule)) out[name] = typeof value === "string" && /^\d+n$/.test(value) ? BigInt(value.slice(0, -1)) : value;
   try {
     checkSuiteParameters(out as DeploymentParameters[string]);
   } catch (cause) {
-    throw new CliArgumentError(`--parameters ${file}: ${(cause as Error).message}`, { path: file }, cause);
+    throw new CliArgumentError(`--parameters ${file}: ${(cause as Error).message}`, { details: { path: file }, cause });
   }
   return out;
 }

@@ -13,10 +13,10 @@ export interface HostTargetOptions {
 
 export async function controlClientFor(options: HostTargetOptions, timeoutMs = 30_000): Promise<ControlClient> {
   if (options.config !== undefined && options.dataDir !== undefined) {
-    throw new CliArgumentError("give either --config or --data-dir, not both", { config: options.config, dataDir: options.dataDir });
+    throw new CliArgumentError("give either --config or --data-dir, not both", { details: { config: options.config, dataDir: options.dataDir } });
   }
   if (options.config === undefined && options.dataDir === undefined) {
-    throw new CliArgumentError("which host? give --config <host config file> or --data-dir <host data directory>", {});
+    throw new CliArgumentError("which host? give --config <host config file> or --data-dir <host data directory>");
   }
   const dataDir = options.dataDir ?? (await loadHostConfig(options.config!)).dataDir;
   return ControlClient.fromDataDir(dataDir, { timeoutMs });

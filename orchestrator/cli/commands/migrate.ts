@@ -5,7 +5,8 @@
 import type { AuctionSummary } from "../../host/index.js";
 import type { CliIo } from "../io.js";
 import { controlClientFor, type HostTargetOptions } from "./host-target.js";
-import { fields, formatWei, printJson, table } from "./output.js";
+import { formatWei } from "../../util/index.js";
+import { fields, printJson, table } from "./output.js";
 
 export interface MigrateOptions extends HostTargetOptions {
   reservePrice?: string;

@@ -25,7 +25,7 @@ async function write(path: string, data: string | Buffer, option: string): Promi
   try {
     await writeFile(path, data);
   } catch (cause) {
-    throw new CliArgumentError(`${option}: cannot write ${path} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { option, path }, cause);
+    throw new CliArgumentError(`${option}: cannot write ${path} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { details: { option, path }, cause });
   }
 }
 

@@ -18,7 +18,7 @@ export async function create(options: TdCreateOptions, io: CliIo): Promise<numbe
   const rate = options.workloadBytesPerSec ?? 0;
   const hot = options.workloadHotMib ?? Math.min(8, options.memoryMib);
   if (hot > options.memoryMib) {
-    throw new CliArgumentError(`--workload-hot-mib (${hot}) cannot exceed --memory-mib (${options.memoryMib})`, { workloadHotMib: hot, memoryMib: options.memoryMib });
+    throw new CliArgumentError(`--workload-hot-mib (${hot}) cannot exceed --memory-mib (${options.memoryMib})`, { details: { workloadHotMib: hot, memoryMib: options.memoryMib } });
   }
   const client = await controlClientFor(options);
   const td = await client.post<TdSummary>("/v1/tds", {

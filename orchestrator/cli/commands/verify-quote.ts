@@ -87,7 +87,7 @@ async function loadCollateral(options: VerifyQuoteOptions, authority: () => Prom
   }
   const value = (await readJsonFile(options.collateral, "--collateral")) as Partial<QuoteCollateral> | null;
   if (typeof value !== "object" || value === null || typeof value.tcbInfoIssuerChain !== "string" || typeof value.tcbInfo !== "object" || typeof value.qeIdentity !== "object") {
-    throw new CliArgumentError(`--collateral: ${options.collateral} must hold { tcbInfo: { tcbInfo, signature }, qeIdentity: { enclaveIdentity, signature }, tcbInfoIssuerChain }`, { path: options.collateral });
+    throw new CliArgumentError(`--collateral: ${options.collateral} must hold { tcbInfo: { tcbInfo, signature }, qeIdentity: { enclaveIdentity, signature }, tcbInfoIssuerChain }`, { details: { path: options.collateral } });
   }
   return value as QuoteCollateral;
 }
