@@ -49,8 +49,9 @@ export interface OpenedAuction {
 
 export async function openAuction(ctx: SourceAuctionContext, req: OpenRequest): Promise<OpenedAuction> {
   const log = ctx.logger.child({ tvmId: req.tvmId, step: "open-auction" });
-  // step: open — deadlines from the chain's notion of now, so a chain whose time runs ahead is respected.
-  const now = await ctx.clock.nowSec();
+  // step: open — deadlines counted from when the chain will mine the opening transaction (not from its latest
+  // block, which on an idle on-demand node is as old as the idle time), so the windows are the configured ones.
+  const now = await ctx.clock.inclusionSec();
   const commitDeadline = now + req.commitWindowSec;
   const revealDeadline = commitDeadline + req.revealWindowSec;
   const { auctionId, report } = await ctx.market.auction.open(

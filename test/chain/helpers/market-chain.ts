@@ -14,6 +14,8 @@ export interface MarketChain {
   increaseTime(seconds: number): Promise<void>;
   /** Sends 20 ETH from the deployer. */
   fund(to: string): Promise<void>;
+  /** A raw JSON-RPC call to the node (evm_setIntervalMining, evm_increaseTime, ...). */
+  rpc(method: string, params: unknown[]): Promise<unknown>;
 }
 
 export async function startMarketChain(): Promise<MarketChain> {
@@ -30,5 +32,6 @@ export async function startMarketChain(): Promise<MarketChain> {
     fund: async (to) => {
       await (await deployer!.sendTransaction({ to, value: 20n * ONE_ETH })).wait();
     },
+    rpc: (method, params) => ethers.provider.send(method, params),
   };
 }
