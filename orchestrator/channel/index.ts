@@ -29,4 +29,4 @@ export { connectChannel } from "./client.js";
 export type { ConnectChannelOptions } from "./client.js";
 export { negotiateMigrationVersion, runProtectedSession, SESSION_EXPORTER_LABEL } from "./session.js";
 export type { ProtectedSession, ProtectedSessionOptions, SessionKeyInstaller } from "./session.js";
-export { ackReportData, buildAck, buildMigrationRequest, sessionVersionRange, tdKeyInstaller, verifyAck, verifyMigrationRequest } from "./migration-protocol.js";
+export { ackReportData, buildAck, buildMigrationRequest, sessionVersionRange, tdKeyInstaller, verifyAck, verifyMigrationRequest } from "./migration-request.js";

@@ -35,8 +35,8 @@ export interface MigrationVersionRange {
   readonly max: number;
 }
 
-/** Proves that the registered host key is live on this very TLS connection (see handshake.ts). */
-export interface HelloMessage {
+/** Proves that the registered host key is live on this very TLS connection (see `helloMessageText` in connection.ts). */
+export interface ChannelHelloMessage {
   readonly type: "HELLO";
   readonly address: string;
   readonly role: "client" | "server";
@@ -175,7 +175,7 @@ export interface MigrationReceiptMessage {
 }
 
 export type ChannelMessage =
-  | HelloMessage
+  | ChannelHelloMessage
   | ErrorMessage
   | MigrationRequestMessage
   | AckMessage

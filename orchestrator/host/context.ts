@@ -12,7 +12,7 @@ import type { ChainHostDirectory } from "./chain-directory.js";
 import type { Peers } from "./peers.js";
 import type { HostPlatform } from "./platform-setup.js";
 import type { TdManager } from "./td-manager.js";
-import type { MigrationReceipt } from "./wire-formats.js";
+import type { MigrationReceipt } from "./peer-messages.js";
 
 /** A session key agreed in a protected session, waiting for the migration that uses it. */
 export interface SessionKey {

@@ -7,7 +7,7 @@ import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } fro
 import { placeSealedBid, revealBid } from "./bidding.js";
 import { deferred, pollUntil, withTimeout } from "../util/index.js";
 import type { HostContext } from "./context.js";
-import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./wire-formats.js";
+import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./peer-messages.js";
 
 const MIB = 1024 * 1024;
 

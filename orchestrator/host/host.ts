@@ -31,7 +31,7 @@ import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
 import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
-import { engineMigrationId } from "./wire-formats.js";
+import { engineMigrationId } from "./peer-messages.js";
 import { Peers, type InboundMessage } from "./peers.js";
 import type { HostPlatform } from "./platform-setup.js";
 import { finalizePending } from "./source-auction.js";

@@ -10,7 +10,7 @@ import type { HostContext, MigrationOutcomeReport, SessionKey } from "./context.
 import { abortOnChain, withdrawAll } from "./destination-flow.js";
 import { parseEndpoint } from "./endpoint.js";
 import { finalizeWhenDue, openAuction } from "./source-auction.js";
-import { chainStateDigest, engineMigrationId, receiptMessage, ticketBlob } from "./wire-formats.js";
+import { chainStateDigest, engineMigrationId, receiptMessage, ticketBlob } from "./peer-messages.js";
 
 /**
  * The source's pipeline for `tvmx migrate <td>`, one named step after the other:

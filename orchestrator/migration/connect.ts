@@ -5,7 +5,7 @@ import { ConnectionClosedError, ProtocolError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { Frame } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
-import type { HelloMessage } from "./protocol.js";
+import type { StreamHelloMessage } from "./control-messages.js";
 
 export interface PeerAddress {
   host: string;
@@ -35,7 +35,7 @@ export function openSocket(peer: PeerAddress, timeoutMs: number, signal?: AbortS
 }
 
 /** Sends HELLO and returns the first frame of the answer (HELLO_ACK, REJECT or ABORT_TOKEN: the caller decides). */
-export async function sendHello(conn: FramedConnection, hello: HelloMessage): Promise<Frame> {
+export async function sendHello(conn: FramedConnection, hello: StreamHelloMessage): Promise<Frame> {
   await conn.sendJson(FRAME_TYPE.HELLO, hello);
   return conn.receive();
 }

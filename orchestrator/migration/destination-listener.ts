@@ -17,8 +17,8 @@ import { FRAME_TYPE } from "./frame.js";
 import { FramedConnection } from "./framed-connection.js";
 import { ImportSession } from "./import-session.js";
 import type { CompletedImport, ImportOutcome, KeyProvider } from "./import-session.js";
-import { decodeHello, ENGINE_PROTOCOL, negotiateVersion } from "./protocol.js";
-import type { HelloMessage, RejectMessage } from "./protocol.js";
+import { decodeHello, ENGINE_PROTOCOL, negotiateVersion } from "./control-messages.js";
+import type { StreamHelloMessage, RejectMessage } from "./control-messages.js";
 import type { DestinationState } from "./session-state.js";
 import { migrationWorkerEntry } from "./source-session.js";
 import { WorkerPool } from "./worker-pool.js";
@@ -70,7 +70,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
   const server: Server = createServer();
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
-  const forming = new Map<string, { hello: HelloMessage; conns: (FramedConnection | undefined)[]; count: number }>();
+  const forming = new Map<string, { hello: StreamHelloMessage; conns: (FramedConnection | undefined)[]; count: number }>();
   const active = new Map<string, ImportSession>();
   const outcomes = new Map<string, ImportOutcome>();
   const results: Deferred<CompletedImport>[] = [];
@@ -92,7 +92,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     if (outcomes.size > OUTCOMES_KEPT) outcomes.delete(outcomes.keys().next().value!);
   };
 
-  const startSession = (hello: HelloMessage, conns: FramedConnection[]): void => {
+  const startSession = (hello: StreamHelloMessage, conns: FramedConnection[]): void => {
     const session = new ImportSession({
       hello,
       conns,
@@ -121,7 +121,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     );
   };
 
-  const answerRecover = async (conn: FramedConnection, hello: HelloMessage): Promise<void> => {
+  const answerRecover = async (conn: FramedConnection, hello: StreamHelloMessage): Promise<void> => {
     const session = active.get(hello.migrationId);
     // The source lost its connections and asks: whatever was not committed yet is aborted now.
     if (session) {
@@ -145,7 +145,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     socket.once("close", () => sockets.delete(socket));
     const conn = new FramedConnection(socket, { label: "incoming", allocate: (n) => buffers.take(n) });
     const timer = setTimeout(() => conn.destroy(), options.helloTimeoutMs ?? 10_000);
-    let hello: HelloMessage;
+    let hello: StreamHelloMessage;
     try {
       hello = decodeHello(await expectHello(conn));
     } catch (err) {

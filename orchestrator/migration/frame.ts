@@ -7,7 +7,7 @@
  *   5       n     payload (length - 1 bytes)
  *
  * A BUNDLE frame carries one TDX migration bundle verbatim (MBMD, GPA list, ciphertext, MACs): the framing adds no
- * security of its own, the bundle's MAC and counters do that. Control frames carry small JSON documents (protocol.ts).
+ * security of its own, the bundle's MAC and counters do that. Control frames carry small JSON documents (control-messages.ts).
  */
 import { FrameInvalidError, FrameTooLargeError } from "./errors.js";
 

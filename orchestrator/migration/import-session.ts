@@ -30,8 +30,8 @@ import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { FramedConnection } from "./framed-connection.js";
 import { frameJson } from "./framed-connection.js";
 import { wallClockMs } from "./metrics.js";
-import { decodeCancel, decodeEpochMark, ENGINE_PROTOCOL } from "./protocol.js";
-import type { AbortTokenMessage, CommittedMessage, HelloMessage } from "./protocol.js";
+import { decodeCancel, decodeEpochMark, ENGINE_PROTOCOL } from "./control-messages.js";
+import type { AbortTokenMessage, CommittedMessage, StreamHelloMessage } from "./control-messages.js";
 import { advanceDestination } from "./session-state.js";
 import type { DestinationEvent, DestinationState } from "./session-state.js";
 import type { ImportBundleOutcome } from "./work-descriptors.js";
@@ -69,7 +69,7 @@ export type ImportOutcome =
   | { kind: "aborted"; abort: AbortTokenMessage };
 
 export interface ImportSessionOptions {
-  hello: HelloMessage;
+  hello: StreamHelloMessage;
   conns: FramedConnection[];
   platform: Platform;
   keyProvider: KeyProvider;

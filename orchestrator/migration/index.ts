@@ -18,8 +18,8 @@ export { DEFAULT_AUTO_CONVERGE_POLICY, guestSpeedFactor, INITIAL_AUTO_CONVERGE_S
 export type { AutoConvergePolicy, AutoConvergeState } from "./auto-converge.js";
 export { measureAesGcmLimit } from "./aes-limit.js";
 export type { AesGcmLimit, AesGcmLimitOptions } from "./aes-limit.js";
-export { ENGINE_PROTOCOL, negotiateVersion } from "./protocol.js";
-export type { VersionRange } from "./protocol.js";
+export { ENGINE_PROTOCOL, negotiateVersion } from "./control-messages.js";
+export type { VersionRange } from "./control-messages.js";
 export { FRAME_TYPE, MAX_FRAME_BYTES } from "./frame.js";
 export type { DestinationState, SourceState } from "./session-state.js";
 export {

@@ -15,8 +15,8 @@ import type { PeerAddress } from "./connect.js";
 import { InvalidArgumentError, MigrationOutcomeUnknownError, MigrationRejectedError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
-import { decodeAbortToken, decodeCommitted, ENGINE_PROTOCOL } from "./protocol.js";
-import type { CommittedMessage, HelloMessage } from "./protocol.js";
+import { decodeAbortToken, decodeCommitted, ENGINE_PROTOCOL } from "./control-messages.js";
+import type { CommittedMessage, StreamHelloMessage } from "./control-messages.js";
 
 export type DestinationDecision =
   | { kind: "committed"; committed: CommittedMessage }
@@ -24,7 +24,7 @@ export type DestinationDecision =
   | { kind: "unknown"; reason: string };
 
 /** Asks the destination at `peer` what it decided about `hello.migrationId` (one connection, one answer). */
-export async function queryDestinationDecision(peer: PeerAddress, hello: HelloMessage, timeoutMs = 10_000): Promise<DestinationDecision> {
+export async function queryDestinationDecision(peer: PeerAddress, hello: StreamHelloMessage, timeoutMs = 10_000): Promise<DestinationDecision> {
   const socket = await openSocket(peer, timeoutMs);
   const conn = new FramedConnection(socket, { label: "recovery" });
   try {
@@ -61,7 +61,7 @@ export async function resolveOutgoing(options: ResolveOutgoingOptions): Promise<
   if (td.lifecycle.kind !== "exported") {
     throw new InvalidArgumentError("only a TD paused after its start token has an outcome to resolve", { lifecycle: td.lifecycle.kind });
   }
-  const hello: HelloMessage = {
+  const hello: StreamHelloMessage = {
     protocol: { ...ENGINE_PROTOCOL },
     migrationId: options.migrationId,
     streamIndex: 0,

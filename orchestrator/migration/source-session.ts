@@ -45,8 +45,8 @@ import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { Frame } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
 import { wallClockMs } from "./metrics.js";
-import { decodeAbortToken, decodeCommitted, decodeEpochMark, decodeHelloAck, decodeReject, ENGINE_PROTOCOL } from "./protocol.js";
-import type { AbortTokenMessage, CommittedMessage, HelloMessage } from "./protocol.js";
+import { decodeAbortToken, decodeCommitted, decodeEpochMark, decodeHelloAck, decodeReject, ENGINE_PROTOCOL } from "./control-messages.js";
+import type { AbortTokenMessage, CommittedMessage, StreamHelloMessage } from "./control-messages.js";
 import { advanceSource } from "./session-state.js";
 import type { SourceEvent, SourceState } from "./session-state.js";
 import type { ExportMemOutcome } from "./work-descriptors.js";
@@ -315,7 +315,7 @@ class SourceSession {
     this.#log.info("connected", { peer: this.#o.peer, streams: this.#streamCount });
   }
 
-  #hello(streamIndex: number): HelloMessage {
+  #hello(streamIndex: number): StreamHelloMessage {
     return {
       protocol: { ...ENGINE_PROTOCOL },
       migrationId: this.#id,

@@ -65,7 +65,7 @@ export {
   DEFAULT_SUPPORTED_XFAM,
   Platform,
 } from "./platform.js";
-export type { CreateImportTdOptions, CreateTdOptions, MigrationVersionRange, PlatformInfo, PlatformOptions } from "./platform.js";
+export type { CreateImportTdOptions, CreateTdOptions, MigrationVersionSupport, PlatformInfo, PlatformOptions } from "./platform.js";
 export { isSuccess, statusClass, statusName, TDX_STATUS } from "./status.js";
 export type { TdxStatus, TdxStatusName } from "./status.js";
 export { decodeTdConfig, encodeTdConfig, IMMUTABLE_STATE_SIZE, moduleVersionAtLeast, teeTcbSvnAtLeast } from "./td-config.js";

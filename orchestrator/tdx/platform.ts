@@ -9,8 +9,8 @@ import type { ModuleVersion, TcbRequirement, TdConfig } from "./td-config.js";
 import { OP_STATE, CTL } from "./td-layout.js";
 import { allocateTdShared, TrustDomain } from "./trust-domain.js";
 
-/** The migration protocol versions a platform's TDX module can export and import. */
-export interface MigrationVersionRange {
+/** The TDX migration versions a platform's module can export and import (a session agrees on one MigrationVersionRange of the channel inside them). */
+export interface MigrationVersionSupport {
   readonly exportMin: number;
   readonly exportMax: number;
   readonly importMin: number;
@@ -29,7 +29,7 @@ export interface PlatformInfo {
   readonly mrSeam: Buffer;
   readonly mrSignerSeam: Buffer;
   readonly seamAttributes: Buffer;
-  readonly migrationVersions: MigrationVersionRange;
+  readonly migrationVersions: MigrationVersionSupport;
   /** ATTRIBUTES bits a TD may have on this platform. */
   readonly supportedAttributes: bigint;
   /** XFAM bits a TD may have on this platform. */
@@ -46,7 +46,7 @@ export interface PlatformOptions {
   readonly teeTcbSvnRest?: Uint8Array;
   readonly pceSvn?: number;
   readonly fmspc?: Uint8Array;
-  readonly migrationVersions?: Partial<MigrationVersionRange>;
+  readonly migrationVersions?: Partial<MigrationVersionSupport>;
   readonly supportedAttributes?: bigint;
   readonly supportedXfam?: bigint;
   readonly cpuidFeatures?: bigint;

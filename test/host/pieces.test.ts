@@ -10,7 +10,7 @@ import { compatibilityProblem } from "../../orchestrator/host/destination-flow.j
 import { formatEndpoint, parseEndpoint } from "../../orchestrator/host/endpoint.js";
 import { setupPlatform } from "../../orchestrator/host/platform-setup.js";
 import { checkSpec, TdManager } from "../../orchestrator/host/td-manager.js";
-import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, receiptMessage, ticketBlob } from "../../orchestrator/host/wire-formats.js";
+import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, receiptMessage, ticketBlob } from "../../orchestrator/host/peer-messages.js";
 import { HostJournal } from "../../orchestrator/journal/index.js";
 import { MemoryLogger } from "../../orchestrator/log/index.js";
 import { createHostMetrics } from "../../orchestrator/metrics/index.js";

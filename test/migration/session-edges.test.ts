@@ -10,7 +10,7 @@ import {
 import { BufferPool } from "../../orchestrator/migration/buffer-pool.js";
 import { FRAME_TYPE } from "../../orchestrator/migration/frame.js";
 import { FramedConnection, frameJson } from "../../orchestrator/migration/framed-connection.js";
-import { decodeHello, decodeReject } from "../../orchestrator/migration/protocol.js";
+import { decodeHello, decodeReject } from "../../orchestrator/migration/control-messages.js";
 import { tdMemoryDigest, TDX_STATUS } from "../../orchestrator/tdx/index.js";
 import { destinationListener, makeHosts, MiB, rejectionOf, runningTd, startPools, stopPools } from "./fixtures/setup.js";
 import type { Pools } from "./fixtures/setup.js";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ProtocolError } from "../../orchestrator/migration/errors.js";
-import { decodeAbortToken, decodeEpochMark, decodeHello, ENGINE_PROTOCOL, negotiateVersion } from "../../orchestrator/migration/protocol.js";
+import { decodeAbortToken, decodeEpochMark, decodeHello, ENGINE_PROTOCOL, negotiateVersion } from "../../orchestrator/migration/control-messages.js";
 
 describe("engine protocol", () => {
   describe("version negotiation", () => {

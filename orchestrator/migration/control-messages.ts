@@ -22,7 +22,7 @@ export function negotiateVersion(local: VersionRange, peer: VersionRange): numbe
   return high >= low ? high : undefined;
 }
 
-export interface HelloMessage {
+export interface StreamHelloMessage {
   protocol: VersionRange;
   /** 32 hex characters, the same on every connection of one migration. */
   migrationId: string;
@@ -93,7 +93,7 @@ function str(obj: Record<string, unknown>, key: string, what: string): string {
   return v;
 }
 
-export function decodeHello(value: unknown): HelloMessage {
+export function decodeHello(value: unknown): StreamHelloMessage {
   const o = record(value, "HELLO");
   const protocol = record(o.protocol, "HELLO.protocol");
   const migrationId = str(o, "migrationId", "HELLO");
