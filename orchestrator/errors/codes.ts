@@ -105,6 +105,9 @@ export const ERROR_REGISTRY = {
   MIGRATION_INVALID_STATE: [712, "a session transition not allowed from its state"],
   MIGRATION_INVALID_ARGUMENT: [713, "a migration call with a bad argument"],
   MIGRATION_OUTCOME_UNKNOWN: [714, "the destination's decision is unknown; the source TD stays paused"],
+  MIGRATION_NOT_ADMITTED: [730, "a stream HELLO names a migration this destination has not agreed to (no allocation won, no session key)"],
+  MIGRATION_HELLO_UNAUTHENTICATED: [731, "a stream HELLO's MAC does not prove the migration's session key for this connection's challenge"],
+  MIGRATION_HELLO_MEMORY_MISMATCH: [732, "a stream HELLO states another TD memory size than the allocation the destination agreed to"],
   // tdx: the CPU model (a leaf's own failure is a TDX status, not an error)
   TDX_LEAF_FAILED: [801, "a leaf failed where the caller treats failure as fatal"],
   TDX_ARGUMENT_MISSING: [802, "a leaf call lacks an argument"],

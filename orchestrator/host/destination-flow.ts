@@ -7,6 +7,7 @@ import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } fro
 import { placeSealedBid, revealBid } from "./bidding.js";
 import { deferred, pollUntil, withTimeout } from "../util/index.js";
 import type { HostContext } from "./context.js";
+import type { IncomingAdmission } from "../migration/index.js";
 import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./peer-messages.js";
 
 const MIB = 1024 * 1024;
@@ -247,6 +248,23 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     ctx.imports.delete(engineId);
     ctx.metrics.migrationsInFlight.dec({ role: "destination" });
   }
+}
+
+/**
+ * Whether an incoming stream (by engine migration id) is for a migration this host agreed to: an allocation it won
+ * (awaited in `imports`, memory reserved by the capacity accounting) whose session key with that migration's source
+ * is installed. The admission's memory size is the TD size of the acknowledged request, never the stream's word.
+ */
+export function streamAdmission(ctx: HostContext, engineId: string): IncomingAdmission | undefined {
+  if (!ctx.imports.has(engineId)) return undefined;
+  for (const [migrationId, request] of ctx.acknowledged) {
+    if (engineMigrationId(migrationId) !== engineId) continue;
+    const reservedMiB = ctx.tds.reservedMiB(migrationId);
+    const session = ctx.sessions.get(`${migrationId}/${request.source}`);
+    if (reservedMiB === undefined || !session || reservedMiB * MIB < request.descriptor.memoryBytes) return undefined;
+    return { key: session.key, memoryBytes: request.descriptor.memoryBytes };
+  }
+  return undefined;
 }
 
 async function respondToFreshSession(ctx: HostContext, source: string, migrationId: string, log: HostContext["logger"]): Promise<void> {

@@ -29,7 +29,7 @@ import { ChainHostDirectory } from "./chain-directory.js";
 import { deferred, pollUntil } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
-import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest } from "./destination-flow.js";
+import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest, streamAdmission } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
 import { engineMigrationId } from "./peer-messages.js";
 import { Peers, type InboundMessage } from "./peers.js";
@@ -201,12 +201,11 @@ export class Host {
         host: config.channel.listen.host,
         port: 0,
         logger: log.child({ component: "migration" }),
-        // The stream may arrive a moment before this side has installed the key its session just agreed.
-        key: (req) =>
-          pollUntil(() => [...context.sessions.entries()].find(([k]) => engineMigrationId(k.split("/")[0]!) === req.migrationId)?.[1].key, {
-            intervalMs: 20,
-            timeoutMs: 5_000,
-          }),
+        // Admitted: a migration this host won (its allocation is awaited in `imports`) whose session key is
+        // installed; the TD size is the one its capacity accounting reserved. The stream may arrive a moment
+        // before this side has installed the key its fresh session just agreed: wait for it, within the
+        // stream's handshake deadline.
+        key: (req) => pollUntil(() => streamAdmission(context, req.migrationId), { intervalMs: 20, timeoutMs: 5_000 }),
         onStateChange: (migrationId, state) => {
           if (state.phase === "aborted") context.imports.get(migrationId)?.reject(new Error(`import aborted: ${state.status} ${state.reason}`));
         },

@@ -152,6 +152,11 @@ export class TdManager {
     this.#updateGauges();
   }
 
+  /** The memory (MiB) reserved for an incoming migration, or undefined when none is. */
+  reservedMiB(migrationId: string): number | undefined {
+    return this.#reserved.get(migrationId);
+  }
+
   release(migrationId: string): void {
     this.#reserved.delete(migrationId);
     this.#updateGauges();

@@ -1,11 +1,13 @@
-/** Opening the TCP connections of a session, and the HELLO / HELLO_ACK exchange on each. */
+/** Opening the TCP connections of a session, and the CHALLENGE / HELLO / HELLO_ACK exchange on each. */
 import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
 import { ConnectionClosedError, ProtocolError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { Frame } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
-import type { StreamHelloMessage } from "./control-messages.js";
+import { decodeChallenge } from "./control-messages.js";
+import type { UnsignedStreamHello } from "./control-messages.js";
+import { signHello } from "./hello-auth.js";
 
 export interface PeerAddress {
   host: string;
@@ -34,9 +36,17 @@ export function openSocket(peer: PeerAddress, timeoutMs: number, signal?: AbortS
   });
 }
 
-/** Sends HELLO and returns the first frame of the answer (HELLO_ACK, REJECT or ABORT_TOKEN: the caller decides). */
-export async function sendHello(conn: FramedConnection, hello: StreamHelloMessage): Promise<Frame> {
-  await conn.sendJson(FRAME_TYPE.HELLO, hello);
+/**
+ * Waits for the destination's CHALLENGE, answers with HELLO signed under the session key, and returns the first frame
+ * of the answer (HELLO_ACK, REJECT, ABORT_TOKEN or COMMITTED: the caller decides). A REJECT in place of the challenge
+ * (e.g. the listener is closing) is returned as the answer.
+ */
+export async function sendHello(conn: FramedConnection, hello: UnsignedStreamHello, key: Uint8Array): Promise<Frame> {
+  const first = await conn.receive();
+  if (first.type === FRAME_TYPE.REJECT) return first;
+  if (first.type !== FRAME_TYPE.CHALLENGE) throw new ProtocolError("the destination's first frame must be CHALLENGE", { got: frameTypeName(first.type) });
+  const { nonce } = decodeChallenge(frameJson(first));
+  await conn.sendJson(FRAME_TYPE.HELLO, signHello(key, Buffer.from(nonce, "hex"), hello));
   return conn.receive();
 }
 

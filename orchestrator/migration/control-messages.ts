@@ -13,7 +13,9 @@ export interface VersionRange {
 }
 
 /** Versions of the engine protocol this build speaks. Bump `max` for a compatible extension, `min` to drop one. */
-export const ENGINE_PROTOCOL: Readonly<VersionRange> = Object.freeze({ min: 1, max: 1 });
+export const ENGINE_PROTOCOL: Readonly<VersionRange> = Object.freeze({ min: 2, max: 2 });
+// v2: the destination sends CHALLENGE first and HELLO carries a MAC under the session key (hello-auth.ts); v1
+// (unauthenticated HELLO) is no longer accepted.
 
 /** The highest version both ranges contain, or undefined when they do not overlap. */
 export function negotiateVersion(local: VersionRange, peer: VersionRange): number | undefined {
@@ -36,15 +38,30 @@ export interface StreamHelloMessage {
   /** Size of the TD's private memory and its vCPU count: the destination prepares the import TD with them. */
   memoryBytes: number;
   numVcpus: number;
+  /** 64 hex digits: HMAC over the fields above under a key derived from the session key and the challenge. */
+  mac: string;
+}
+
+/** A HELLO before its MAC is computed. */
+export type UnsignedStreamHello = Omit<StreamHelloMessage, "mac">;
+
+/** destination → source, first frame on every connection: the nonce the HELLO's MAC must cover. */
+export interface ChallengeMessage {
+  /** 64 hex digits (32 random bytes). */
+  nonce: string;
 }
 
 export interface HelloAckMessage {
   protocol: number;
 }
 
+export type RejectReason = "version-mismatch" | "unknown-migration" | "busy" | "bad-hello" | "closed" | "unauthenticated" | "memory-mismatch";
+
 export interface RejectMessage {
-  reason: "version-mismatch" | "unknown-migration" | "busy" | "bad-hello" | "closed";
+  reason: RejectReason;
   message: string;
+  /** The registry's numeric result code of the refusal (orchestrator/errors/codes.ts), when it has one. */
+  code?: number;
 }
 
 export interface EpochMarkMessage {
@@ -73,6 +90,7 @@ export interface CancelMessage {
 }
 
 const MIGRATION_ID = /^[0-9a-f]{32}$/;
+const HEX_256 = /^[0-9a-f]{64}$/;
 
 function record(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ProtocolError(`${what} is not an object`);
@@ -110,20 +128,32 @@ export function decodeHello(value: unknown): StreamHelloMessage {
     migVersion: int(o, "migVersion", "HELLO", 0, 0xffff),
     memoryBytes: int(o, "memoryBytes", "HELLO", 4096, Number.MAX_SAFE_INTEGER),
     numVcpus: int(o, "numVcpus", "HELLO", 1, 0xffff),
+    mac: hex256(o, "mac", "HELLO"),
   };
+}
+
+function hex256(obj: Record<string, unknown>, key: string, what: string): string {
+  const v = str(obj, key, what);
+  if (!HEX_256.test(v)) throw new ProtocolError(`${what}.${key} must be 64 lowercase hex digits`);
+  return v;
+}
+
+export function decodeChallenge(value: unknown): ChallengeMessage {
+  return { nonce: hex256(record(value, "CHALLENGE"), "nonce", "CHALLENGE") };
 }
 
 export function decodeHelloAck(value: unknown): HelloAckMessage {
   return { protocol: int(record(value, "HELLO_ACK"), "protocol", "HELLO_ACK", 1, 0xffff) };
 }
 
-const REJECT_REASONS: ReadonlySet<string> = new Set(["version-mismatch", "unknown-migration", "busy", "bad-hello", "closed"]);
+const REJECT_REASONS: ReadonlySet<string> = new Set(["version-mismatch", "unknown-migration", "busy", "bad-hello", "closed", "unauthenticated", "memory-mismatch"]);
 
 export function decodeReject(value: unknown): RejectMessage {
   const o = record(value, "REJECT");
   const reason = str(o, "reason", "REJECT");
   if (!REJECT_REASONS.has(reason)) throw new ProtocolError("REJECT.reason is unknown", { reason });
-  return { reason: reason as RejectMessage["reason"], message: str(o, "message", "REJECT") };
+  const code = o.code === undefined ? undefined : int(o, "code", "REJECT", 0, 0xffff);
+  return { reason: reason as RejectReason, message: str(o, "message", "REJECT"), ...(code === undefined ? {} : { code }) };
 }
 
 export function decodeEpochMark(value: unknown): EpochMarkMessage {

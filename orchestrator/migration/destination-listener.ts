@@ -1,7 +1,11 @@
 /**
- * The destination's listener: accepts the TCP connections of incoming migrations, groups them by migration id,
- * negotiates the engine protocol version, runs one ImportSession per migration, and answers RECOVER questions
- * ("what did you decide?") from sources whose connection was cut after their start token.
+ * The destination's listener: accepts the TCP connections of incoming migrations, authenticates each before it costs
+ * anything (CHALLENGE, then a HELLO whose MAC proves the session key of a migration this host agreed to: see
+ * hello-auth.ts), groups them by migration id, negotiates the engine protocol version, runs one ImportSession per
+ * migration, and answers RECOVER questions ("what did you decide?") from the authenticated source only.
+ *
+ * Nothing is reserved for a connection until its HELLO is authenticated: no TD, no memory, no group slot. The import
+ * TD's size is the admission's (the host's capacity accounting), never the HELLO's word.
  */
 import { once } from "node:events";
 import { createServer } from "node:net";
@@ -18,7 +22,11 @@ import { FramedConnection } from "./framed-connection.js";
 import { ImportSession } from "./import-session.js";
 import type { CompletedImport, ImportOutcome, KeyProvider } from "./import-session.js";
 import { decodeHello, ENGINE_PROTOCOL, negotiateVersion } from "./control-messages.js";
-import type { StreamHelloMessage, RejectMessage } from "./control-messages.js";
+import type { ChallengeMessage, RejectMessage, RejectReason, StreamHelloMessage } from "./control-messages.js";
+import { freshHelloNonce, helloMacValid } from "./hello-auth.js";
+import type { IncomingAdmission } from "./import-session.js";
+import { resultCodeOf } from "../errors/index.js";
+import type { ErrorCode } from "../errors/index.js";
 import type { DestinationState } from "./session-state.js";
 import { migrationWorkerEntry } from "./source-session.js";
 import { WorkerPool } from "./worker-pool.js";
@@ -26,7 +34,10 @@ import { WorkerPool } from "./worker-pool.js";
 export interface ListenIncomingOptions {
   /** The destination platform: it creates the import TDs and its module runs the leaves. */
   platform: Platform;
-  /** The session key, or a provider asked per incoming migration. */
+  /**
+   * Which migrations this destination agreed to: a provider asked per incoming HELLO (before anything is reserved)
+   * for the admission (session key and accounted memory size), or one key for every migration (tests, a bare engine).
+   */
   key: Uint8Array | KeyProvider;
   host?: string;
   /** 0 (default) picks a free port; `port` on the result tells which. */
@@ -43,7 +54,7 @@ export interface ListenIncomingOptions {
   importWindow?: number;
   /** Memory bundles up to this many pages are imported on the main thread when nothing is in flight (default 128). */
   inlineImportPages?: number;
-  /** How long a fresh connection may take to send HELLO (default 10 s). */
+  /** Deadline from accept for the whole handshake (HELLO received and admitted; default 10 s): not an idle timer. */
   helloTimeoutMs?: number;
   /** Every state change of every import session, e.g. to check the TD never runs before commit. */
   onStateChange?: (migrationId: string, state: DestinationState, td: TrustDomain | undefined) => void;
@@ -58,6 +69,13 @@ export interface IncomingListener {
   close(): Promise<void>;
 }
 
+/** An authenticated HELLO of an admitted migration, with the key it proved and the TD size the host agreed to. */
+interface Admitted {
+  hello: StreamHelloMessage;
+  key: Uint8Array;
+  memoryBytes: number;
+}
+
 /** How many finished migrations the listener remembers for RECOVER. */
 const OUTCOMES_KEPT = 256;
 
@@ -70,9 +88,10 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
   const server: Server = createServer();
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
-  const forming = new Map<string, { hello: StreamHelloMessage; conns: (FramedConnection | undefined)[]; count: number }>();
-  const active = new Map<string, ImportSession>();
-  const outcomes = new Map<string, ImportOutcome>();
+  const forming = new Map<string, { admitted: Admitted; conns: (FramedConnection | undefined)[]; count: number }>();
+  const active = new Map<string, { session: ImportSession; key: Uint8Array }>();
+  /** Finished migrations with the key their source proved: a recover HELLO must prove the same key. */
+  const outcomes = new Map<string, { outcome: ImportOutcome; key: Uint8Array }>();
   const results: Deferred<CompletedImport>[] = [];
   const waiters: Deferred<CompletedImport>[] = [];
   let closed = false;
@@ -87,17 +106,19 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     }
   };
 
-  const remember = (id: string, outcome: ImportOutcome): void => {
-    outcomes.set(id, outcome);
+  const remember = (id: string, outcome: ImportOutcome, key: Uint8Array): void => {
+    outcomes.set(id, { outcome, key });
     if (outcomes.size > OUTCOMES_KEPT) outcomes.delete(outcomes.keys().next().value!);
   };
 
-  const startSession = (hello: StreamHelloMessage, conns: FramedConnection[]): void => {
+  const startSession = (admitted: Admitted, conns: FramedConnection[]): void => {
+    const { hello } = admitted;
     const session = new ImportSession({
       hello,
       conns,
       platform: options.platform,
-      keyProvider,
+      key: admitted.key,
+      memoryBytes: admitted.memoryBytes,
       pool,
       logger: options.logger ?? nullLogger,
       memoryProvider: options.memoryProvider,
@@ -107,8 +128,8 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       buffers,
       onStateChange: options.onStateChange,
     });
-    active.set(hello.migrationId, session);
-    void session.outcome.promise.then((o) => remember(hello.migrationId, o));
+    active.set(hello.migrationId, { session, key: admitted.key });
+    void session.outcome.promise.then((o) => remember(hello.migrationId, o, admitted.key));
     session.run().then(
       (done) => {
         active.delete(hello.migrationId);
@@ -122,13 +143,13 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
   };
 
   const answerRecover = async (conn: FramedConnection, hello: StreamHelloMessage): Promise<void> => {
-    const session = active.get(hello.migrationId);
-    // The source lost its connections and asks: whatever was not committed yet is aborted now.
+    const session = active.get(hello.migrationId)?.session;
+    // The source (authenticated by its HELLO) lost its connections and asks: whatever was not committed yet is aborted now.
     if (session) {
       if (session.phase !== "committed") session.interrupt(new ConnectionClosedError({ reason: "the source reconnected to recover" }));
       await session.outcome.promise;
     }
-    const outcome = outcomes.get(hello.migrationId);
+    const outcome = outcomes.get(hello.migrationId)?.outcome;
     if (!outcome) {
       await conn.sendJson(FRAME_TYPE.REJECT, { reason: "unknown-migration", message: "no such migration" } satisfies RejectMessage);
     } else if (outcome.kind === "committed") {
@@ -140,53 +161,94 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     conn.end();
   };
 
-  const onConnection = async (socket: Socket): Promise<void> => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    const conn = new FramedConnection(socket, { label: "incoming", allocate: (n) => buffers.take(n) });
-    const timer = setTimeout(() => conn.destroy(), options.helloTimeoutMs ?? 10_000);
+  const refuse = async (conn: FramedConnection, reason: RejectReason, message: string, code?: ErrorCode, extra: Record<string, unknown> = {}): Promise<undefined> => {
+    log.warn("refused a stream connection", { reason, remote: conn.socket.remoteAddress, ...(code ? { code } : {}), ...extra });
+    const reject: RejectMessage = { reason, message, ...(code ? { code: resultCodeOf(code) } : {}) };
+    await conn.sendJson(FRAME_TYPE.REJECT, reject).catch(() => undefined);
+    conn.end();
+    return undefined;
+  };
+
+  /** The session key a recover HELLO must prove: that of the running or finished migration it names. */
+  const recoverKey = (migrationId: string): Uint8Array | undefined => active.get(migrationId)?.key ?? outcomes.get(migrationId)?.key;
+
+  const admissionOf = async (hello: StreamHelloMessage): Promise<IncomingAdmission | undefined> => {
+    try {
+      const given = await keyProvider({ migrationId: hello.migrationId, migVersion: hello.migVersion, memoryBytes: hello.memoryBytes, numVcpus: hello.numVcpus });
+      if (given === undefined) return undefined;
+      return given instanceof Uint8Array ? { key: given } : given;
+    } catch (err) {
+      log.debug("no admission for an incoming migration", { migrationId: hello.migrationId, err });
+      return undefined;
+    }
+  };
+
+  /**
+   * CHALLENGE, HELLO, admission, MAC, memory size: the HELLO of an admitted, authenticated stream, or undefined when
+   * the connection was refused (recover HELLOs are answered here and also give undefined).
+   */
+  const authenticate = async (conn: FramedConnection): Promise<Admitted | undefined> => {
+    const nonce = freshHelloNonce();
+    await conn.sendJson(FRAME_TYPE.CHALLENGE, { nonce: nonce.toString("hex") } satisfies ChallengeMessage);
     let hello: StreamHelloMessage;
     try {
       hello = decodeHello(await expectHello(conn));
     } catch (err) {
-      log.warn("dropping a connection without a valid HELLO", { err });
-      await conn.sendJson(FRAME_TYPE.REJECT, { reason: "bad-hello", message: (err as Error).message } satisfies RejectMessage).catch(() => undefined);
-      conn.end();
+      return refuse(conn, "bad-hello", (err as Error).message, undefined, { err: (err as Error).message });
+    }
+    if (closed) return refuse(conn, "closed", "the listener is closing");
+    if (negotiateVersion(ENGINE_PROTOCOL, hello.protocol) === undefined) {
+      return refuse(conn, "version-mismatch", `supported ${ENGINE_PROTOCOL.min}..${ENGINE_PROTOCOL.max}, offered ${hello.protocol.min}..${hello.protocol.max}`, "MIGRATION_VERSION_MISMATCH");
+    }
+    if (hello.recover) {
+      const key = recoverKey(hello.migrationId);
+      if (!key) return refuse(conn, "unknown-migration", "no such migration", "MIGRATION_NOT_ADMITTED");
+      if (!helloMacValid(key, nonce, hello)) return refuse(conn, "unauthenticated", "the HELLO does not prove the migration's key", "MIGRATION_HELLO_UNAUTHENTICATED");
+      await answerRecover(conn, hello).catch((err: unknown) => log.warn("recovery answer failed", { err }));
+      return undefined;
+    }
+    const admission = await admissionOf(hello);
+    if (!admission) return refuse(conn, "unknown-migration", "no migration by that id was agreed to here", "MIGRATION_NOT_ADMITTED");
+    if (!helloMacValid(admission.key, nonce, hello)) return refuse(conn, "unauthenticated", "the HELLO does not prove the migration's key", "MIGRATION_HELLO_UNAUTHENTICATED");
+    if (admission.memoryBytes !== undefined && admission.memoryBytes !== hello.memoryBytes) {
+      return refuse(conn, "memory-mismatch", `the allocation is for ${admission.memoryBytes} bytes of TD memory`, "MIGRATION_HELLO_MEMORY_MISMATCH", {
+        stated: hello.memoryBytes,
+        agreed: admission.memoryBytes,
+      });
+    }
+    return { hello, key: admission.key, memoryBytes: admission.memoryBytes ?? hello.memoryBytes };
+  };
+
+  const onConnection = async (socket: Socket): Promise<void> => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    const conn = new FramedConnection(socket, { label: "incoming", allocate: (n) => buffers.take(n) });
+    // An absolute deadline from accept: a slow client cannot stretch the handshake by trickling bytes.
+    const timer = setTimeout(() => conn.destroy(), options.helloTimeoutMs ?? 10_000);
+    let admitted: Admitted | undefined;
+    try {
+      admitted = await authenticate(conn);
+    } catch (err) {
+      // The connection went away (deadline, reset) during the handshake.
+      log.debug("stream handshake ended", { err });
+      conn.destroy();
       return;
     } finally {
       clearTimeout(timer);
     }
-    if (closed) {
-      await conn.sendJson(FRAME_TYPE.REJECT, { reason: "closed", message: "the listener is closing" } satisfies RejectMessage).catch(() => undefined);
-      conn.end();
-      return;
-    }
-    if (negotiateVersion(ENGINE_PROTOCOL, hello.protocol) === undefined) {
-      log.warn("engine protocol version mismatch", { migrationId: hello.migrationId, offered: hello.protocol, supported: ENGINE_PROTOCOL });
-      await conn.sendJson(FRAME_TYPE.REJECT, {
-        reason: "version-mismatch",
-        message: `supported ${ENGINE_PROTOCOL.min}..${ENGINE_PROTOCOL.max}, offered ${hello.protocol.min}..${hello.protocol.max}`,
-      } satisfies RejectMessage).catch(() => undefined);
-      conn.end();
-      return;
-    }
-    if (hello.recover) {
-      await answerRecover(conn, hello).catch((err: unknown) => log.warn("recovery answer failed", { err }));
-      return;
-    }
+    if (!admitted) return;
+    const hello = admitted.hello;
     if (active.has(hello.migrationId) || outcomes.has(hello.migrationId)) {
-      await conn.sendJson(FRAME_TYPE.REJECT, { reason: "busy", message: "this migration id is already in use" } satisfies RejectMessage).catch(() => undefined);
-      conn.end();
+      await refuse(conn, "busy", "this migration id is already in use");
       return;
     }
     let group = forming.get(hello.migrationId);
     if (!group) {
-      group = { hello, conns: new Array(hello.streamCount).fill(undefined), count: 0 };
+      group = { admitted, conns: new Array(hello.streamCount).fill(undefined), count: 0 };
       forming.set(hello.migrationId, group);
     }
-    if (hello.streamCount !== group.hello.streamCount || group.conns[hello.streamIndex] !== undefined) {
-      await conn.sendJson(FRAME_TYPE.REJECT, { reason: "bad-hello", message: "inconsistent stream set" } satisfies RejectMessage).catch(() => undefined);
-      conn.end();
+    if (hello.streamCount !== group.admitted.hello.streamCount || group.conns[hello.streamIndex] !== undefined) {
+      await refuse(conn, "bad-hello", "inconsistent stream set");
       return;
     }
     conn.socket.once("close", () => {
@@ -200,7 +262,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     group.count++;
     if (group.count === hello.streamCount) {
       forming.delete(hello.migrationId);
-      startSession(group.hello, group.conns as FramedConnection[]);
+      startSession(group.admitted, group.conns as FramedConnection[]);
     }
   };
 
@@ -230,8 +292,8 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       if (closed) return;
       closed = true;
       server.close();
-      for (const s of active.values()) s.interrupt(new MigrationAbortedError("the destination is shutting down"));
-      await Promise.allSettled([...active.values()].map((s) => s.outcome.promise));
+      for (const { session } of active.values()) session.interrupt(new MigrationAbortedError("the destination is shutting down"));
+      await Promise.allSettled([...active.values()].map(({ session }) => session.outcome.promise));
       for (const s of sockets) s.destroy();
       for (const w of waiters.splice(0)) w.reject(new MigrationError("MIGRATION_ABORTED", "the listener closed"));
       if (ownsPool) await pool.close();

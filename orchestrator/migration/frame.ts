@@ -18,7 +18,7 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
 export const FRAME_TYPE = {
   INVALID: 0,
-  /** source → destination, first frame on every connection: session id, stream index, version range. */
+  /** source → destination, answering CHALLENGE: session id, stream index, version range, MAC under the session key. */
   HELLO: 1,
   /** destination → source on every connection: the negotiated protocol version (or REJECT). */
   HELLO_ACK: 2,
@@ -40,6 +40,8 @@ export const FRAME_TYPE = {
   REJECT: 11,
   /** destination → source on stream 0: epoch N's token was imported (everything before it is verified). */
   EPOCH_ACK: 12,
+  /** destination → source, first frame on every connection: the nonce HELLO's MAC must cover. */
+  CHALLENGE: 13,
 } as const;
 
 export type FrameType = (typeof FRAME_TYPE)[keyof typeof FRAME_TYPE];

@@ -37,7 +37,7 @@ import type { DestinationEvent, DestinationState } from "./session-state.js";
 import type { ImportBundleOutcome } from "./work-descriptors.js";
 import type { WorkerPool } from "./worker-pool.js";
 
-/** What a key provider learns about the incoming migration before it hands out the session key. */
+/** What the destination learns from an incoming HELLO before it decides whether the migration is one it agreed to. */
 export interface IncomingMigrationRequest {
   migrationId: string;
   migVersion: number;
@@ -45,8 +45,21 @@ export interface IncomingMigrationRequest {
   numVcpus: number;
 }
 
-/** Supplies the session key for an incoming migration; undefined = no key (the import will fail, as TDX does). */
-export type KeyProvider = (request: IncomingMigrationRequest) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+/**
+ * A migration the destination agreed to: the session key the HELLO must prove, and the TD memory size the
+ * destination accounted for (the import TD gets this size; a HELLO stating another is refused). `memoryBytes`
+ * undefined (a bare engine without capacity accounting, e.g. tests) accepts the size of an authenticated HELLO.
+ */
+export interface IncomingAdmission {
+  key: Uint8Array;
+  memoryBytes?: number;
+}
+
+/**
+ * Says whether an incoming migration is one this destination agreed to: its admission, or undefined (refused before
+ * anything is reserved). A bare key is an admission without a memory size.
+ */
+export type KeyProvider = (request: IncomingMigrationRequest) => Uint8Array | IncomingAdmission | undefined | Promise<Uint8Array | IncomingAdmission | undefined>;
 
 /** The record of a committed import. */
 export interface CompletedImport {
@@ -72,7 +85,10 @@ export interface ImportSessionOptions {
   hello: StreamHelloMessage;
   conns: FramedConnection[];
   platform: Platform;
-  keyProvider: KeyProvider;
+  /** The session key every HELLO of this migration proved. */
+  key: Uint8Array;
+  /** The import TD's memory: the admission's size, never one the peer states unchecked. */
+  memoryBytes: number;
   pool: WorkerPool;
   logger: Logger;
   memoryProvider?: ((memoryBytes: number) => SharedArrayBuffer | undefined) | undefined;
@@ -186,18 +202,12 @@ export class ImportSession {
   /** Creates the import TD, installs the key, creates the streams and opens the TD in the workers. */
   async #prepare(): Promise<void> {
     const { hello, platform } = this.#o;
-    const memory = this.#o.memoryProvider?.(hello.memoryBytes);
-    const td = platform.createImportTd({ memoryBytes: hello.memoryBytes, numVcpus: hello.numVcpus, ...(memory ? { memory } : {}) });
+    const memoryBytes = this.#o.memoryBytes;
+    const memory = this.#o.memoryProvider?.(memoryBytes);
+    const td = platform.createImportTd({ memoryBytes, numVcpus: hello.numVcpus, ...(memory ? { memory } : {}) });
     this.#td = td;
-    const key = await this.#latch.guard(
-      Promise.resolve(this.#o.keyProvider({ migrationId: this.id, migVersion: hello.migVersion, memoryBytes: hello.memoryBytes, numVcpus: hello.numVcpus })),
-    );
-    if (key !== undefined) {
-      this.#leaf("setMigrationKey", platform.module.setMigrationKey(td, key, hello.migVersion).status);
-      this.#keyInstalled = true;
-    } else {
-      this.#log.warn("no session key for this migration: its import will be refused");
-    }
+    this.#leaf("setMigrationKey", platform.module.setMigrationKey(td, this.#o.key, hello.migVersion).status);
+    this.#keyInstalled = true;
     for (let i = 0; i < this.#streamCount; i++) {
       const r = platform.module.streamCreate(td, i);
       this.#streams.push(this.#leaf("TDH.MIG.STREAM.CREATE", r.status, r.stream));

@@ -8,7 +8,7 @@ export { listenIncoming } from "./destination-listener.js";
 export { queryDestinationDecision, resolveOutgoing } from "./recover.js";
 export type { DestinationDecision, ResolveOutgoingOptions } from "./recover.js";
 export type { IncomingListener, ListenIncomingOptions } from "./destination-listener.js";
-export type { CompletedImport, IncomingMigrationRequest, KeyProvider } from "./import-session.js";
+export type { CompletedImport, IncomingAdmission, IncomingMigrationRequest, KeyProvider } from "./import-session.js";
 export type { PeerAddress } from "./connect.js";
 export { WorkerPool } from "./worker-pool.js";
 export type { WorkerPoolOptions } from "./worker-pool.js";

@@ -16,19 +16,22 @@ import { InvalidArgumentError, MigrationOutcomeUnknownError, MigrationRejectedEr
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
 import { decodeAbortToken, decodeCommitted, ENGINE_PROTOCOL } from "./control-messages.js";
-import type { CommittedMessage, StreamHelloMessage } from "./control-messages.js";
+import type { CommittedMessage, UnsignedStreamHello } from "./control-messages.js";
 
 export type DestinationDecision =
   | { kind: "committed"; committed: CommittedMessage }
   | { kind: "aborted"; token: Buffer; statusName: string }
   | { kind: "unknown"; reason: string };
 
-/** Asks the destination at `peer` what it decided about `hello.migrationId` (one connection, one answer). */
-export async function queryDestinationDecision(peer: PeerAddress, hello: StreamHelloMessage, timeoutMs = 10_000): Promise<DestinationDecision> {
+/**
+ * Asks the destination at `peer` what it decided about `hello.migrationId` (one connection, one answer). The recover
+ * HELLO is signed with the migration's session key: the destination tells the outcome only to the source.
+ */
+export async function queryDestinationDecision(peer: PeerAddress, hello: UnsignedStreamHello, key: Uint8Array, timeoutMs = 10_000): Promise<DestinationDecision> {
   const socket = await openSocket(peer, timeoutMs);
   const conn = new FramedConnection(socket, { label: "recovery" });
   try {
-    const answer = await withTimeout(sendHello(conn, { ...hello, recover: true }), timeoutMs, () => new MigrationOutcomeUnknownError({ reason: "no answer", timeoutMs }));
+    const answer = await withTimeout(sendHello(conn, { ...hello, recover: true }, key), timeoutMs, () => new MigrationOutcomeUnknownError({ reason: "no answer", timeoutMs }));
     if (answer.type === FRAME_TYPE.COMMITTED) return { kind: "committed", committed: decodeCommitted(frameJson(answer)) };
     if (answer.type === FRAME_TYPE.ABORT_TOKEN) {
       const msg = decodeAbortToken(frameJson(answer));
@@ -46,6 +49,8 @@ export interface ResolveOutgoingOptions {
   module: TdxModule;
   peer: PeerAddress;
   migrationId: string;
+  /** The migration's session key (the recover HELLO must prove it). */
+  key: Uint8Array;
   logger?: Logger;
   timeoutMs?: number;
 }
@@ -61,7 +66,7 @@ export async function resolveOutgoing(options: ResolveOutgoingOptions): Promise<
   if (td.lifecycle.kind !== "exported") {
     throw new InvalidArgumentError("only a TD paused after its start token has an outcome to resolve", { lifecycle: td.lifecycle.kind });
   }
-  const hello: StreamHelloMessage = {
+  const hello: UnsignedStreamHello = {
     protocol: { ...ENGINE_PROTOCOL },
     migrationId: options.migrationId,
     streamIndex: 0,
@@ -71,7 +76,7 @@ export async function resolveOutgoing(options: ResolveOutgoingOptions): Promise<
     memoryBytes: td.memoryBytes,
     numVcpus: td.numVcpus,
   };
-  const decision = await queryDestinationDecision(options.peer, hello, options.timeoutMs);
+  const decision = await queryDestinationDecision(options.peer, hello, options.key, options.timeoutMs);
   if (decision.kind === "committed") {
     const r = module.teardown(td);
     if (!isSuccess(r.status)) throw new MigrationRejectedError("source", "teardown", r.status, statusName(r.status));

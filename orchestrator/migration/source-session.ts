@@ -46,7 +46,15 @@ import type { Frame } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
 import { wallClockMs } from "./metrics.js";
 import { decodeAbortToken, decodeCommitted, decodeEpochMark, decodeHelloAck, decodeReject, ENGINE_PROTOCOL } from "./control-messages.js";
-import type { AbortTokenMessage, CommittedMessage, StreamHelloMessage } from "./control-messages.js";
+import type { AbortTokenMessage, CommittedMessage, RejectReason, UnsignedStreamHello } from "./control-messages.js";
+import type { MigrationErrorCode } from "./errors.js";
+
+/** The destination's refusals of an unauthorised HELLO, as the source reports them. */
+const REFUSAL_CODES: Partial<Record<RejectReason, MigrationErrorCode>> = {
+  "unknown-migration": "MIGRATION_NOT_ADMITTED",
+  unauthenticated: "MIGRATION_HELLO_UNAUTHENTICATED",
+  "memory-mismatch": "MIGRATION_HELLO_MEMORY_MISMATCH",
+};
 import { advanceSource } from "./session-state.js";
 import type { SourceEvent, SourceState } from "./session-state.js";
 import type { ExportMemOutcome } from "./work-descriptors.js";
@@ -306,7 +314,7 @@ class SourceSession {
     this.#conns = sockets.map((s, i) => new FramedConnection(s, { label: `stream ${i}` }));
     for (let i = 0; i < this.#streamCount; i++) this.#freeBundles.push([]);
     const answers = await this.#latch.guard(
-      Promise.allSettled(this.#conns.map((conn, streamIndex) => sendHello(conn, this.#hello(streamIndex)))),
+      Promise.allSettled(this.#conns.map((conn, streamIndex) => sendHello(conn, this.#hello(streamIndex), this.#o.key))),
     );
     // A refusal arrives on one connection while the destination closes the others: the refusal is the reason.
     for (const answer of answers) if (answer.status === "fulfilled") this.#checkHelloAnswer(answer.value);
@@ -315,7 +323,7 @@ class SourceSession {
     this.#log.info("connected", { peer: this.#o.peer, streams: this.#streamCount });
   }
 
-  #hello(streamIndex: number): StreamHelloMessage {
+  #hello(streamIndex: number): UnsignedStreamHello {
     return {
       protocol: { ...ENGINE_PROTOCOL },
       migrationId: this.#id,
@@ -338,6 +346,8 @@ class SourceSession {
         if (reject.reason === "version-mismatch") {
           throw new MigrationError("MIGRATION_VERSION_MISMATCH", "the destination does not speak this engine protocol version", { details: { ...reject, offered: ENGINE_PROTOCOL } });
         }
+        const coded = REFUSAL_CODES[reject.reason];
+        if (coded) throw new MigrationError(coded, `the destination refused the session: ${reject.message}`, { details: { ...reject } });
         throw new ProtocolError(`the destination refused the session: ${reject.message}`, { reason: reject.reason });
       }
       case FRAME_TYPE.ABORT_TOKEN: {
@@ -572,7 +582,7 @@ class SourceSession {
     const attempts = this.#o.recoveryAttempts ?? 5;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        const decision = await queryDestinationDecision(this.#o.peer, this.#hello(0), this.#o.connectTimeoutMs ?? 10_000);
+        const decision = await queryDestinationDecision(this.#o.peer, this.#hello(0), this.#o.key, this.#o.connectTimeoutMs ?? 10_000);
         if (decision.kind === "committed") return decision;
         if (decision.kind === "aborted") {
           this.#log.info("recovered the destination's abort token", { attempt, status: decision.statusName });

@@ -187,8 +187,11 @@ export class TdxModule {
   // ---- teardown ----
 
   /**
-   * Tears a TD down (TDH.MNG.VPFLUSHDONE, KEY.FREEID, PHYMEM.PAGE.RECLAIM): memory scrubbed, key erased, never to run
-   * again. Refused while an export session is live (abort it first) or before a committed import ended.
+   * Tears a TD down (TDH.MNG.VPFLUSHDONE, KEY.FREEID, PHYMEM.PAGE.RECLAIM): key erased, never to run again, its
+   * memory unreadable through any leaf from here on. The memory is released, not written: zero-filling it would make
+   * every page of it resident (a 4 GiB import TD that never received a page would cost 4 GiB at its abort). With
+   * the HKID freed, real TDX leaves the reclaimed pages' ciphertext unreadable in the same way.
+   * Refused while an export session is live (abort it first) or before a committed import ended.
    */
   teardown(td: TrustDomain): LeafResult {
     const status = td.transition(
@@ -197,7 +200,6 @@ export class TdxModule {
     );
     if (status !== ok) return { status };
     td.clearMigrationKey();
-    td.memory.fill(0);
     return { status: ok };
   }
 

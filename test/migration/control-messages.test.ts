@@ -15,7 +15,7 @@ describe("engine protocol", () => {
     }
   });
 
-  const hello = { protocol: ENGINE_PROTOCOL, migrationId: "0123456789abcdef0123456789abcdef", streamIndex: 1, streamCount: 2, recover: false, migVersion: 1, memoryBytes: 1 << 20, numVcpus: 2 };
+  const hello = { protocol: ENGINE_PROTOCOL, migrationId: "0123456789abcdef0123456789abcdef", streamIndex: 1, streamCount: 2, recover: false, migVersion: 1, memoryBytes: 1 << 20, numVcpus: 2, mac: "ab".repeat(32) };
 
   it("decodes a valid HELLO", () => {
     expect(decodeHello(JSON.parse(JSON.stringify(hello)))).to.deep.equal(hello);
@@ -30,6 +30,8 @@ describe("engine protocol", () => {
     ["a HELLO without the recover flag", { ...hello, recover: "no" }],
     ["a HELLO with a memory size below one page", { ...hello, memoryBytes: 100 }],
     ["a HELLO without a vCPU", { ...hello, numVcpus: 0 }],
+    ["a HELLO without a MAC", { ...hello, mac: undefined }],
+    ["a HELLO with a short MAC", { ...hello, mac: "ab".repeat(31) }],
   ];
   for (const [name, value] of bad) {
     it(`rejects ${name}`, () => expect(() => decodeHello(value)).to.throw(ProtocolError));

@@ -3,12 +3,13 @@ import { createHash } from "node:crypto";
 import {
   ConnectionClosedError,
   MigrationConnectionLostError,
+  MigrationError,
   MigrationOutcomeUnknownError,
   MigrationRejectedError,
   migrateOut,
   resolveOutgoing,
 } from "../../orchestrator/migration/index.js";
-import type { IncomingListener, MigrateOutOptions } from "../../orchestrator/migration/index.js";
+import type { IncomingAdmission, IncomingListener, MigrateOutOptions } from "../../orchestrator/migration/index.js";
 import { FRAME_TYPE } from "../../orchestrator/migration/frame.js";
 import type { Frame } from "../../orchestrator/migration/frame.js";
 import {
@@ -64,6 +65,8 @@ interface Outcome {
   memoryBefore: string;
   importError: Error;
   ranBeforeCommit: boolean;
+  /** Every state of every import session the destination started. */
+  destinationStates: string[];
 }
 
 /**
@@ -76,6 +79,7 @@ async function failedMigration(
     hosts?: Hosts;
     td?: (hosts: Hosts) => TrustDomain;
     key?: (hosts: Hosts) => Buffer | undefined;
+    admission?: (hosts: Hosts) => IncomingAdmission | undefined;
     options?: Partial<MigrateOutOptions>;
     sourceOnly?: boolean;
     proxyRef?: (proxy: FrameProxy) => void;
@@ -85,9 +89,11 @@ async function failedMigration(
 ): Promise<Outcome> {
   const hosts = setup.hosts ?? makeHosts();
   const keyOverride = setup.key;
-  const { listener, ranBeforeCommit } = await destinationListener(hosts, {
+  const admission = setup.admission;
+  const { listener, ranBeforeCommit, states } = await destinationListener(hosts, {
     pool: pools!.destination,
     ...(keyOverride ? { key: () => keyOverride(hosts) } : {}),
+    ...(admission ? { key: () => admission(hosts) } : {}),
   });
   const proxy = await FrameProxy.start({ host: listener.host, port: listener.port }, rule);
   try {
@@ -109,6 +115,7 @@ async function failedMigration(
       memoryBefore,
       importError,
       ranBeforeCommit: ranBeforeCommit(),
+      destinationStates: [...states.values()].flat(),
     };
   } finally {
     await proxy.close();
@@ -241,14 +248,27 @@ describe("migration engine: bad input and faults", function () {
     expectRejected(outcome, "destination", TDX_STATUS.TDX_IMPORT_MISMATCH_TOTAL_MB);
   });
 
-  it("rejects a wrong session key on the destination (TDX_INVALID_MIGRATION_DECRYPTION_KEY)", async () => {
-    const outcome = await failedMigration(passThrough, { key: () => Buffer.alloc(32, 0x5a) });
-    expectRejected(outcome, "destination", TDX_STATUS.TDX_INVALID_MIGRATION_DECRYPTION_KEY);
+  // A wrong or missing key no longer reaches TDX on the destination: the HELLO must prove the key before any import
+  // TD exists (test/tdx covers TDX_INVALID_MIGRATION_DECRYPTION_KEY and _NOT_SET at the leaves).
+  it("refuses the HELLO of a source holding another session key, before any import TD exists (MIGRATION_HELLO_UNAUTHENTICATED)", async () => {
+    const outcome = await failedMigration(passThrough, { key: () => Buffer.alloc(32, 0x5a), sourceOnly: true });
+    expect((outcome.error as MigrationError).code).to.equal("MIGRATION_HELLO_UNAUTHENTICATED");
+    expect(outcome.destinationStates, "no import session was started").to.deep.equal([]);
+    expectResumedIntact(outcome);
   });
 
-  it("rejects an import while no key is installed (TDX_MIGRATION_DECRYPTION_KEY_NOT_SET)", async () => {
-    const outcome = await failedMigration(passThrough, { key: () => undefined });
-    expectRejected(outcome, "destination", TDX_STATUS.TDX_MIGRATION_DECRYPTION_KEY_NOT_SET);
+  it("refuses a migration the destination has no key for, before any import TD exists (MIGRATION_NOT_ADMITTED)", async () => {
+    const outcome = await failedMigration(passThrough, { key: () => undefined, sourceOnly: true });
+    expect((outcome.error as MigrationError).code).to.equal("MIGRATION_NOT_ADMITTED");
+    expect(outcome.destinationStates).to.deep.equal([]);
+    expectResumedIntact(outcome);
+  });
+
+  it("refuses a HELLO whose memory size is not the admitted one (MIGRATION_HELLO_MEMORY_MISMATCH)", async () => {
+    const outcome = await failedMigration(passThrough, { admission: (h) => ({ key: h.key, memoryBytes: 4 * 1024 ** 3 }), sourceOnly: true });
+    expect((outcome.error as MigrationError).code).to.equal("MIGRATION_HELLO_MEMORY_MISMATCH");
+    expect(outcome.destinationStates).to.deep.equal([]);
+    expectResumedIntact(outcome);
   });
 
   it("refuses to export a TD without ATTRIBUTES.MIGRATABLE (TDX_TD_NOT_MIGRATABLE)", async () => {
@@ -376,7 +396,7 @@ describe("migration engine: bad input and faults", function () {
       try {
         // A different listener does not know the migration: still no decision, the TD stays paused.
         const err = await rejectionOf(() =>
-          resolveOutgoing({ td: outcome.td, module: outcome.hosts.source.module, peer: { host: "127.0.0.1", port: again.listener.port }, migrationId }),
+          resolveOutgoing({ td: outcome.td, module: outcome.hosts.source.module, peer: { host: "127.0.0.1", port: again.listener.port }, migrationId, key: outcome.hosts.key }),
         );
         expect(err).to.be.instanceOf(MigrationOutcomeUnknownError);
         expect(outcome.td.isRunning).to.equal(false);
@@ -384,7 +404,7 @@ describe("migration engine: bad input and faults", function () {
         await again.listener.close();
       }
       try {
-        const resolved = await resolveOutgoing({ td: outcome.td, module: outcome.hosts.source.module, peer: { host: "127.0.0.1", port: outcome.destinationPort }, migrationId });
+        const resolved = await resolveOutgoing({ td: outcome.td, module: outcome.hosts.source.module, peer: { host: "127.0.0.1", port: outcome.destinationPort }, migrationId, key: outcome.hosts.key });
         expect(resolved).to.equal("resumed");
         expect(outcome.td.isRunning).to.equal(true);
         expect(tdMemoryDigest(outcome.td).toString("hex"), "memory intact").to.equal(outcome.memoryBefore);
