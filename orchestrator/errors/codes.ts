@@ -179,6 +179,7 @@ export const ERROR_REGISTRY = {
   METRICS_LISTEN: [1402, "the metrics server cannot listen on its port"],
   // cli
   CLI_BAD_ARGUMENT: [1501, "a command got an argument it cannot use"],
+  CLI_USAGE: [1502, "the command line does not parse (unknown command or option, missing or invalid argument)"],
   // deployment: deploying and reading the contract suite
   DEPLOYMENT_NOT_FOUND: [1601, "no deployment file or artifact at the path"],
   DEPLOYMENT_INVALID: [1602, "a deployment file or parameter is invalid"],

@@ -1,0 +1,50 @@
+/**
+ * Where a command gets a keystore password: `--password-env <VAR>`, `--password-file <file>`, or, when neither
+ * is given and stdin is a terminal, a prompt that does not echo. Without a terminal and without an option the
+ * command refuses (KEYSTORE_PASSWORD_MISSING) rather than wait on a pipe.
+ */
+import { read } from "read";
+import { TvmxError } from "../../errors/index.js";
+import { readPassword } from "../../keystore/index.js";
+import { CliArgumentError } from "../errors.js";
+
+export interface PasswordOptions {
+  passwordEnv?: string;
+  passwordFile?: string;
+}
+
+export interface PromptIo {
+  /** True when the prompt can be shown (stdin and stderr are terminals). */
+  interactive: boolean;
+  /** Asks for a secret without echoing it. */
+  ask(prompt: string): Promise<string>;
+}
+
+/** The process's terminal: the prompt goes to stderr, so stdout stays the command's output. */
+export const terminalPrompt: PromptIo = {
+  interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
+  ask: async (prompt) => String(await read({ prompt, silent: true, replace: "", output: process.stderr })),
+};
+
+/**
+ * The password from the options or the terminal. `confirm` asks twice at the prompt (a new key file: a typo
+ * would lock the key away for good).
+ */
+export async function passwordFrom(options: PasswordOptions, purpose: { file: string; confirm?: boolean }, prompt: PromptIo = terminalPrompt): Promise<string> {
+  if (options.passwordEnv !== undefined && options.passwordFile !== undefined) {
+    throw new CliArgumentError("give one of --password-env <VAR> or --password-file <file>, not both");
+  }
+  if (options.passwordEnv !== undefined) return readPassword({ kind: "env", name: options.passwordEnv });
+  if (options.passwordFile !== undefined) return readPassword({ kind: "file", path: options.passwordFile });
+  if (!prompt.interactive) {
+    throw new TvmxError("KEYSTORE_PASSWORD_MISSING", `no password for ${purpose.file}: give --password-env <VAR> or --password-file <file> (or run on a terminal to be asked)`, {
+      details: { file: purpose.file },
+    });
+  }
+  const password = await prompt.ask(`password for ${purpose.file}: `);
+  if (password === "") throw new TvmxError("KEYSTORE_PASSWORD_MISSING", "empty password", { details: { file: purpose.file } });
+  if (purpose.confirm && (await prompt.ask("repeat the password: ")) !== password) {
+    throw new TvmxError("KEYSTORE_PASSWORD_MISSING", "the two passwords differ", { details: { file: purpose.file } });
+  }
+  return password;
+}
