@@ -3,7 +3,7 @@ import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
-import { passwordFrom, type PromptIo } from "../../orchestrator/cli/commands/password.js";
+import { passwordFrom, type PromptIo } from "../../orchestrator/keystore/index.js";
 import { tvmx } from "../e2e/helpers.js";
 
 /** A terminal that answers the prompts in order and records what it was asked. */
@@ -75,17 +75,17 @@ describe("tvmx keystore new|import|address", function () {
 
   it("asks on a terminal, twice for a new key, and refuses when the two answers differ", async () => {
     const same = scriptedTerminal(["pw", "pw"]);
-    expect(await passwordFrom({}, { file: "k.json", confirm: true }, same)).to.equal("pw");
+    expect(await passwordFrom(undefined, { file: "k.json", confirm: true }, same)).to.equal("pw");
     expect(same.asked).to.deep.equal(["password for k.json: ", "repeat the password: "]);
     const differ = scriptedTerminal(["pw", "pv"]);
-    await passwordFrom({}, { file: "k.json", confirm: true }, differ).then(
+    await passwordFrom(undefined, { file: "k.json", confirm: true }, differ).then(
       () => expect.fail("accepted two different passwords"),
       (err: { code?: string; message: string }) => expect([err.code, err.message]).to.deep.equal(["KEYSTORE_PASSWORD_MISSING", "the two passwords differ"]),
     );
     // An option wins over the terminal: nothing is asked.
     const unused = scriptedTerminal([]);
     process.env.TVMX_TEST_PW = "from env";
-    expect(await passwordFrom({ passwordEnv: "TVMX_TEST_PW" }, { file: "k.json" }, unused)).to.equal("from env");
+    expect(await passwordFrom({ kind: "env", name: "TVMX_TEST_PW" }, { file: "k.json" }, unused)).to.equal("from env");
     delete process.env.TVMX_TEST_PW;
     expect(unused.asked).to.deep.equal([]);
   });

@@ -5,12 +5,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { isHexString, Wallet } from "ethers";
-import { TvmxError } from "../../errors/index.js";
-import { createKeystore, DEFAULT_SCRYPT_N, keystoreAddress } from "../../keystore/index.js";
+import { createKeystore, DEFAULT_SCRYPT_N, keystoreAddress, passwordFrom, terminalPrompt, type PromptIo } from "../../keystore/index.js";
 import { CliArgumentError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { printJsonLine } from "./output.js";
-import { passwordFrom, terminalPrompt, type PasswordOptions, type PromptIo } from "./password.js";
+import { passwordSourceOf, type PasswordOptions } from "./password-options.js";
 
 export interface NewOptions extends PasswordOptions {
   scryptN?: number;
@@ -25,7 +24,7 @@ export interface ImportOptions extends NewOptions {
 
 /** `tvmx keystore new <file>`: a fresh random key, encrypted. */
 export async function newKeystore(file: string, options: NewOptions, io: CliIo, prompt: PromptIo = terminalPrompt): Promise<number> {
-  const password = await passwordFrom(options, { file, confirm: true }, prompt);
+  const password = await passwordFrom(passwordSourceOf(options), { file, confirm: true }, prompt);
   const { address } = await createKeystore(file, password, { scryptN: options.scryptN ?? DEFAULT_SCRYPT_N, overwrite: options.force === true });
   report(io, options, file, address);
   return 0;
@@ -34,7 +33,7 @@ export async function newKeystore(file: string, options: NewOptions, io: CliIo, 
 /** `tvmx keystore import <file>`: an existing private key (from a variable, a file or the prompt), encrypted. */
 export async function importKeystore(file: string, options: ImportOptions, io: CliIo, prompt: PromptIo = terminalPrompt): Promise<number> {
   const privateKey = normalisePrivateKey(await privateKeyFrom(options, prompt));
-  const password = await passwordFrom(options, { file, confirm: true }, prompt);
+  const password = await passwordFrom(passwordSourceOf(options), { file, confirm: true }, prompt);
   const { address } = await createKeystore(file, password, { privateKey, scryptN: options.scryptN ?? DEFAULT_SCRYPT_N, overwrite: options.force === true });
   report(io, options, file, address);
   return 0;
@@ -79,6 +78,6 @@ function normalisePrivateKey(value: string): string {
   try {
     return new Wallet(hex).privateKey;
   } catch (cause) {
-    throw new TvmxError("KEYSTORE_MALFORMED", "the private key is not a valid secp256k1 key", { cause });
+    throw new CliArgumentError("the private key is not a valid secp256k1 key", { cause });
   }
 }

@@ -1,17 +1,11 @@
 /**
- * Where a command gets a keystore password: `--password-env <VAR>`, `--password-file <file>`, or, when neither
- * is given and stdin is a terminal, a prompt that does not echo. Without a terminal and without an option the
+ * Where an operator's command gets a keystore password: an environment variable, a file, or, when neither is
+ * given and stdin is a terminal, a prompt that does not echo. Without a terminal and without a source the
  * command refuses (KEYSTORE_PASSWORD_MISSING) rather than wait on a pipe.
  */
 import { read } from "read";
-import { TvmxError } from "../../errors/index.js";
-import { readPassword } from "../../keystore/index.js";
-import { CliArgumentError } from "../errors.js";
-
-export interface PasswordOptions {
-  passwordEnv?: string;
-  passwordFile?: string;
-}
+import { TvmxError } from "../errors/index.js";
+import { readPassword, type PasswordSource } from "./keystore.js";
 
 export interface PromptIo {
   /** True when the prompt can be shown (stdin and stderr are terminals). */
@@ -27,15 +21,11 @@ export const terminalPrompt: PromptIo = {
 };
 
 /**
- * The password from the options or the terminal. `confirm` asks twice at the prompt (a new key file: a typo
+ * The password from its source, or else from the terminal. `confirm` asks twice at the prompt (a new key file: a typo
  * would lock the key away for good).
  */
-export async function passwordFrom(options: PasswordOptions, purpose: { file: string; confirm?: boolean }, prompt: PromptIo = terminalPrompt): Promise<string> {
-  if (options.passwordEnv !== undefined && options.passwordFile !== undefined) {
-    throw new CliArgumentError("give one of --password-env <VAR> or --password-file <file>, not both");
-  }
-  if (options.passwordEnv !== undefined) return readPassword({ kind: "env", name: options.passwordEnv });
-  if (options.passwordFile !== undefined) return readPassword({ kind: "file", path: options.passwordFile });
+export async function passwordFrom(source: PasswordSource | undefined, purpose: { file: string; confirm?: boolean }, prompt: PromptIo = terminalPrompt): Promise<string> {
+  if (source !== undefined) return readPassword(source);
   if (!prompt.interactive) {
     throw new TvmxError("KEYSTORE_PASSWORD_MISSING", `no password for ${purpose.file}: give --password-env <VAR> or --password-file <file> (or run on a terminal to be asked)`, {
       details: { file: purpose.file },
