@@ -10,11 +10,13 @@ import { withRpcRetry } from "./retry.js";
 export async function requireContractCode(chain: ChainConnection, contracts: Record<string, string>, cause?: unknown): Promise<void> {
   for (const [name, address] of Object.entries(contracts)) {
     const code = await withRpcRetry(`eth_getCode(${name})`, () => chain.provider.getCode(address), { policy: chain.retry, url: chain.url });
-    if (code === "0x") {
-      throw new TvmxError("CHAIN_NO_CONTRACT", `no contract code at ${getAddress(address)} (${name}) on chain ${chain.chainId} at ${chain.url}: the node was restarted empty, or the deployment belongs to another chain`, {
-        details: { contract: name, address: getAddress(address), chainId: chain.chainId, url: chain.url },
-        ...(cause !== undefined ? { cause } : {}),
-      });
-    }
+    if (code === "0x") throw noContractError(chain, name, address, cause);
   }
+}
+
+export function noContractError(chain: ChainConnection, name: string, address: string, cause?: unknown): TvmxError {
+  return new TvmxError("CHAIN_NO_CONTRACT", `no contract code at ${getAddress(address)} (${name}) on chain ${chain.chainId} at ${chain.url}: the node was restarted empty, or the deployment belongs to another chain`, {
+    details: { contract: name, address: getAddress(address), chainId: chain.chainId, url: chain.url },
+    ...(cause !== undefined ? { cause } : {}),
+  });
 }
