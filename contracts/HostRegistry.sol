@@ -23,6 +23,8 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
 
     /// @dev The first slot of a host: registeredAt 6 + unlockAt 6 + suspended 1 + teeTcbSvn 16 + tdxModuleVersion 2
     /// = 31 bytes, everything {biddingStandingOf}, {isActive} and {hostState} need.
+    // 31 bytes in one slot already; the order keeps the lifecycle fields together.
+    // solhint-disable-next-line gas-struct-packing
     struct HostCore {
         uint48 registeredAt;
         uint48 unlockAt;
