@@ -8,7 +8,7 @@ import { tokenMatches } from "./token.js";
  * The host's control API: HTTP/JSON on 127.0.0.1 only, every request authenticated with
  * `Authorization: Bearer <token>`. Routes are declared by the host; this module does transport, auth,
  * body parsing, and the mapping of typed errors to HTTP statuses:
- *   400 CONTROL_BAD_REQUEST / *_INVALID   401 missing or wrong token   404 *_NOT_FOUND
+ *   400 CONTROL_BAD_REQUEST / CONTROL_BAD_PATH / *_INVALID   401 missing or wrong token   404 *_NOT_FOUND
  *   409 a state conflict (HOST_BUSY, *_WRONG_PHASE)   500 anything else.
  * Error responses carry `{ "error": TvmxError.toJSON() }`, which the client turns back into a TvmxError.
  */
@@ -58,7 +58,7 @@ function compile(route: ControlRoute): CompiledRoute {
 export function statusFor(err: unknown): number {
   if (!isTvmxError(err)) return 500;
   const code = err.code;
-  if (code === "CONTROL_BAD_REQUEST" || code.endsWith("_INVALID") || code === "CLI_BAD_ARGUMENT") return 400;
+  if (code === "CONTROL_BAD_REQUEST" || code === "CONTROL_BAD_PATH" || code.endsWith("_INVALID") || code === "CLI_BAD_ARGUMENT") return 400;
   if (code === "CONTROL_UNAUTHORIZED") return 401;
   if (code.endsWith("_NOT_FOUND")) return 404;
   if (code === "HOST_BUSY" || code.endsWith("_WRONG_PHASE") || code === "HOST_NO_CAPACITY" || code === "HOST_SHUTTING_DOWN" || code === "CHAIN_CANCELLED") return 409;
@@ -82,7 +82,7 @@ export async function startControlServer(options: { port: number; token: string;
       logger.warn("control: request with a missing or wrong token", { method: req.method, url: req.url });
       return sendError(res, new TvmxError("CONTROL_UNAUTHORIZED", "missing or wrong control token", {}));
     }
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const url = parseRequestUrl(req.url);
     const candidates = routes.filter((r) => r.pattern.test(url.pathname));
     if (candidates.length === 0) return sendError(res, new TvmxError("CONTROL_NOT_FOUND", `no such endpoint: ${url.pathname}`, { details: { path: url.pathname } }));
     const route = candidates.find((r) => r.method === req.method);
@@ -93,7 +93,7 @@ export async function startControlServer(options: { port: number; token: string;
     const match = route.pattern.exec(url.pathname)!;
     const params: Record<string, string> = {};
     route.names.forEach((name, i) => {
-      params[name] = decodeURIComponent(match[i + 1]!);
+      params[name] = decodePathSegment(match[i + 1]!);
     });
     const body = await readJsonBody(req);
     const result = await route.handler({ params, query: url.searchParams, body, signal: inFlight.signal });
@@ -126,6 +126,24 @@ export async function startControlServer(options: { port: number; token: string;
         server.closeAllConnections();
       }),
   };
+}
+
+/** The request target as a URL; a target that does not parse (e.g. "//host:port-less") is the client's fault. */
+function parseRequestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? "/", "http://127.0.0.1");
+  } catch (err) {
+    throw new TvmxError("CONTROL_BAD_PATH", "the request path is not a valid URL path", { cause: err });
+  }
+}
+
+/** A percent-decoded path parameter; broken encoding (`%E0%A4%A`) is a 400, not a URIError and a 500. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch (err) {
+    throw new TvmxError("CONTROL_BAD_PATH", "a path segment is not valid percent-encoded UTF-8", { details: { segment: segment.slice(0, 200) }, cause: err });
+  }
 }
 
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {

@@ -75,6 +75,7 @@ export const ERROR_REGISTRY = {
   CONTROL_SERVER: [505, "the control API failed for an unexpected reason"],
   CONTROL_TOKEN_MISSING: [506, "no control token in the data directory"],
   CONTROL_LISTEN: [507, "the control API cannot listen on its port"],
+  CONTROL_BAD_PATH: [508, "a control API request path does not decode (broken percent-encoding)"],
   // host: the daemon's own decisions
   HOST_NOT_REGISTERED: [601, "a host is not active in the host registry"],
   HOST_NO_CAPACITY: [602, "the host has no free slot for the TVM"],

@@ -128,6 +128,19 @@ describe("control API", () => {
     expect(await client.get("/v1/status")).to.have.property("name", "host-a");
   });
 
+  it("answers a path with broken percent-encoding with 400 CONTROL_BAD_PATH, never 500", async () => {
+    const token = await readControlToken(dir);
+    const headers = { authorization: `Bearer ${token}` };
+    for (const path of ["/v1/tds/%E0%A4%A", "/v1/tds/%", "/v1/tds/%ZZ", "/v1/tds/%C0%80"]) {
+      const res = await fetch(`${server.url}${path}`, { headers });
+      expect(res.status, path).to.equal(400);
+      const body = (await res.json()) as { error: { code: string } };
+      expect(body.error.code, path).to.equal("CONTROL_BAD_PATH");
+    }
+    expect(log.find("control: request failed")).to.have.length(1); // only the /v1/crash test's
+    expect(await client.get("/v1/tds/td-1")).to.deep.equal({ id: "td-1", memoryMiB: 64 });
+  });
+
   it("reports a host that is not running as unreachable", async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
