@@ -9,6 +9,11 @@ export interface SuiteAddresses {
   allocationRegistry: string;
 }
 
+/** What a deployment file says beside the addresses: the chain it was deployed on (`tvmx deploy` writes it). */
+export interface DeploymentFacts {
+  chainId?: bigint;
+}
+
 const CONTRACT_NAMES = { hostRegistry: "HostRegistry", migrationAuction: "MigrationAuction", allocationRegistry: "AllocationRegistry" } as const;
 
 /**
@@ -21,7 +26,7 @@ const CONTRACT_NAMES = { hostRegistry: "HostRegistry", migrationAuction: "Migrat
 export async function loadDeploymentFile(
   file: string,
   required: readonly (keyof SuiteAddresses)[] = ["hostRegistry", "migrationAuction", "allocationRegistry"],
-): Promise<Partial<SuiteAddresses>> {
+): Promise<Partial<SuiteAddresses> & DeploymentFacts> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(file, "utf8"));
@@ -37,7 +42,14 @@ export async function loadDeploymentFile(
     throw new TvmxError("DEPLOYMENT_INVALID", `deployment file ${file} is not a JSON object`, { details: { file } });
   }
   const entries = Object.entries(parsed as Record<string, unknown>);
-  const out: Partial<SuiteAddresses> = {};
+  const out: Partial<SuiteAddresses> & DeploymentFacts = {};
+  const chainId = (parsed as { chainId?: unknown }).chainId;
+  if (chainId !== undefined) {
+    if ((typeof chainId !== "string" && typeof chainId !== "number") || !/^[0-9]{1,20}$/.test(String(chainId))) {
+      throw new TvmxError("DEPLOYMENT_INVALID", `deployment file ${file}: chainId is not a chain id (${JSON.stringify(chainId)})`, { details: { file, chainId } });
+    }
+    out.chainId = BigInt(chainId);
+  }
   for (const [key, contractName] of Object.entries(CONTRACT_NAMES) as [keyof SuiteAddresses, string][]) {
     const matches = entries.filter(([k]) => k === key || k.split("#").pop() === contractName);
     if (matches.length > 1) {
@@ -63,7 +75,7 @@ export async function loadDeploymentFile(
 }
 
 /** The suite's addresses from a host config's `contracts` (explicit addresses or a deployment file). */
-export async function resolveContracts(contracts: ContractsConfig): Promise<SuiteAddresses> {
+export async function resolveContracts(contracts: ContractsConfig): Promise<SuiteAddresses & DeploymentFacts> {
   if (contracts.kind === "addresses") {
     return {
       hostRegistry: getAddress(contracts.hostRegistry),
@@ -71,5 +83,5 @@ export async function resolveContracts(contracts: ContractsConfig): Promise<Suit
       allocationRegistry: getAddress(contracts.allocationRegistry),
     };
   }
-  return (await loadDeploymentFile(contracts.path)) as SuiteAddresses;
+  return (await loadDeploymentFile(contracts.path)) as SuiteAddresses & DeploymentFacts;
 }

@@ -37,6 +37,8 @@ export interface HostConfig {
 
 export interface ChainEndpointConfig {
   rpcUrl: string;
+  /** The chain id the node must serve (checked at start-up; optional, the deployment file's is checked too). */
+  chainId?: bigint;
   /** Confirmations to wait for each transaction (1 = mined). */
   confirmations: number;
   /** How often watchers poll for new logs. */
@@ -239,12 +241,14 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
 function readEndpoint(r: FieldReader, raw: Record<string, unknown>, key: string, required: boolean, extra: readonly string[] = []): ChainEndpointConfig | undefined {
   const obj = r.object(raw, key, "", required as true);
   if (!obj) return undefined;
-  r.noUnknownFields(obj, key, ["rpcUrl", "confirmations", "pollIntervalMs", "rpcRetries", ...extra]);
+  r.noUnknownFields(obj, key, ["rpcUrl", "chainId", "confirmations", "pollIntervalMs", "rpcRetries", ...extra]);
   const rpcUrl = r.url(obj, "rpcUrl", key, true);
+  const chainId = r.integer(obj, "chainId", key, { required: false, min: 1, max: Number.MAX_SAFE_INTEGER });
   const confirmations = r.integer(obj, "confirmations", key, { required: false, min: 1, max: 64 }) ?? 1;
   const pollIntervalMs = r.integer(obj, "pollIntervalMs", key, { required: false, min: 10, max: 600_000 }) ?? 500;
   const rpcRetries = r.integer(obj, "rpcRetries", key, { required: false, min: 0, max: 100 }) ?? 5;
-  return rpcUrl === undefined ? undefined : { rpcUrl, confirmations, pollIntervalMs, rpcRetries };
+  if (rpcUrl === undefined) return undefined;
+  return { rpcUrl, ...(chainId !== undefined ? { chainId: BigInt(chainId) } : {}), confirmations, pollIntervalMs, rpcRetries };
 }
 
 function readPortOnly(r: FieldReader, raw: Record<string, unknown>, key: string, required: boolean): { port: number } | undefined {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { getAddress, keccak256 } from "ethers";
 import { buildMigrationRequest, runProtectedSession, sessionVersionRange, verifyAck, type ChannelConnection } from "../channel/index.js";
-import type { DecodedEvent } from "../chain/index.js";
+import { requireContractCode, type DecodedEvent } from "../chain/index.js";
 import { describeError, isTvmxError, TvmxError } from "../errors/index.js";
 import { migrateOut, type CompletedMigration } from "../migration/index.js";
 import { expectSuccess } from "../tdx/index.js";
@@ -56,6 +56,10 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
   const migrationId = `0x${randomBytes(32).toString("hex")}`;
   const log = ctx.logger.child({ migrationId, role: "source", tdId: running.tdId });
   const summary: AuctionSummary = { migrationId, tdId: running.tdId, tvmId: running.tvmId, acknowledged: [], refused: [], bids: [], status: "NoBidders" };
+  // The contracts must be there before the TD is touched: on a node restarted empty, host discovery would
+  // find nobody and the migration would read as NoBidders (CHAIN_NO_CONTRACT names the address instead).
+  const { hostRegistry, migrationAuction } = ctx.market.addresses;
+  await requireContractCode(ctx.market.chain, { HostRegistry: hostRegistry, MigrationAuction: migrationAuction });
   // step: initiate
   const init = ctx.hp.platform.module.migInitiate(running.td);
   expectSuccess("TDH.MIG.INITIATE", init.status, { tdId: running.tdId });

@@ -22,7 +22,7 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
   it("lists every command in --help, and each command has its own --help", async () => {
     const r = await tvmx(["--help"]);
     expect(r.code).to.equal(0);
-    for (const c of ["chain", "deploy", "host", "td", "migrate", "auction", "allocation", "demo"]) expect(r.stdout).to.match(new RegExp(`^\\s+${c}\\b`, "m"));
+    for (const c of ["keystore", "chain", "deploy", "host", "td", "migrate", "auction", "allocation", "demo"]) expect(r.stdout).to.match(new RegExp(`^\\s+${c}\\b`, "m"));
     const version = await tvmx(["--version"]);
     expect(version.code).to.equal(0);
     expect(version.stdout.trim()).to.equal((JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string }).version);
@@ -55,6 +55,8 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       const r = await tvmx(args);
       expect(r.code, args.join(" ")).to.equal(1);
       expect(r.stderr, args.join(" ")).to.match(message);
+      // commander's own refusals and the handlers' alike: one line, "error [CODE]: message".
+      expect(r.stderr, args.join(" ")).to.match(/^error \[CLI_(USAGE|BAD_ARGUMENT)\]: \S/);
     }
   });
 
