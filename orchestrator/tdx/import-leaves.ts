@@ -27,7 +27,8 @@ import {
 import { TDX_STATUS, type TdxStatus } from "./status.js";
 import { decodeTdConfig, IMMUTABLE_STATE_SIZE, moduleVersionAtLeast, teeTcbSvnAtLeast } from "./td-config.js";
 import { CTL, OP_STATE, PAGE_FLAG, VCPU_REGS_SIZE, xsaveSize, type OpState } from "./td-layout.js";
-import { TD_STATE_SIZE, type TrustDomain } from "./trust-domain.js";
+import { TD_STATE_SIZE } from "./td-shared.js";
+import type { TrustDomain } from "./trust-domain.js";
 
 const ok = TDX_STATUS.TDX_SUCCESS;
 const IMPORTING: readonly OpState[] = [OP_STATE.MEMORY_IMPORT, OP_STATE.STATE_IMPORT];

@@ -74,7 +74,8 @@ export { OP_STATE, OP_STATE_NAME, PAGE_FLAG, VCPU_REGS, xsaveSize } from "./td-l
 export type { OpState, TdLifecycle, VcpuRegName } from "./td-layout.js";
 export { TD_REPORT_FIELD_SIZES } from "./td-report.js";
 export type { TdReportBody } from "./td-report.js";
-export { allocateTdShared, MAX_MEMORY_PAGES, openTdShared, TD_STATE_SIZE, TrustDomain } from "./trust-domain.js";
-export type { TdSharedHandle } from "./trust-domain.js";
+export { allocateTdShared, MAX_MEMORY_PAGES, TD_STATE_SIZE } from "./td-shared.js";
+export type { TdSharedHandle } from "./td-shared.js";
+export { openTdShared, TrustDomain } from "./trust-domain.js";
 export { GuestWorkload, GuestWriteSequence } from "./workload.js";
 export type { GuestWorkloadOptions, GuestWrite } from "./workload.js";

@@ -2,9 +2,6 @@ import { createHash, createSecretKey, type KeyObject } from "node:crypto";
 import { MAX_MIGS, MAX_VCPUS, MIG_KEY_SIZE, PAGE_SHIFT, PAGE_SIZE, SHA384_SIZE } from "./constants.js";
 import { normalizePlatformInfo, TD_STATE_SIZE, TDCS_OFFSET, type TdSharedHandle } from "./td-shared.js";
 
-// The shared handle lives in td-shared.ts; re-exported here so that imports of this module keep working.
-export { allocateTdShared, MAX_MEMORY_PAGES, normalizePlatformInfo, TD_STATE_SIZE, TDCS_OFFSET } from "./td-shared.js";
-export type { AllocateTdOptions, TdSharedHandle } from "./td-shared.js";
 import { TdxModelError } from "./errors.js";
 import type { PlatformInfo } from "./platform.js";
 import { TDX_STATUS, type TdxStatus } from "./status.js";
