@@ -8,6 +8,7 @@ import { deploySuite } from "../../deploy/deploy-suite.js";
 import { connectChain, startLocalNode, type ChainConnection, type LocalNode } from "../../orchestrator/chain/index.js";
 import { ControlClient } from "../../orchestrator/control/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../../orchestrator/keystore/index.js";
+import { pollUntil } from "../../orchestrator/util/index.js";
 import { POLICY } from "./helpers.js";
 
 // The first default account of a Hardhat node (a public test key).
@@ -23,6 +24,15 @@ function runCli(args: string[], env: NodeJS.ProcessEnv) {
   child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
   return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+/** Waits (up to 60 s) until a started daemon prints its "running:" line. */
+async function untilRunning(daemon: ReturnType<typeof runCli>): Promise<void> {
+  await pollUntil(() => (daemon.out().includes("running:") ? true : undefined), {
+    intervalMs: 100,
+    timeoutMs: 60_000,
+    onTimeout: () => new Error(`host did not start: ${daemon.err().slice(-2000)}`),
+  });
 }
 
 describe("host: a real daemon process started from its config file", function () {
@@ -74,11 +84,7 @@ describe("host: a real daemon process started from its config file", function ()
   it("starts, registers, answers the CLI and its control API, and stops cleanly on SIGTERM", async () => {
     const daemon = runCli(["host", "start", "--config", configFile], { TVMX_TEST_PASSWORD: "correct horse" });
     try {
-      const deadline = Date.now() + 60_000;
-      while (!daemon.out().includes("running:")) {
-        if (Date.now() > deadline) throw new Error(`host did not start: ${daemon.err().slice(-2000)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await untilRunning(daemon);
       const client = await ControlClient.fromDataDir(join(dir, "data"));
       const status = await client.get<{ registration: string; metricsUrl: string }>("/v1/status");
       expect(status.registration).to.equal("Active");
@@ -184,11 +190,7 @@ describe("host: a real daemon process started from its config file", function ()
   it("answers with coded errors, not an internal error, once its node has been restarted empty", async () => {
     const daemon = runCli(["host", "start", "--config", configFile], { TVMX_TEST_PASSWORD: "correct horse" });
     try {
-      const deadline = Date.now() + 60_000;
-      while (!daemon.out().includes("running:")) {
-        if (Date.now() > deadline) throw new Error(`host did not start: ${daemon.err().slice(-2000)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await untilRunning(daemon);
       const created = runCli(["td", "create", "--config", configFile, "--memory-mib", "4", "--json"], {});
       expect(await created.exited, created.err()).to.equal(0);
       const tdId = (JSON.parse(created.out()) as { tdId: string }).tdId;
