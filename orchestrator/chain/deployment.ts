@@ -7,6 +7,8 @@ export interface SuiteAddresses {
   hostRegistry: string;
   migrationAuction: string;
   allocationRegistry: string;
+  /** A block at or before the one the suite was deployed in: log scans start here, not at block 0. */
+  deploymentBlock?: number;
 }
 
 /** What a deployment file says beside the addresses: the chain it was deployed on (`tvmx deploy` writes it). */
@@ -14,7 +16,9 @@ export interface DeploymentFacts {
   chainId?: bigint;
 }
 
-const CONTRACT_NAMES = { hostRegistry: "HostRegistry", migrationAuction: "MigrationAuction", allocationRegistry: "AllocationRegistry" } as const;
+type ContractKey = "hostRegistry" | "migrationAuction" | "allocationRegistry";
+
+const CONTRACT_NAMES: Record<ContractKey, string> = { hostRegistry: "HostRegistry", migrationAuction: "MigrationAuction", allocationRegistry: "AllocationRegistry" };
 
 /**
  * Reads contract addresses from a deployment file, in either of two shapes:
@@ -25,7 +29,7 @@ const CONTRACT_NAMES = { hostRegistry: "HostRegistry", migrationAuction: "Migrat
  */
 export async function loadDeploymentFile(
   file: string,
-  required: readonly (keyof SuiteAddresses)[] = ["hostRegistry", "migrationAuction", "allocationRegistry"],
+  required: readonly ContractKey[] = ["hostRegistry", "migrationAuction", "allocationRegistry"],
 ): Promise<Partial<SuiteAddresses> & DeploymentFacts> {
   let parsed: unknown;
   try {
@@ -50,7 +54,14 @@ export async function loadDeploymentFile(
     }
     out.chainId = BigInt(chainId);
   }
-  for (const [key, contractName] of Object.entries(CONTRACT_NAMES) as [keyof SuiteAddresses, string][]) {
+  const deploymentBlock = (parsed as { deploymentBlock?: unknown }).deploymentBlock;
+  if (deploymentBlock !== undefined) {
+    if (typeof deploymentBlock !== "number" || !Number.isSafeInteger(deploymentBlock) || deploymentBlock < 0) {
+      throw new TvmxError("DEPLOYMENT_INVALID", `deployment file ${file}: deploymentBlock is not a block number (${JSON.stringify(deploymentBlock)})`, { details: { file, deploymentBlock } });
+    }
+    out.deploymentBlock = deploymentBlock;
+  }
+  for (const [key, contractName] of Object.entries(CONTRACT_NAMES) as [ContractKey, string][]) {
     const matches = entries.filter(([k]) => k === key || k.split("#").pop() === contractName);
     if (matches.length > 1) {
       throw new TvmxError("DEPLOYMENT_INVALID", `deployment file ${file} has ${matches.length} entries for ${contractName}: ${matches.map(([k]) => k).join(", ")}`, {

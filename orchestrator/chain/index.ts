@@ -5,6 +5,8 @@ export type { DeploymentFacts, SuiteAddresses } from "./deployment.js";
 export { requireContractCode } from "./contract-code.js";
 export { freePort, node22Binary, startLocalNode } from "./local-node.js";
 export type { LocalNode, LocalNodeOptions } from "./local-node.js";
+export { isRangeRefusal, scanLogs } from "./log-scan.js";
+export type { ScanOptions, ScanStats } from "./log-scan.js";
 export { memoryCursor, watchEvents, watchLogs } from "./log-watcher.js";
 export type { CursorStore, DecodedEvent, Unwatch, WatchLogsOptions } from "./log-watcher.js";
 export { abortError, backoffMs, DEFAULT_RETRY, withRpcRetry } from "./retry.js";

@@ -283,6 +283,7 @@ export class Host {
         fromBlock: startBlock + 1,
         cursor,
         pollIntervalMs: chain.pollIntervalMs,
+        confirmations: chain.confirmations,
         retry: { retries: Number.POSITIVE_INFINITY, baseDelayMs: chain.pollIntervalMs, maxDelayMs: 5_000 },
         logger: log.child({ component: "watcher" }),
         onEvent: (event) => {

@@ -132,6 +132,16 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       expect(ok.stdout).to.match(/HostRegistry:\s+0x[0-9a-fA-F]{40}/);
       const file = JSON.parse(await readFile(out, "utf8")) as Record<string, string>;
       expect(file.chainId).to.equal("31337");
+      // log scans start at the deployment: the block recorded is at or before the contracts' creation
+      const deploymentBlock = (file as unknown as { deploymentBlock: number }).deploymentBlock;
+      expect(deploymentBlock).to.be.a("number");
+      const probe = new JsonRpcProvider(started.url, undefined, { staticNetwork: true });
+      try {
+        expect(await probe.getCode(file.hostRegistry!, deploymentBlock)).to.equal("0x");
+        expect(await probe.getCode(file.hostRegistry!)).to.not.equal("0x");
+      } finally {
+        probe.destroy();
+      }
       expect(ok.stdout).to.contain(file.allocationRegistry);
       // The module grants the first recorder, the deployer the second.
       const provider = new JsonRpcProvider(started.url, undefined, { staticNetwork: true });

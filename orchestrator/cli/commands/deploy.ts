@@ -45,6 +45,8 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   };
   const chain = await connectChain({ rpcUrl: options.rpc, confirmations: 1, pollIntervalMs: 500, rpcRetries: 2 });
   try {
+    // Recorded so that log scans start at the deployment, not at block 0 (public RPCs refuse long ranges).
+    const deploymentBlock = await chain.provider.getBlockNumber();
     const suite = await deploySuiteWithIgnition({
       rpcUrl: options.rpc,
       chainId: chain.chainId,
@@ -64,6 +66,7 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
     }
     const deployment = {
       chainId: chain.chainId.toString(),
+      deploymentBlock,
       hostRegistry: suite.hostRegistry,
       migrationAuction: suite.migrationAuction,
       allocationRegistry: suite.allocationRegistry,
