@@ -107,7 +107,7 @@ function pickPlain(load: () => Promise<Record<string, unknown>>, name: string) {
 
 /** chain, deploy, host, td, migrate, auction, allocation, demo: running the exchange. */
 function declareOperationCommands(program: Command, io: CliIo): void {
-  const chain = program.command("chain").description("a local development chain (start)");
+  const chain = program.command("chain").description("a local development chain (start, fund)");
   chain
     .command("start")
     .description("run a local Hardhat node (EDR) on 127.0.0.1 until Ctrl-C")
@@ -116,13 +116,25 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--json", "print the node's URL and pid as one JSON line")
     .action(runHandler(io, bound(() => import("./commands/chain-start.js"))));
 
+  chain
+    .command("fund")
+    .description("send ether to host keys (addresses or keystore files) from the node's first account or --keystore")
+    .argument("<target...>", "addresses, or keystore files (their address is read without a password)")
+    .option("--rpc <url>", "the chain's JSON-RPC URL", rpcUrl, "http://127.0.0.1:8545")
+    .option("--eth <amount>", "ether to send each target", "10")
+    .option("--keystore <file>", "funder key (encrypted keystore); default: the node's first unlocked account")
+    .option("--password-env <VAR>", "environment variable holding the keystore password")
+    .option("--password-file <file>", "file holding the keystore password")
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, bound(() => import("./commands/chain-fund.js"))));
+
   program
     .command("deploy")
     .description("deploy the contract suite (HostRegistry, AllocationRegistry, MigrationAuction) with Hardhat Ignition and write a deployment file")
     .option("--rpc <url>", "the chain's JSON-RPC URL", rpcUrl, "http://127.0.0.1:8545")
     .option("--out <file>", "write the addresses to this deployment file (host configs name it in deploymentFile)")
     .option("--keystore <file>", "deployer key (encrypted keystore); default: the node's first unlocked account")
-    .option("--password-env <VAR>", "environment variable holding the keystore password")
+    .option("--password-env <VAR>", "environment variable holding the keystore password (default: asked on the terminal)")
     .option("--password-file <file>", "file holding the keystore password")
     .option("--mirror-recorder <address...>", "hosts allowed to record mirror allocations on this chain", (v: string, prev: string[] = []) => [...prev, address(v)])
     .option("--min-stake-wei <wei>", "minimum host stake (default 1 ETH)", weiAmount)

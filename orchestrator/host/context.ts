@@ -73,6 +73,8 @@ export interface HostContext {
 /** What a finished migration looked like, for the CLI, the demo and the logs. */
 export interface MigrationOutcomeReport {
   status: "Committed" | "Aborted";
+  /** The host's 32-byte migration id: the same in both hosts' logs, journals and control API answers. */
+  migrationId: string;
   allocationId: bigint;
   auctionId: bigint;
   tvmId: string;

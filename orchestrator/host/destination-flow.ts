@@ -8,6 +8,7 @@ import { auctionTermsProblem } from "./auction-terms.js";
 import { placeSealedBid, revealBid } from "./bidding.js";
 import { deferred, pollUntil, withTimeout } from "../util/index.js";
 import type { HostContext } from "./context.js";
+import { owe, type MirrorDeps } from "./mirror-settlement.js";
 import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./peer-messages.js";
 
 const MIB = 1024 * 1024;
@@ -195,7 +196,7 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   // step: reserve
   const memoryMiB = request?.memoryMiB ?? 0;
   ctx.tds.reserve(migrationId, memoryMiB);
-  await ctx.journal.record({ type: "migration.started", allocationId, auctionId, tvmId, role: "destination", peer: source, tdId: "" });
+  await ctx.journal.record({ type: "migration.started", allocationId, migrationId, auctionId, tvmId, role: "destination", peer: source, tdId: "" });
   ctx.metrics.migrationsInFlight.inc({ role: "destination" });
   log.info("allocated to this host: awaiting the stream", { step: "reserve", priceWei: event.args.price as bigint });
   const engineId = engineMigrationId(migrationId);
@@ -236,20 +237,6 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     await ctx.journal.record({ type: "migration.finished", allocationId, outcome: "Committed", stateDigest: mine });
     ctx.metrics.migrationsTotal.inc({ role: "destination", outcome: "Committed" });
     log.info("migration confirmed on-chain", { step: "confirm", txHash: confirm.hash, gasUsed: confirm.gasUsed });
-    // step: mirror
-    if (ctx.mirror) {
-      const mirror = await ctx.mirror.recordMirror({
-        sourceChainId: ctx.market.chain.chainId,
-        sourceAllocationId: allocationId,
-        sourceTxHash: event.log.transactionHash,
-        tvmId,
-        source,
-        destination: ctx.address,
-        price: event.args.price as bigint,
-        configHash: event.args.configHash as string,
-      });
-      log.info("allocation recorded on this host's own chain", { step: "mirror", txHash: mirror.hash, chainId: ctx.mirror.chainId, blockNumber: mirror.blockNumber });
-    }
     // step: withdraw
     await withdrawAll(ctx, auctionId, log);
   } catch (err) {
@@ -260,6 +247,25 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     ctx.imports.delete(engineId);
     ctx.metrics.migrationsInFlight.dec({ role: "destination" });
   }
+  // step: mirror — after the outcome is settled and journaled, and never able to change it.
+  if (ctx.mirror && ctx.journal.state.migrations.get(allocationId)?.status === "Committed") {
+    await owe(mirrorDeps(ctx), {
+      allocationId,
+      migrationId,
+      sourceChainId: ctx.market.chain.chainId,
+      sourceTxHash: event.log.transactionHash,
+      tvmId,
+      source,
+      destination: ctx.address,
+      price: event.args.price as bigint,
+      configHash: event.args.configHash as string,
+    });
+  }
+}
+
+/** What the mirror settlement needs of the host (see mirror-settlement.ts); only with a mirror chain. */
+export function mirrorDeps(ctx: HostContext): MirrorDeps {
+  return { mirror: ctx.mirror!, journal: ctx.journal, logger: ctx.logger.child({ role: "destination" }), signal: ctx.signal };
 }
 
 async function respondToFreshSession(ctx: HostContext, source: string, migrationId: string, log: HostContext["logger"]): Promise<void> {
@@ -295,12 +301,21 @@ export async function abortOnChain(ctx: HostContext, allocationId: bigint, err: 
     if (a.state === "Allocated") {
       const tx = await ctx.market.allocations.abort(allocationId, reason);
       log.warn("migration aborted on-chain", { allocationId, reason, txHash: tx.hash });
+      a = { ...a, state: "Aborted", abortReason: reason };
     } else {
       log.info("allocation already settled on-chain", { allocationId, state: a.state });
     }
-    await ctx.journal.record({ type: "migration.finished", allocationId, outcome: "Aborted", reason });
-    const role = ctx.journal.state.migrations.get(allocationId)?.role ?? "destination";
-    ctx.metrics.migrationsTotal.inc({ role, outcome: "Aborted" });
+    // The journal says what the chain says: an abort that came too late finds the allocation Committed.
+    const outcome = a.state === "Committed" ? "Committed" : "Aborted";
+    const known = ctx.journal.state.migrations.get(allocationId);
+    if (known?.status !== outcome) {
+      await ctx.journal.record(
+        outcome === "Committed"
+          ? { type: "migration.finished", allocationId, outcome, stateDigest: a.stateDigest }
+          : { type: "migration.finished", allocationId, outcome, reason: a.abortReason },
+      );
+      ctx.metrics.migrationsTotal.inc({ role: known?.role ?? "destination", outcome });
+    }
   } catch (abortErr) {
     log.error("could not record the abort on-chain", { allocationId, err: abortErr });
   }

@@ -29,7 +29,8 @@ import { ChainHostDirectory } from "./chain-directory.js";
 import { deferred, pollUntil } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
-import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest } from "./destination-flow.js";
+import { pendingMirrors, recordUntilLanded } from "./mirror-settlement.js";
+import { abortOnChain, biddingOf, mirrorDeps, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
 import { engineMigrationId } from "./peer-messages.js";
 import { Peers, type InboundMessage } from "./peers.js";
@@ -201,6 +202,11 @@ export class Host {
         host: config.channel.listen.host,
         port: 0,
         logger: log.child({ component: "migration" }),
+        // The engine names the stream with 16 bytes; the logs of the host's migration carry the host's 32-byte id.
+        logContext: (streamId) => {
+          const migrationId = [...context.acknowledged.keys()].find((id) => engineMigrationId(id) === streamId);
+          return migrationId ? { migrationId, role: "destination" } : undefined;
+        },
         // The stream may arrive a moment before this side has installed the key its session just agreed.
         key: (req) =>
           pollUntil(() => [...context.sessions.entries()].find(([k]) => engineMigrationId(k.split("/")[0]!) === req.migrationId)?.[1].key, {
@@ -325,6 +331,10 @@ export class Host {
         // The streams of a migration die with the process that ran them: abort it on-chain (the TD was not committed,
         // or its destination would have confirmed it).
         spawn("recovery: abort", () => abortOnChain(context, m.allocationId, new Error("host restarted during the migration")));
+      }
+      // A mirror owed by a previous run is retried until it lands (it never changes the outcome).
+      if (context.mirror) {
+        for (const allocationId of pendingMirrors(journal)) spawn("recovery: mirror", () => recordUntilLanded(mirrorDeps(context), allocationId));
       }
       log.info("host started", { endpoint, channelPort, migrationPort: listener.port, controlPort: control.port, metrics: metricsServer?.url });
       return host;

@@ -209,6 +209,7 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
   const waiter = ctx.outcomes.get(auctionId) ?? deferred<MigrationOutcomeReport>();
   const report: MigrationOutcomeReport = {
     status: "Aborted",
+    migrationId,
     allocationId,
     auctionId,
     tvmId,
@@ -217,7 +218,7 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
     priceWei: event.args.price as bigint,
     allocationTx: event.log.transactionHash,
   };
-  await ctx.journal.record({ type: "migration.started", allocationId, auctionId, tvmId, role: "source", peer: destination, tdId: auction.tdId });
+  await ctx.journal.record({ type: "migration.started", allocationId, migrationId, auctionId, tvmId, role: "source", peer: destination, tdId: auction.tdId });
   ctx.metrics.migrationsInFlight.inc({ role: "source" });
   log.info("allocated: starting the live migration", { step: "allocated", priceWei: report.priceWei, txHash: event.log.transactionHash });
   let migrated = false;

@@ -32,6 +32,11 @@ export interface ListenIncomingOptions {
   /** 0 (default) picks a free port; `port` on the result tells which. */
   port?: number;
   logger?: Logger;
+  /**
+   * Fields for the log lines of one incoming migration, by its stream id (the HELLO's 16-byte id), e.g. the
+   * caller's own id for it so that every line of one migration carries one id.
+   */
+  logContext?: (streamId: string) => Record<string, unknown> | undefined;
   /** A worker pool to use (not closed by the listener); by default one of `workers` (2) is started. */
   pool?: WorkerPool;
   workers?: number;
@@ -99,7 +104,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       platform: options.platform,
       keyProvider,
       pool,
-      logger: options.logger ?? nullLogger,
+      logger: (options.logger ?? nullLogger).child(options.logContext?.(hello.migrationId) ?? {}),
       memoryProvider: options.memoryProvider,
       verifyDigest: options.verifyDigest ?? true,
       importWindow: options.importWindow ?? 4,
@@ -136,7 +141,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     } else {
       await conn.sendJson(FRAME_TYPE.ABORT_TOKEN, outcome.abort);
     }
-    log.info("answered a recovery request", { migrationId: hello.migrationId, outcome: outcome?.kind ?? "unknown" });
+    log.info("answered a recovery request", { streamId: hello.migrationId, outcome: outcome?.kind ?? "unknown" });
     conn.end();
   };
 
@@ -162,7 +167,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       return;
     }
     if (negotiateVersion(ENGINE_PROTOCOL, hello.protocol) === undefined) {
-      log.warn("engine protocol version mismatch", { migrationId: hello.migrationId, offered: hello.protocol, supported: ENGINE_PROTOCOL });
+      log.warn("engine protocol version mismatch", { streamId: hello.migrationId, offered: hello.protocol, supported: ENGINE_PROTOCOL });
       await conn.sendJson(FRAME_TYPE.REJECT, {
         reason: "version-mismatch",
         message: `supported ${ENGINE_PROTOCOL.min}..${ENGINE_PROTOCOL.max}, offered ${hello.protocol.min}..${hello.protocol.max}`,

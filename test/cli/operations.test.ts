@@ -117,7 +117,8 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       expect(wrong.stderr).to.match(/error \[KEYSTORE_WRONG_PASSWORD\]/);
       const half = await tvmx(["deploy", "--rpc", started.url, "--keystore", join(dir, "deployer.json")]);
       expect(half.code).to.equal(1);
-      expect(half.stderr).to.match(/--keystore needs exactly one of --password-env/);
+      // no password option and no terminal to ask on: refused, saying where a password can come from
+      expect(half.stderr).to.match(/^error \[KEYSTORE_PASSWORD_MISSING\]: no password for .*deployer\.json: give --password-env <VAR> or --password-file <file>/);
 
       const out = join(dir, "deployment.json");
       const badParameters = join(dir, "parameters.json");
@@ -137,6 +138,33 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       try {
         const registry = AllocationRegistry__factory.connect(file.allocationRegistry!, provider);
         for (const r of recorders) expect(await registry.hasRole(id("MIRROR_RECORDER_ROLE"), r), r).to.equal(true);
+        // chain fund: a keystore file and an address, from the node's first account, then from the deployer key
+        const hostKey = join(dir, "fund-host.json");
+        const { address: hostAddress } = await createKeystore(hostKey, "host password", { scryptN: LIGHT_SCRYPT_N });
+        const other = Wallet.createRandom().address;
+        const funded = await tvmx(["chain", "fund", hostKey, other, "--rpc", started.url, "--eth", "2.5", "--json"]);
+        expect(funded.code, funded.stderr).to.equal(0);
+        const report = JSON.parse(funded.stdout) as { chainId: string; funded: { address: string; balanceWei: string }[] };
+        expect(report.chainId).to.equal("31337");
+        expect(report.funded.map((f) => f.address)).to.deep.equal([hostAddress, other]);
+        for (const a of [hostAddress, other]) expect(await provider.getBalance(a), a).to.equal(2_500_000_000_000_000_000n);
+        const deployerAddress = (JSON.parse(await readFile(join(dir, "deployer.json"), "utf8")) as { address: string }).address;
+        const fromDev = await tvmx(["chain", "fund", `0x${deployerAddress.replace(/^0x/, "")}`, "--rpc", started.url, "--eth", "1"]);
+        expect(fromDev.code, fromDev.stderr).to.equal(0);
+        const fromKey = await tvmx(["chain", "fund", other, "--rpc", started.url, "--eth", "0.5", "--keystore", join(dir, "deployer.json"), "--password-env", "TVMX_DEPLOYER_PASSWORD"], {
+          env: { TVMX_DEPLOYER_PASSWORD: "deployer password" },
+        });
+        expect(fromKey.code, fromKey.stderr).to.equal(0);
+        expect(fromKey.stdout).to.match(/sent 0\.5 ETH each from 0x[0-9a-fA-F]{40} on chain 31337/);
+        expect(await provider.getBalance(other)).to.equal(3_000_000_000_000_000_000n);
+        for (const [args, message] of [
+          [[join(dir, "nothing-here.json")], /^error \[CLI_BAD_ARGUMENT\]: .*nothing-here\.json: neither an address nor a keystore file/],
+          [[other, "--eth", "-1"], /^error \[CLI_BAD_ARGUMENT\]: --eth: expected/],
+        ] as [string[], RegExp][]) {
+          const r = await tvmx(["chain", "fund", ...args, "--rpc", started.url]);
+          expect(r.code, args.join(" ")).to.equal(1);
+          expect(r.stderr, args.join(" ")).to.match(message);
+        }
       } finally {
         provider.destroy();
       }
