@@ -29,6 +29,8 @@ export interface HostConfig {
   platformFile?: string;
   migration: MigrationConfig;
   auction: AuctionConfig;
+  /** The destination's limits on the terms of auctions it bids in. */
+  bidding: BiddingConfig;
   registration: RegistrationConfig;
   /** Journal, control token, runtime files. */
   dataDir: string;
@@ -80,6 +82,17 @@ export interface MigrationConfig {
   peerTimeoutMs: number;
 }
 
+/**
+ * What a destination accepts of an auction's on-chain terms before it posts a bond (see host/auction-terms.ts).
+ * The defaults hold on a chain with 12 s slots: a reveal window of at least 36 s spans three slots, so a reveal
+ * sent at the commit deadline is mined even when a proposer misses one or two slots.
+ */
+export interface BiddingConfig {
+  maxBondWei: bigint;
+  minCommitTimeLeftSec: number;
+  minRevealWindowSec: number;
+}
+
 export interface AuctionConfig {
   /** Seconds from opening to the commit deadline, then from the commit to the reveal deadline. */
   commitWindowSec: number;
@@ -100,7 +113,7 @@ export const FAILURE_POLICIES: readonly FailurePolicy[] = ["runner-up", "new-auc
 
 const TOP_LEVEL = [
   "$schema", "name", "chain", "mirrorChain", "contracts", "deploymentFile", "keystore", "channel", "control",
-  "metrics", "capacity", "pricing", "policyFile", "platformFile", "migration", "auction", "registration",
+  "metrics", "capacity", "pricing", "policyFile", "platformFile", "migration", "auction", "bidding", "registration",
   "dataDir", "log",
 ] as const;
 
@@ -214,6 +227,13 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
   };
 
   if (auction.bondWei % 10n ** 9n !== 0n) r.issue("auction.bondWei", aucRaw.bondWei, "a whole number of gwei (the auction stores bonds in gwei)");
+  const bidRaw = r.object(raw, "bidding", "", false) ?? {};
+  r.noUnknownFields(bidRaw, "bidding", ["maxBondWei", "minCommitTimeLeftSec", "minRevealWindowSec"]);
+  const bidding: BiddingConfig = {
+    maxBondWei: r.wei(bidRaw, "maxBondWei", "bidding", { required: false }) ?? 10n ** 17n,
+    minCommitTimeLeftSec: r.integer(bidRaw, "minCommitTimeLeftSec", "bidding", { required: false, min: 0, max: 86_400 }) ?? 24,
+    minRevealWindowSec: r.integer(bidRaw, "minRevealWindowSec", "bidding", { required: false, min: 0, max: 86_400 }) ?? 36,
+  };
   const regRaw = r.object(raw, "registration", "", false) ?? {};
   r.noUnknownFields(regRaw, "registration", ["stakeWei"]);
   const registration: RegistrationConfig = { stakeWei: r.wei(regRaw, "stakeWei", "registration", { required: false }) ?? 10n ** 18n };
@@ -230,7 +250,7 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
     throw new TvmxError("CONFIG_INVALID", `${source}: incomplete configuration`, { details: { source } });
   }
   const config: HostConfig = {
-    name, chain, contracts, keystore, channel, control, capacity, pricing, policyFile, migration, auction, registration, dataDir, log,
+    name, chain, contracts, keystore, channel, control, capacity, pricing, policyFile, migration, auction, bidding, registration, dataDir, log,
   };
   if (mirrorChain) config.mirrorChain = mirrorChain;
   if (metrics) config.metrics = metrics;

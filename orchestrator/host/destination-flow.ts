@@ -1,9 +1,10 @@
-import { getAddress } from "ethers";
+import { getAddress, keccak256 } from "ethers";
 import { buildAck, runProtectedSession, sessionVersionRange, verifyMigrationRequest, type ChannelConnection, type MessageOf } from "../channel/index.js";
 import type { DecodedEvent } from "../chain/index.js";
 import { describeError, isTvmxError, resultCodeOf, TvmxError } from "../errors/index.js";
 import { decideBid } from "../pricing/index.js";
 import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
+import { auctionTermsProblem } from "./auction-terms.js";
 import { placeSealedBid, revealBid } from "./bidding.js";
 import { deferred, pollUntil, withTimeout } from "../util/index.js";
 import type { HostContext } from "./context.js";
@@ -47,7 +48,11 @@ export async function onMigrationRequest(ctx: HostContext, conn: ChannelConnecti
   const decision = decideBid(ctx.config.pricing, ctx.tds.capacity(), { memoryMiB });
   if (!decision.bid) return refuse(new TvmxError("HOST_NO_CAPACITY", decision.message, { details: { reason: decision.reason } }));
   // step: acknowledge
-  ctx.acknowledged.set(msg.migrationId.toLowerCase(), { migrationId: msg.migrationId, source, descriptor: d, tvmId: "", memoryMiB });
+  // The terms the auction must carry: the signed descriptor's hash and its TCB capability (as the source puts them
+  // on-chain, see source-flow).
+  const configHash = keccak256(msg.descriptor.bytes);
+  const tcb = { minTeeTcbSvn: `0x${Buffer.from(d.tcb.minTeeTcbSvn).toString("hex")}`, minTdxModuleVersion: (d.tcb.minModuleVersion.major << 8) | d.tcb.minModuleVersion.minor };
+  ctx.acknowledged.set(msg.migrationId.toLowerCase(), { migrationId: msg.migrationId, source, descriptor: d, tvmId: "", memoryMiB, configHash, tcb });
   const range = sessionVersionRange(ctx.hp.platform.info, "responder");
   await conn.send(buildAck(ctx.hp.attester, { migrationId: msg.migrationId, channelKeyFingerprint: ctx.identity.keyFingerprint, migrationVersions: range, capacity: decision.capacity }));
   log.info("request acknowledged", { step: "acknowledge", memoryMiB, freeSlots: decision.capacity });
@@ -101,6 +106,14 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
   const info = await ctx.market.auction.info(auctionId);
   if (getAddress(info.source) !== source || info.requestId.toLowerCase() !== msg.migrationId.toLowerCase()) {
     throw new TvmxError("AUCTION_NOT_FOUND", `auction ${auctionId} is not the one ${source} opened for ${msg.migrationId}`, { details: { auctionId, source: info.source, requestId: info.requestId } });
+  }
+  // step: check-terms — every on-chain term against what was acknowledged and this host's limits, before the bond
+  const registered = (await ctx.market.hostRegistry.hostInfo(ctx.address)).platform;
+  const termsProblem = auctionTermsProblem(info, { source, requestId: msg.migrationId, configHash: request.configHash, tcb: request.tcb }, ctx.config.bidding, registered, await ctx.clock.nowSec());
+  if (termsProblem) {
+    ctx.metrics.bidsTotal.inc({ outcome: "refused-terms" });
+    log.warn("not bidding: auction terms refused", { step: "check-terms", reason: termsProblem });
+    return;
   }
   request.tvmId = info.tvmId;
   // step: price
