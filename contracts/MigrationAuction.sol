@@ -20,7 +20,7 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// Accounting: the contract holds exactly the reserves of auctions not yet settled, the bonds neither refunded
 /// nor forfeited, and the credited balances. Each wei leaves once: a reserve either moves to the
 /// AllocationRegistry (Finalized) or to the source's balance (Cancelled, Failed); a bond either returns to its
-/// bidder (revealed, or auction cancelled) or is credited to the source (never revealed); a balance is paid by
+/// bidder (revealed, or auction cancelled) or is burned (never revealed, sent to {BURN_ADDRESS}); a balance is paid by
 /// {withdraw} and zeroed before the transfer. Every status change of a bid happens before its transfer.
 contract MigrationAuction is IMigrationAuction, EIP712 {
     using SealedBid for uint256;
@@ -33,6 +33,11 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
     uint96 private constant _NO_PRICE = type(uint96).max;
 
     uint256 private constant _GWEI = 1 gwei;
+
+    /// @notice Where every forfeited bond goes: an address nobody holds a key to. A bond is forfeited when its bid
+    /// is never revealed; the chain cannot tell whether the bidder withheld it or was kept from revealing, and the
+    /// source could cause the second (and profits from the first through its own sybils), so neither is paid.
+    address public constant BURN_ADDRESS = 0x000000000000000000000000000000000000dEaD;
 
     /// @dev Stored outcome; the time-driven phases are derived from the deadlines by {state}.
     enum Outcome {
@@ -193,12 +198,8 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         }
         if (price > a.reserve) revert MigrationAuctionPriceAboveReserve(auctionId, price, a.reserve);
         if (capacity == 0) revert MigrationAuctionZeroCapacity(auctionId, msg.sender);
-        // The TVM's TCB requirement, against the platform the bidder registered (here, not at commit: commitBid
-        // stays within its gas budget, and only a revealed bid can win).
-        (bytes16 teeTcbSvn, uint16 tdxModuleVersion) = _hostRegistry.platformTcbOf(msg.sender);
-        if (!TcbLevel.meets(teeTcbSvn, tdxModuleVersion, a.minTeeTcbSvn, a.minTdxModuleVersion)) {
-            revert MigrationAuctionTcbBelowRequirement(auctionId, msg.sender, teeTcbSvn, tdxModuleVersion);
-        }
+        // The TVM's TCB requirement, against the platform the bidder registered.
+        _requireTcb(auctionId, a, msg.sender);
 
         bids[msg.sender] = SealedBid.packRevealed(BidStatus.Revealed, price, capacity);
         ++a.revealCount;
@@ -277,7 +278,8 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         bids[bidder] = SealedBid.packRevealed(BidStatus.Forfeited, 0, 0);
         uint96 bond = _bond(a);
         emit BondForfeited(auctionId, bidder, bond);
-        if (bond != 0) _credit(a.source, auctionId, bond);
+        // Burned, never credited to the source: see {BURN_ADDRESS}.
+        _send(BURN_ADDRESS, bond);
     }
 
     /// @inheritdoc IMigrationAuction
@@ -383,6 +385,14 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
     function _requireState(AuctionId auctionId, AuctionRecord storage a, AuctionState expected) private view {
         AuctionState current = _state(a);
         if (current != expected) revert MigrationAuctionUnexpectedState(auctionId, current, expected);
+    }
+
+    /// @dev The TVM's TCB requirement against the platform `bidder` registered.
+    function _requireTcb(AuctionId auctionId, AuctionRecord storage a, address bidder) private view {
+        (bytes16 teeTcbSvn, uint16 tdxModuleVersion) = _hostRegistry.platformTcbOf(bidder);
+        if (!TcbLevel.meets(teeTcbSvn, tdxModuleVersion, a.minTeeTcbSvn, a.minTdxModuleVersion)) {
+            revert MigrationAuctionTcbBelowRequirement(auctionId, bidder, teeTcbSvn, tdxModuleVersion);
+        }
     }
 
     function _bond(AuctionRecord storage a) private view returns (uint96) {

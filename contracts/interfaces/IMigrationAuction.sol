@@ -21,9 +21,10 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// auction fails and the deposit returns to the source.
 ///
 /// Bonds return to every bidder that revealed ({withdrawBond}, any time after its reveal), and to every bidder of
-/// a cancelled auction. The bond of a bidder that committed and never revealed is forfeited to the source
-/// ({forfeitBond}, anyone may call it once the reveal deadline has passed): the source paid for the delay and for
-/// a bid that could have won and was withheld. All payouts are pull-based.
+/// a cancelled auction. The bond of a bidder that committed and never revealed is forfeited ({forfeitBond}, anyone
+/// may call it once the reveal deadline has passed) and burned: paying it to the source would let a source profit
+/// from bids it made unrevealable, or recover the bonds of its own sybil bidders. All payouts are pull-based.
+
 ///
 /// Who may open an auction for a TVM: its current placement (the host the AllocationRegistry last committed it
 /// to); for a TVM never placed, its origin, the host whose address forms the TVM id's high 20 bytes. A TVM id is
@@ -243,8 +244,8 @@ interface IMigrationAuction {
     /// @notice The revealed capacity is zero: a host without room cannot take the TVM.
     error MigrationAuctionZeroCapacity(AuctionId auctionId, address bidder);
 
-    /// @notice The bidder's registered platform does not meet the TVM's TCB requirement (its bid cannot win; it
-    /// committed a bid it could not honour, so its bond stays forfeitable).
+    /// @notice The bidder's registered platform does not meet the TVM's TCB requirement (its bid cannot win; its bond
+    /// is forfeited and burned).
     error MigrationAuctionTcbBelowRequirement(
         AuctionId auctionId, address bidder, bytes16 teeTcbSvn, uint16 tdxModuleVersion
     );
@@ -282,11 +283,11 @@ interface IMigrationAuction {
     /// cancelled auction.
     function withdrawBond(AuctionId auctionId) external;
 
-    /// @notice Credits the source with the bond of `bidder`, who committed to auction `auctionId` and did not reveal
-    /// before the reveal deadline (anyone may call).
+    /// @notice Burns the bond of `bidder`, who committed to auction `auctionId` and did not reveal before the reveal
+    /// deadline (anyone may call): it is sent to the contract's BURN_ADDRESS, never to the source.
     function forfeitBond(AuctionId auctionId, address bidder) external;
 
-    /// @notice Pays `msg.sender` its whole credited balance (returned deposits and forfeited bonds).
+    /// @notice Pays `msg.sender` its whole credited balance (returned deposits).
     function withdraw() external;
 
     /// @notice Lifecycle state of auction `auctionId`.

@@ -546,16 +546,20 @@ describe("MigrationAuction", () => {
         .withArgs(s.auctionId, s.silent.bidder.address, BidStatus.Committed, BidStatus.Revealed);
     });
 
-    it("forfeits the bond of an unrevealed bid to the source after the reveal deadline", async () => {
+    it("burns the bond of an unrevealed bid after the reveal deadline, paying nobody", async () => {
       const s = await loadFixture(endedFixture);
       const silent = s.silent.bidder.address;
+      const burn = await s.migrationAuction.BURN_ADDRESS();
+      expect(burn).to.equal("0x000000000000000000000000000000000000dEaD");
       await expect(s.migrationAuction.connect(s.outsider).forfeitBond(s.auctionId, silent))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionUnexpectedState")
         .withArgs(s.auctionId, AuctionState.Reveal, AuctionState.Ended);
       await time.increaseTo(s.params.revealDeadline);
+      const sourceBefore = await s.migrationAuction.balanceOf(s.source.address);
       const tx = s.migrationAuction.connect(s.outsider).forfeitBond(s.auctionId, silent);
       await expect(tx).to.emit(s.migrationAuction, "BondForfeited").withArgs(s.auctionId, silent, BOND);
-      await expect(tx).to.emit(s.migrationAuction, "BalanceCredited").withArgs(s.source.address, s.auctionId, BOND);
+      await expect(tx).not.to.emit(s.migrationAuction, "BalanceCredited");
+      await expect(tx).to.changeEtherBalances(ethers, [s.suite.migrationAuction, burn, s.source, s.outsider], [-BOND, BOND, 0n, 0n]);
       expect((await s.migrationAuction.bidInfo(s.auctionId, silent)).status).to.equal(BidStatus.Forfeited);
       await expect(s.migrationAuction.forfeitBond(s.auctionId, silent))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionUnexpectedBidStatus")
@@ -563,9 +567,9 @@ describe("MigrationAuction", () => {
       await expect(s.migrationAuction.forfeitBond(s.auctionId, s.revealer.bidder.address))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionUnexpectedBidStatus")
         .withArgs(s.auctionId, s.revealer.bidder.address, BidStatus.Revealed, BidStatus.Committed);
-      // Also after finalization.
+      // Also after finalization: the source's credited balance never grows by a forfeit.
       await s.migrationAuction.finalize(s.auctionId);
-      expect(await s.migrationAuction.balanceOf(s.source.address)).to.equal(BOND);
+      expect(await s.migrationAuction.balanceOf(s.source.address)).to.equal(sourceBefore);
     });
 
     it("forfeits nothing from a cancelled auction", async () => {

@@ -28,6 +28,8 @@ contract MarketHandler is CheatcodeTest {
     uint256 public ghostDeposited;
     /// @notice Wei paid out of them to the participants.
     uint256 public ghostWithdrawn;
+    /// @notice Wei of forfeited bonds sent to the burn address (never to a participant).
+    uint256 public ghostBurned;
     /// @notice Auctions opened by a host for a TVM that was not its to offer (neither its origin nor its placement).
     uint256 public ghostSquats;
 
@@ -184,7 +186,13 @@ contract MarketHandler is CheatcodeTest {
         ) return;
         address bidder = _bidders[b % _bidders.length];
         if (auction.bidInfo(id, bidder).status != IMigrationAuction.BidStatus.Committed) return;
+        address burn = auction.BURN_ADDRESS();
+        uint256 sourceBalance = auction.balanceOf(source);
+        uint256 before = burn.balance;
         auction.forfeitBond(id, bidder);
+        ghostBurned += burn.balance - before;
+        // A forfeit never pays the source.
+        assert(auction.balanceOf(source) == sourceBalance);
     }
 
     function withdrawFromAuction(uint256 who) external {

@@ -54,9 +54,10 @@ contract MarketInvariantTest is MarketBase {
     /// hardhat-config: invariant.depth = 150
     function invariant_everyWeiIsHeldOrWithdrawnOnce() public view {
         assertEq(
-            address(auction).balance + address(allocationRegistry).balance + handler.ghostWithdrawn(),
+            address(auction).balance + address(allocationRegistry).balance + handler.ghostWithdrawn()
+                + handler.ghostBurned(),
             handler.ghostDeposited(),
-            "held + withdrawn == deposited"
+            "held + withdrawn + burned == deposited"
         );
     }
 
