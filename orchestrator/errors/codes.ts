@@ -125,6 +125,10 @@ export const ERROR_REGISTRY = {
   TDX_VERSION_RANGE_INVALID: [816, "a migration version range is empty or reversed"],
   TDX_VP_INDEX_INVALID: [817, "no vCPU by that index"],
   TDX_WORKLOAD_INVALID: [818, "a guest workload description is invalid"],
+  TDX_CODEC_ARGUMENT: [819, "the bundle codec refused a length, offset or GPA entry (nothing was read or written)"],
+  TDX_CODEC_PAGE_MAC: [820, "a page of a memory bundle did not authenticate (its index is in the details)"],
+  TDX_CODEC_CIPHER: [821, "an OpenSSL call failed inside the native bundle codec"],
+  TDX_CODEC_BACKEND_UNAVAILABLE: [822, "the crypto backend asked for (TVMX_CRYPTO_BACKEND) cannot be used"],
   // attestation: quotes, their collateral and the simulated issuer side
   ATTESTATION_QUOTE_INVALID: [901, "a quote (or a key in it) fails a check"],
   ATTESTATION_TCB_REJECTED: [902, "the platform's TCB level is not accepted"],

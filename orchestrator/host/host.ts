@@ -23,6 +23,7 @@ import { HostJournal } from "../journal/index.js";
 import type { Logger } from "../log/index.js";
 import { createHostMetrics, startMetricsServer, type HostMetrics, type MetricsServer } from "../metrics/index.js";
 import { listenIncoming, type IncomingListener } from "../migration/index.js";
+import { codecReport, type CodecReport } from "../tdx/index.js";
 import { revealPending } from "./bidding.js";
 import { chainClock } from "./chain-clock.js";
 import { ChainHostDirectory } from "./chain-directory.js";
@@ -72,6 +73,8 @@ export interface HostStatus {
   migrationsInFlight: number;
   journal: { dir: string; fromSnapshot: number; fromLog: number; tornTail: boolean };
   mirrorChainId?: bigint;
+  /** The page codec sealing and opening migration bundles: native (the addon) or node (node:crypto). */
+  crypto: CodecReport;
 }
 
 /**
@@ -373,6 +376,7 @@ export class Host {
       migrationsInFlight: [...ctx.journal.state.migrations.values()].filter((m) => m.status === "running").length,
       journal: { dir: ctx.journal.dir, fromSnapshot: report.fromSnapshot, fromLog: report.fromLog, tornTail: report.tornTail !== undefined },
       ...(ctx.mirror ? { mirrorChainId: ctx.mirror.chainId } : {}),
+      crypto: codecReport(),
     };
   }
 

@@ -66,6 +66,19 @@ export {
   Platform,
 } from "./platform.js";
 export type { CreateImportTdOptions, CreateTdOptions, MigrationVersionSupport, PlatformInfo, PlatformOptions } from "./platform.js";
+export {
+  activeCodecChoice,
+  checkCodecArgs,
+  chooseCodec,
+  codecReport,
+  CRYPTO_BACKEND_ENV,
+  loadNativeCodec,
+  NATIVE_ADDON_PATH,
+  nodePageCodec,
+  pageCodec,
+  setActiveCodecChoice,
+} from "./page-codec.js";
+export type { CodecBackendName, CodecChoice, CodecKey, CodecReport, PageCodec, PageLayout } from "./page-codec.js";
 export { isSuccess, statusClass, statusName, TDX_STATUS } from "./status.js";
 export type { TdxStatus, TdxStatusName } from "./status.js";
 export { decodeTdConfig, encodeTdConfig, IMMUTABLE_STATE_SIZE, moduleVersionAtLeast, teeTcbSvnAtLeast } from "./td-config.js";

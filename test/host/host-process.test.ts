@@ -8,6 +8,7 @@ import { deploySuite } from "../../deploy/deploy-suite.js";
 import { connectChain, startLocalNode, type ChainConnection, type LocalNode } from "../../orchestrator/chain/index.js";
 import { ControlClient } from "../../orchestrator/control/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../../orchestrator/keystore/index.js";
+import { codecReport } from "../../orchestrator/tdx/index.js";
 import { pollUntil } from "../../orchestrator/util/index.js";
 import { POLICY } from "./helpers.js";
 
@@ -92,7 +93,11 @@ describe("host: a real daemon process started from its config file", function ()
       expect(metrics).to.contain("tvmx_transactions_total{method=\"HostRegistry.register\",outcome=\"mined\"} 1");
       const cli = runCli(["host", "status", "--config", configFile, "--json"], {});
       expect(await cli.exited).to.equal(0);
-      expect(JSON.parse(cli.out())).to.deep.include({ name: "proc-host", registration: "Active" });
+      const printed = JSON.parse(cli.out());
+      expect(printed).to.deep.include({ name: "proc-host", registration: "Active" });
+      // The page codec the host's migrations use: the addon when it is built (and not disabled), else node:crypto.
+      expect(printed.crypto.backend).to.equal(codecReport().backend);
+      expect(printed.crypto.requested).to.be.oneOf(["auto", "native", "node"]);
       // Every log line is one JSON object.
       for (const line of daemon.err().trim().split("\n")) expect(() => JSON.parse(line), line).to.not.throw();
     } finally {
