@@ -7,9 +7,10 @@ import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
 
 /// @title HostRegistry
 /// @notice Registry of the hosts that may take part in migration auctions. See {IHostRegistry}.
-/// @dev {isActive} is on the path of every bid commitment, so it reads exactly one storage slot: the first slot of
-/// the host's record ({HostCore}). The minimum stake is immutable, and a host's stake can only grow, so an
-/// active host always holds at least the minimum.
+/// @dev {biddingStandingOf} is on the path of every bid commitment and reveal, so it reads exactly one storage
+/// slot: the first slot of the host's record ({HostCore}), which holds the lifecycle and the platform's TCB. The
+/// minimum stake is immutable, and a host's stake can only grow, so an active host always holds at least the
+/// minimum (an active host is never under-staked).
 contract HostRegistry is IHostRegistry, AccessControl, Pausable {
     /// @notice Role allowed to pause the registry and to suspend or reinstate hosts.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
@@ -20,22 +21,24 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
     /// @notice Longest accepted withdrawal delay (one year).
     uint48 public constant MAX_WITHDRAWAL_DELAY = 365 days;
 
-    /// @dev The first slot of a host: stake 12 + capacity 4 + registeredAt 6 + unlockAt 6 + suspended 1 = 29 bytes,
-    /// everything {isActive} and {hostState} need.
+    /// @dev The first slot of a host: registeredAt 6 + unlockAt 6 + suspended 1 + teeTcbSvn 16 + tdxModuleVersion 2
+    /// = 31 bytes, everything {biddingStandingOf}, {isActive} and {hostState} need.
+    // 31 bytes in one slot already; the order keeps the lifecycle fields together.
+    // solhint-disable-next-line gas-struct-packing
     struct HostCore {
-        uint96 stake;
-        uint32 capacity;
         uint48 registeredAt;
         uint48 unlockAt;
         bool suspended;
-    }
-
-    /// @dev One host: the core slot, then the TCB SVN and module version (18 bytes in one slot), the quote hash,
-    /// the channel key fingerprint and the endpoint.
-    struct HostRecord {
-        HostCore core;
         bytes16 teeTcbSvn;
         uint16 tdxModuleVersion;
+    }
+
+    /// @dev One host: the core slot, then stake and capacity (16 bytes in one slot), the quote hash, the channel key
+    /// fingerprint and the endpoint.
+    struct HostRecord {
+        HostCore core;
+        uint96 stake;
+        uint32 capacity;
         bytes32 quoteHash;
         bytes32 channelKeyFingerprint;
         string endpoint;
@@ -73,7 +76,7 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
         if (msg.value > type(uint96).max) revert HostRegistryStakeOverflow(msg.sender, msg.value);
         _checkPublishedData(endpoint, channelKeyFingerprint, capacity);
 
-        h.core.stake = uint96(msg.value);
+        h.stake = uint96(msg.value);
         h.core.registeredAt = uint48(block.timestamp);
         _writePublishedData(h, endpoint, channelKeyFingerprint, platform, capacity);
         unchecked {
@@ -100,9 +103,9 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
     function increaseStake() external payable whenNotPaused {
         HostRecord storage h = _requireRegisteredNotExiting(msg.sender);
         if (msg.value == 0) revert HostRegistryInsufficientStake(msg.sender, 0, 1);
-        uint256 stake = uint256(h.core.stake) + msg.value;
+        uint256 stake = uint256(h.stake) + msg.value;
         if (stake > type(uint96).max) revert HostRegistryStakeOverflow(msg.sender, stake);
-        h.core.stake = uint96(stake);
+        h.stake = uint96(stake);
         emit StakeIncreased(msg.sender, uint96(msg.value), uint96(stake));
     }
 
@@ -121,7 +124,7 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
         if (current != HostState.Withdrawable) {
             revert HostRegistryUnexpectedState(msg.sender, current, HostState.Withdrawable);
         }
-        uint96 amount = h.core.stake;
+        uint96 amount = h.stake;
         // Effects before the transfer: the record is gone before any code of the host runs.
         delete _hosts[msg.sender];
         unchecked {
@@ -171,8 +174,18 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
 
     /// @inheritdoc IHostRegistry
     function platformTcbOf(address host) external view returns (bytes16 teeTcbSvn, uint16 tdxModuleVersion) {
-        HostRecord storage h = _hosts[host];
-        return (h.teeTcbSvn, h.tdxModuleVersion);
+        HostCore storage core = _hosts[host].core;
+        return (core.teeTcbSvn, core.tdxModuleVersion);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function biddingStandingOf(address host)
+        external
+        view
+        returns (bool active, bytes16 teeTcbSvn, uint16 tdxModuleVersion)
+    {
+        HostCore memory core = _hosts[host].core;
+        return (_stateOf(core) == HostState.Active, core.teeTcbSvn, core.tdxModuleVersion);
     }
 
     /// @inheritdoc IHostRegistry
@@ -185,12 +198,12 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
         HostRecord storage h = _hosts[host];
         info.state = _state(h);
         info.suspended = h.core.suspended;
-        info.capacity = h.core.capacity;
-        info.stake = h.core.stake;
+        info.capacity = h.capacity;
+        info.stake = h.stake;
         info.registeredAt = h.core.registeredAt;
         info.unlockAt = h.core.unlockAt;
         info.channelKeyFingerprint = h.channelKeyFingerprint;
-        info.platform = PlatformSummary(h.teeTcbSvn, h.tdxModuleVersion, h.quoteHash);
+        info.platform = PlatformSummary(h.core.teeTcbSvn, h.core.tdxModuleVersion, h.quoteHash);
         info.endpoint = h.endpoint;
     }
 
@@ -211,7 +224,10 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
 
     /// @dev The lifecycle of {IHostRegistry}, from the host's core slot alone.
     function _state(HostRecord storage h) private view returns (HostState) {
-        HostCore memory core = h.core;
+        return _stateOf(h.core);
+    }
+
+    function _stateOf(HostCore memory core) private view returns (HostState) {
         if (core.registeredAt == 0) return HostState.Unregistered;
         if (core.unlockAt != 0) return core.unlockAt > block.timestamp ? HostState.Exiting : HostState.Withdrawable;
         if (core.suspended) return HostState.Suspended;
@@ -253,9 +269,9 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
         PlatformSummary calldata platform,
         uint32 capacity
     ) private {
-        h.core.capacity = capacity;
-        h.teeTcbSvn = platform.teeTcbSvn;
-        h.tdxModuleVersion = platform.tdxModuleVersion;
+        h.capacity = capacity;
+        h.core.teeTcbSvn = platform.teeTcbSvn;
+        h.core.tdxModuleVersion = platform.tdxModuleVersion;
         h.quoteHash = platform.quoteHash;
         h.channelKeyFingerprint = channelKeyFingerprint;
         h.endpoint = endpoint;

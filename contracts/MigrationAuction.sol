@@ -198,8 +198,9 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         }
         if (price > a.reserve) revert MigrationAuctionPriceAboveReserve(auctionId, price, a.reserve);
         if (capacity == 0) revert MigrationAuctionZeroCapacity(auctionId, msg.sender);
-        // The TVM's TCB requirement, against the platform the bidder registered.
-        _requireTcb(auctionId, a, msg.sender);
+        // Active again (a host suspended or exiting since its commit must not reveal, so it cannot win), and the
+        // TVM's TCB requirement against the platform the bidder registered; one slot of the registry.
+        _requireStanding(auctionId, a, msg.sender);
 
         bids[msg.sender] = SealedBid.packRevealed(BidStatus.Revealed, price, capacity);
         ++a.revealCount;
@@ -387,9 +388,10 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         if (current != expected) revert MigrationAuctionUnexpectedState(auctionId, current, expected);
     }
 
-    /// @dev The TVM's TCB requirement against the platform `bidder` registered.
-    function _requireTcb(AuctionId auctionId, AuctionRecord storage a, address bidder) private view {
-        (bytes16 teeTcbSvn, uint16 tdxModuleVersion) = _hostRegistry.platformTcbOf(bidder);
+    /// @dev `bidder` is an active host whose registered platform meets the TVM's TCB requirement.
+    function _requireStanding(AuctionId auctionId, AuctionRecord storage a, address bidder) private view {
+        (bool active, bytes16 teeTcbSvn, uint16 tdxModuleVersion) = _hostRegistry.biddingStandingOf(bidder);
+        if (!active) revert MigrationAuctionHostNotActive(auctionId, bidder);
         if (!TcbLevel.meets(teeTcbSvn, tdxModuleVersion, a.minTeeTcbSvn, a.minTdxModuleVersion)) {
             revert MigrationAuctionTcbBelowRequirement(auctionId, bidder, teeTcbSvn, tdxModuleVersion);
         }

@@ -180,6 +180,13 @@ interface IHostRegistry {
     /// @notice The TCB part of `host`'s platform summary (one storage slot; zero for an unknown host).
     function platformTcbOf(address host) external view returns (bytes16 teeTcbSvn, uint16 tdxModuleVersion);
 
+    /// @notice What an auction checks of a bidder, from one storage slot: whether it is Active (not suspended, not
+    /// exiting, holding at least the minimum stake) and the TCB part of its platform summary.
+    function biddingStandingOf(address host)
+        external
+        view
+        returns (bool active, bytes16 teeTcbSvn, uint16 tdxModuleVersion);
+
     /// @notice Lifecycle state of `host` now.
     function hostState(address host) external view returns (HostState);
 

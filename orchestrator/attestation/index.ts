@@ -22,10 +22,12 @@ export { AUTHORITY_NAMES, ProvisioningAuthority } from "./provisioning-authority
 export type { ProvisioningAuthorityOptions } from "./provisioning-authority.js";
 export { defaultQeIdentity, QuotingEnclave, pckExtensionOf } from "./quoting-enclave.js";
 export type { PlatformTcb, QuotingEnclaveKeys } from "./quoting-enclave.js";
-export { assertSignedTcbInfo, signTcbInfo, TCB_STATUSES, verifyCollateral } from "./tcb-info.js";
+export { assertSignedTcbInfo, signTcbInfo, verifyCollateral } from "./tcb-info.js";
+export { TCB_STATUSES } from "./tcb-status.js";
 export { assertSignedQeIdentity, evaluateQeIdentity, signQeIdentity, verifyQeIdentity } from "./qe-identity.js";
 export type { QeIdentity, QeIdentityEvaluation, SignedQeIdentity } from "./qe-identity.js";
-export type { QuoteCollateral, SignedTcbInfo, TcbInfo, TcbLevel, TcbStatus, TdxModuleIdentity } from "./tcb-info.js";
+export type { QuoteCollateral, SignedTcbInfo, TcbInfo, TcbLevel, TdxModuleIdentity } from "./tcb-info.js";
+export type { TcbStatus } from "./tcb-status.js";
 export { convergeTcbStatus, evaluateTcb } from "./tcb-evaluation.js";
 export type { TcbEvaluation, TcbEvaluationInput } from "./tcb-evaluation.js";
 export { verifyQuote } from "./quote-verifier.js";

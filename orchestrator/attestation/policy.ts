@@ -17,7 +17,7 @@
  *   }
  */
 import { AttestationError, PolicyViolationError, type PolicyViolation } from "./errors.js";
-import { TCB_STATUSES, type TcbStatus } from "./tcb-info.js";
+import { TCB_STATUSES, type TcbStatus } from "./tcb-status.js";
 import type { VerifiedQuote } from "./quote-verifier.js";
 
 /** What a TVM needs from the platform that will run it (carried in its migration request). */

@@ -8,7 +8,7 @@ import { certificatePublicKey, type Certificate } from "./certificates.js";
 import type { KeyObject } from "node:crypto";
 import { signRaw, verifyRaw } from "./p256.js";
 import type { QeReport } from "./qe-report-codec.js";
-import { TCB_STATUSES, type TcbStatus } from "./tcb-info.js";
+import { TCB_STATUSES, type TcbStatus } from "./tcb-status.js";
 
 export interface QeIdentity {
   id: "TD_QE";

@@ -10,7 +10,8 @@ import { AttestationError } from "./errors.js";
 import { deriveP256KeyPair } from "./p256.js";
 import { ProvisioningAuthority } from "./provisioning-authority.js";
 import { QuotingEnclave, type PlatformTcb } from "./quoting-enclave.js";
-import type { QuoteCollateral, TcbInfo, TcbStatus } from "./tcb-info.js";
+import type { QuoteCollateral, TcbInfo } from "./tcb-info.js";
+import type { TcbStatus } from "./tcb-status.js";
 
 /** Where TD reports come from: the CPU model's platform for a given TD, or a fixed report description. */
 export interface QuoteSource {

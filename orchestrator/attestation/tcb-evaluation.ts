@@ -12,7 +12,8 @@
  *    (the quote verifier then converges the QE identity's status the same way).
  */
 import { QuoteVerificationError } from "./errors.js";
-import type { TcbInfo, TcbLevel, TcbStatus } from "./tcb-info.js";
+import type { TcbInfo, TcbLevel } from "./tcb-info.js";
+import type { TcbStatus } from "./tcb-status.js";
 
 export interface TcbEvaluationInput {
   readonly sgxTcbComponents: readonly number[];

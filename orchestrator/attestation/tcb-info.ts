@@ -8,18 +8,9 @@ import { AttestationError, QuoteVerificationError } from "./errors.js";
 import { certificatePublicKey, verifyCertificateChainPem, type Certificate } from "./certificates.js";
 import { signRaw, verifyRaw } from "./p256.js";
 import type { KeyObject } from "node:crypto";
+import { TCB_STATUSES, type TcbStatus } from "./tcb-status.js";
 import { verifyQeIdentity, type QeIdentity, type SignedQeIdentity } from "./qe-identity.js";
 
-export const TCB_STATUSES = [
-  "UpToDate",
-  "SWHardeningNeeded",
-  "ConfigurationNeeded",
-  "ConfigurationAndSWHardeningNeeded",
-  "OutOfDate",
-  "OutOfDateConfigurationNeeded",
-  "Revoked",
-] as const;
-export type TcbStatus = (typeof TCB_STATUSES)[number];
 
 export interface TcbComponent {
   svn: number;

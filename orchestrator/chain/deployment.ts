@@ -7,9 +7,18 @@ export interface SuiteAddresses {
   hostRegistry: string;
   migrationAuction: string;
   allocationRegistry: string;
+  /** A block at or before the one the suite was deployed in: log scans start here, not at block 0. */
+  deploymentBlock?: number;
 }
 
-const CONTRACT_NAMES = { hostRegistry: "HostRegistry", migrationAuction: "MigrationAuction", allocationRegistry: "AllocationRegistry" } as const;
+/** What a deployment file says beside the addresses: the chain it was deployed on (`tvmx deploy` writes it). */
+export interface DeploymentFacts {
+  chainId?: bigint;
+}
+
+type ContractKey = "hostRegistry" | "migrationAuction" | "allocationRegistry";
+
+const CONTRACT_NAMES: Record<ContractKey, string> = { hostRegistry: "HostRegistry", migrationAuction: "MigrationAuction", allocationRegistry: "AllocationRegistry" };
 
 /**
  * Reads contract addresses from a deployment file, in either of two shapes:
@@ -20,8 +29,8 @@ const CONTRACT_NAMES = { hostRegistry: "HostRegistry", migrationAuction: "Migrat
  */
 export async function loadDeploymentFile(
   file: string,
-  required: readonly (keyof SuiteAddresses)[] = ["hostRegistry", "migrationAuction", "allocationRegistry"],
-): Promise<Partial<SuiteAddresses>> {
+  required: readonly ContractKey[] = ["hostRegistry", "migrationAuction", "allocationRegistry"],
+): Promise<Partial<SuiteAddresses> & DeploymentFacts> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(file, "utf8"));
@@ -37,8 +46,22 @@ export async function loadDeploymentFile(
     throw new TvmxError("DEPLOYMENT_INVALID", `deployment file ${file} is not a JSON object`, { details: { file } });
   }
   const entries = Object.entries(parsed as Record<string, unknown>);
-  const out: Partial<SuiteAddresses> = {};
-  for (const [key, contractName] of Object.entries(CONTRACT_NAMES) as [keyof SuiteAddresses, string][]) {
+  const out: Partial<SuiteAddresses> & DeploymentFacts = {};
+  const chainId = (parsed as { chainId?: unknown }).chainId;
+  if (chainId !== undefined) {
+    if ((typeof chainId !== "string" && typeof chainId !== "number") || !/^[0-9]{1,20}$/.test(String(chainId))) {
+      throw new TvmxError("DEPLOYMENT_INVALID", `deployment file ${file}: chainId is not a chain id (${JSON.stringify(chainId)})`, { details: { file, chainId } });
+    }
+    out.chainId = BigInt(chainId);
+  }
+  const deploymentBlock = (parsed as { deploymentBlock?: unknown }).deploymentBlock;
+  if (deploymentBlock !== undefined) {
+    if (typeof deploymentBlock !== "number" || !Number.isSafeInteger(deploymentBlock) || deploymentBlock < 0) {
+      throw new TvmxError("DEPLOYMENT_INVALID", `deployment file ${file}: deploymentBlock is not a block number (${JSON.stringify(deploymentBlock)})`, { details: { file, deploymentBlock } });
+    }
+    out.deploymentBlock = deploymentBlock;
+  }
+  for (const [key, contractName] of Object.entries(CONTRACT_NAMES) as [ContractKey, string][]) {
     const matches = entries.filter(([k]) => k === key || k.split("#").pop() === contractName);
     if (matches.length > 1) {
       throw new TvmxError("DEPLOYMENT_INVALID", `deployment file ${file} has ${matches.length} entries for ${contractName}: ${matches.map(([k]) => k).join(", ")}`, {
@@ -63,7 +86,7 @@ export async function loadDeploymentFile(
 }
 
 /** The suite's addresses from a host config's `contracts` (explicit addresses or a deployment file). */
-export async function resolveContracts(contracts: ContractsConfig): Promise<SuiteAddresses> {
+export async function resolveContracts(contracts: ContractsConfig): Promise<SuiteAddresses & DeploymentFacts> {
   if (contracts.kind === "addresses") {
     return {
       hostRegistry: getAddress(contracts.hostRegistry),
@@ -71,5 +94,5 @@ export async function resolveContracts(contracts: ContractsConfig): Promise<Suit
       allocationRegistry: getAddress(contracts.allocationRegistry),
     };
   }
-  return (await loadDeploymentFile(contracts.path)) as SuiteAddresses;
+  return (await loadDeploymentFile(contracts.path)) as SuiteAddresses & DeploymentFacts;
 }

@@ -1,9 +1,12 @@
 export { connectChain, connectionFromProvider, rpcCall } from "./connection.js";
 export type { ChainConnection, ConnectOptions } from "./connection.js";
 export { loadDeploymentFile, resolveContracts } from "./deployment.js";
-export type { SuiteAddresses } from "./deployment.js";
+export type { DeploymentFacts, SuiteAddresses } from "./deployment.js";
+export { requireContractCode } from "./contract-code.js";
 export { freePort, node22Binary, startLocalNode } from "./local-node.js";
 export type { LocalNode, LocalNodeOptions } from "./local-node.js";
+export { isRangeRefusal, scanLogs } from "./log-scan.js";
+export type { ScanOptions, ScanStats } from "./log-scan.js";
 export { memoryCursor, watchEvents, watchLogs } from "./log-watcher.js";
 export type { CursorStore, DecodedEvent, Unwatch, WatchLogsOptions } from "./log-watcher.js";
 export { abortError, backoffMs, DEFAULT_RETRY, withRpcRetry } from "./retry.js";

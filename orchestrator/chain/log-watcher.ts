@@ -1,6 +1,7 @@
 import type { Interface, Log, LogDescription, Provider } from "ethers";
 import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
+import { scanLogs } from "./log-scan.js";
 import { isTransientRpcError } from "./rpc-errors.js";
 import { sleep } from "../util/index.js";
 import { abortError, backoffMs, type RetryPolicy } from "./retry.js";
@@ -60,7 +61,8 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
   const logger = (options.logger ?? nullLogger).child({ watcher: options.name });
   const controller = new AbortController();
   const signal = controller.signal;
-  const maxRange = options.maxBlockRange ?? 2000;
+  // shrinks when the provider refuses a range as too large (kept for the next polls)
+  let range = options.maxBlockRange ?? 2000;
   const confirmations = Math.max(1, options.confirmations ?? 1);
   const retry = options.retry ?? { retries: Number.POSITIVE_INFINITY, baseDelayMs: options.pollIntervalMs, maxDelayMs: 5_000 };
 
@@ -79,22 +81,32 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
         } else {
           behindReported = false;
         }
-        let from = last + 1;
-        while (!signal.aborted && from <= head) {
-          const to = Math.min(head, from + maxRange - 1);
-          const logs = await options.provider.getLogs({ address: options.address, topics: options.topics ?? [], fromBlock: from, toBlock: to });
-          logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
-          for (const log of logs) {
-            if (signal.aborted) return;
-            try {
-              await options.onLog(log);
-            } catch (err) {
-              // A handler error must not stop the watch for everyone else; it is logged with the log's coordinates.
-              logger.error("watcher: handler failed", { block: log.blockNumber, tx: log.transactionHash, index: log.index, err });
-            }
-          }
-          await options.cursor.save(to);
-          from = to + 1;
+        if (last + 1 <= head) {
+          await scanLogs(
+            options.provider,
+            { address: options.address, topics: options.topics ?? [] },
+            {
+              fromBlock: last + 1,
+              toBlock: head,
+              maxRange: range,
+              signal,
+              onRange: async (_from, to, logs) => {
+                for (const log of logs) {
+                  if (signal.aborted) return;
+                  try {
+                    await options.onLog(log);
+                  } catch (err) {
+                    // A handler error must not stop the watch for everyone else; it is logged with the log's coordinates.
+                    logger.error("watcher: handler failed", { block: log.blockNumber, tx: log.transactionHash, index: log.index, err });
+                  }
+                }
+                if (!signal.aborted) await options.cursor.save(to);
+              },
+            },
+          ).then(({ stats }) => {
+            if (stats.refusals > 0) logger.info("watcher: the provider refused large log ranges, using smaller ones", { range: stats.range });
+            range = stats.range;
+          });
         }
       } catch (err) {
         if (signal.aborted) return;

@@ -2,6 +2,7 @@ import { Transaction, type BaseContract, type Interface, type TransactionReceipt
 import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
 import type { ChainConnection } from "./connection.js";
+import { noContractError } from "./contract-code.js";
 import { decodeRevert, isCallException, isNonceConflict } from "./rpc-errors.js";
 import { sleep } from "../util/index.js";
 import { abortError, withRpcRetry } from "./retry.js";
@@ -97,6 +98,9 @@ export class TxSender {
     const value = overrides.value ?? 0n;
     const from = this.#wallet.address;
     const provider = this.#chain.provider;
+    // A call to an address without code "succeeds" as a plain transfer, with no event and no effect: on a node
+    // restarted empty that would read as a lost auction, so it is refused here naming the address.
+    if ((await this.#rpc(`${label} getCode`, () => provider.getCode(to))) === "0x") throw noContractError(this.#chain, label.split(".")[0]!, to);
     try {
       let gasLimit = overrides.gasLimit;
       if (gasLimit === undefined) {

@@ -19,7 +19,12 @@ export function buildProgram(io: CliIo = processIo): Command {
     .description("TVM Exchange: live migration of confidential VMs between operators, placed by an on-chain auction")
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      // commander's own refusals (unknown option, missing or invalid argument) in the project's one error format.
+      outputError: (s, write) => write(`error [CLI_USAGE]: ${s.replace(/^error: /, "")}`),
+    });
 
   program
     .command("quote")
@@ -42,6 +47,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option("--json", "machine-readable output")
     .action(runHandler(io, () => import("./commands/verify-quote.js")));
 
+  declareKeystoreCommands(program, io);
   declareOperationCommands(program, io);
   return program;
 }
@@ -63,9 +69,45 @@ function pick(load: () => Promise<Record<string, unknown>>, name: string) {
   return async () => ({ run: (await loadWithBindings(load))[name] as (...args: unknown[]) => Promise<number | void> });
 }
 
+/** Password options shared by the commands that encrypt a key file. */
+function passwordOptions(cmd: Command): Command {
+  return cmd
+    .option("--password-env <VAR>", "environment variable holding the password")
+    .option("--password-file <file>", "file holding the password (a trailing newline is dropped)");
+}
+
+/** keystore new, import, address: the encrypted key files host configs and `tvmx deploy` name. */
+function declareKeystoreCommands(program: Command, io: CliIo): void {
+  const keystore = program
+    .command("keystore")
+    .description("encrypted key files (Web3 Secret Storage JSON): new, import, address; the password comes from --password-env, --password-file or a prompt");
+  const scryptN = (cmd: Command) =>
+    cmd
+      .option("--scrypt-n <N>", "scrypt cost, a power of two (2^17 by default, ~1 s to unlock; 1024 only for throw-away local keys)", intIn(2, 2 ** 20))
+      .option("--force", "replace an existing file")
+      .option("--json", "print the file and address as one JSON line");
+  scryptN(passwordOptions(keystore.command("new").description("write a new random key, encrypted").argument("<file>", "key file to write (mode 0600)")))
+    .action(runHandler(io, pickPlain(() => import("./commands/keystore.js"), "newKeystore")));
+  scryptN(passwordOptions(keystore.command("import").description("encrypt an existing private key").argument("<file>", "key file to write (mode 0600)")))
+    .option("--private-key-env <VAR>", "environment variable holding the private key (0x-hex)")
+    .option("--private-key-file <file>", "file holding the private key (0x-hex)")
+    .action(runHandler(io, pickPlain(() => import("./commands/keystore.js"), "importKeystore")));
+  keystore
+    .command("address")
+    .description("print the address of a key file (no password needed)")
+    .argument("<file>", "key file")
+    .option("--json", "print the file and address as one JSON line")
+    .action(runHandler(io, pickPlain(() => import("./commands/keystore.js"), "showAddress")));
+}
+
+/** Like pick, for a handler module that does not need the contract bindings. */
+function pickPlain(load: () => Promise<Record<string, unknown>>, name: string) {
+  return async () => ({ run: (await load())[name] as (...args: unknown[]) => Promise<number | void> });
+}
+
 /** chain, deploy, host, td, migrate, auction, allocation, demo: running the exchange. */
 function declareOperationCommands(program: Command, io: CliIo): void {
-  const chain = program.command("chain").description("a local development chain (start)");
+  const chain = program.command("chain").description("a local development chain (start, fund)");
   chain
     .command("start")
     .description("run a local Hardhat node (EDR) on 127.0.0.1 until Ctrl-C")
@@ -74,13 +116,25 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--json", "print the node's URL and pid as one JSON line")
     .action(runHandler(io, bound(() => import("./commands/chain-start.js"))));
 
+  chain
+    .command("fund")
+    .description("send ether to host keys (addresses or keystore files) from the node's first account or --keystore")
+    .argument("<target...>", "addresses, or keystore files (their address is read without a password)")
+    .option("--rpc <url>", "the chain's JSON-RPC URL", rpcUrl, "http://127.0.0.1:8545")
+    .option("--eth <amount>", "ether to send each target", "10")
+    .option("--keystore <file>", "funder key (encrypted keystore); default: the node's first unlocked account")
+    .option("--password-env <VAR>", "environment variable holding the keystore password")
+    .option("--password-file <file>", "file holding the keystore password")
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, bound(() => import("./commands/chain-fund.js"))));
+
   program
     .command("deploy")
     .description("deploy the contract suite (HostRegistry, AllocationRegistry, MigrationAuction) with Hardhat Ignition and write a deployment file")
     .option("--rpc <url>", "the chain's JSON-RPC URL", rpcUrl, "http://127.0.0.1:8545")
     .option("--out <file>", "write the addresses to this deployment file (host configs name it in deploymentFile)")
     .option("--keystore <file>", "deployer key (encrypted keystore); default: the node's first unlocked account")
-    .option("--password-env <VAR>", "environment variable holding the keystore password")
+    .option("--password-env <VAR>", "environment variable holding the keystore password (default: asked on the terminal)")
     .option("--password-file <file>", "file holding the keystore password")
     .option("--mirror-recorder <address...>", "hosts allowed to record mirror allocations on this chain", (v: string, prev: string[] = []) => [...prev, address(v)])
     .option("--min-stake-wei <wei>", "minimum host stake (default 1 ETH)", weiAmount)

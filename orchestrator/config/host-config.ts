@@ -29,6 +29,8 @@ export interface HostConfig {
   platformFile?: string;
   migration: MigrationConfig;
   auction: AuctionConfig;
+  /** The destination's limits on the terms of auctions it bids in. */
+  bidding: BiddingConfig;
   registration: RegistrationConfig;
   /** Journal, control token, runtime files. */
   dataDir: string;
@@ -37,6 +39,8 @@ export interface HostConfig {
 
 export interface ChainEndpointConfig {
   rpcUrl: string;
+  /** The chain id the node must serve (checked at start-up; optional, the deployment file's is checked too). */
+  chainId?: bigint;
   /** Confirmations to wait for each transaction (1 = mined). */
   confirmations: number;
   /** How often watchers poll for new logs. */
@@ -78,6 +82,17 @@ export interface MigrationConfig {
   peerTimeoutMs: number;
 }
 
+/**
+ * What a destination accepts of an auction's on-chain terms before it posts a bond (see host/auction-terms.ts).
+ * The defaults hold on a chain with 12 s slots: a reveal window of at least 36 s spans three slots, so a reveal
+ * sent at the commit deadline is mined even when a proposer misses one or two slots.
+ */
+export interface BiddingConfig {
+  maxBondWei: bigint;
+  minCommitTimeLeftSec: number;
+  minRevealWindowSec: number;
+}
+
 export interface AuctionConfig {
   /** Seconds from opening to the commit deadline, then from the commit to the reveal deadline. */
   commitWindowSec: number;
@@ -98,7 +113,7 @@ export const FAILURE_POLICIES: readonly FailurePolicy[] = ["runner-up", "new-auc
 
 const TOP_LEVEL = [
   "$schema", "name", "chain", "mirrorChain", "contracts", "deploymentFile", "keystore", "channel", "control",
-  "metrics", "capacity", "pricing", "policyFile", "platformFile", "migration", "auction", "registration",
+  "metrics", "capacity", "pricing", "policyFile", "platformFile", "migration", "auction", "bidding", "registration",
   "dataDir", "log",
 ] as const;
 
@@ -212,6 +227,13 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
   };
 
   if (auction.bondWei % 10n ** 9n !== 0n) r.issue("auction.bondWei", aucRaw.bondWei, "a whole number of gwei (the auction stores bonds in gwei)");
+  const bidRaw = r.object(raw, "bidding", "", false) ?? {};
+  r.noUnknownFields(bidRaw, "bidding", ["maxBondWei", "minCommitTimeLeftSec", "minRevealWindowSec"]);
+  const bidding: BiddingConfig = {
+    maxBondWei: r.wei(bidRaw, "maxBondWei", "bidding", { required: false }) ?? 10n ** 17n,
+    minCommitTimeLeftSec: r.integer(bidRaw, "minCommitTimeLeftSec", "bidding", { required: false, min: 0, max: 86_400 }) ?? 24,
+    minRevealWindowSec: r.integer(bidRaw, "minRevealWindowSec", "bidding", { required: false, min: 0, max: 86_400 }) ?? 36,
+  };
   const regRaw = r.object(raw, "registration", "", false) ?? {};
   r.noUnknownFields(regRaw, "registration", ["stakeWei"]);
   const registration: RegistrationConfig = { stakeWei: r.wei(regRaw, "stakeWei", "registration", { required: false }) ?? 10n ** 18n };
@@ -228,7 +250,7 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
     throw new TvmxError("CONFIG_INVALID", `${source}: incomplete configuration`, { details: { source } });
   }
   const config: HostConfig = {
-    name, chain, contracts, keystore, channel, control, capacity, pricing, policyFile, migration, auction, registration, dataDir, log,
+    name, chain, contracts, keystore, channel, control, capacity, pricing, policyFile, migration, auction, bidding, registration, dataDir, log,
   };
   if (mirrorChain) config.mirrorChain = mirrorChain;
   if (metrics) config.metrics = metrics;
@@ -239,12 +261,14 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
 function readEndpoint(r: FieldReader, raw: Record<string, unknown>, key: string, required: boolean, extra: readonly string[] = []): ChainEndpointConfig | undefined {
   const obj = r.object(raw, key, "", required as true);
   if (!obj) return undefined;
-  r.noUnknownFields(obj, key, ["rpcUrl", "confirmations", "pollIntervalMs", "rpcRetries", ...extra]);
+  r.noUnknownFields(obj, key, ["rpcUrl", "chainId", "confirmations", "pollIntervalMs", "rpcRetries", ...extra]);
   const rpcUrl = r.url(obj, "rpcUrl", key, true);
+  const chainId = r.integer(obj, "chainId", key, { required: false, min: 1, max: Number.MAX_SAFE_INTEGER });
   const confirmations = r.integer(obj, "confirmations", key, { required: false, min: 1, max: 64 }) ?? 1;
   const pollIntervalMs = r.integer(obj, "pollIntervalMs", key, { required: false, min: 10, max: 600_000 }) ?? 500;
   const rpcRetries = r.integer(obj, "rpcRetries", key, { required: false, min: 0, max: 100 }) ?? 5;
-  return rpcUrl === undefined ? undefined : { rpcUrl, confirmations, pollIntervalMs, rpcRetries };
+  if (rpcUrl === undefined) return undefined;
+  return { rpcUrl, ...(chainId !== undefined ? { chainId: BigInt(chainId) } : {}), confirmations, pollIntervalMs, rpcRetries };
 }
 
 function readPortOnly(r: FieldReader, raw: Record<string, unknown>, key: string, required: boolean): { port: number } | undefined {

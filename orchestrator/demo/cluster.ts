@@ -236,6 +236,8 @@ export class Cluster {
       platformFile: "platform.json",
       migration: { downtimeTargetMs: 300, streams: 2, onFailure: "runner-up", peerTimeoutMs: 20_000 },
       auction: { ...auction, bondWei: "1000000000000000", defaultReservePriceWei: "100000000000000000" },
+      // The local chain mines on demand, so windows of a few seconds hold (the defaults are for 12 s slots).
+      bidding: { minCommitTimeLeftSec: 1, minRevealWindowSec: 1 },
       registration: { stakeWei: "1000000000000000000" },
       dataDir: "data",
       log: { level: "info" },

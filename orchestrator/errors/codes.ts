@@ -54,7 +54,7 @@ export const ERROR_REGISTRY = {
   CHAIN_RPC_UNAVAILABLE: [301, "the chain's RPC endpoint does not answer"],
   CHAIN_TX_REVERTED: [302, "a transaction reverted (the custom error is in details)"],
   CHAIN_TX_FAILED: [303, "a transaction could not be sent or mined"],
-  CHAIN_CONTRACT_MISSING: [304, "no contract code at a deployment address"],
+  CHAIN_NO_CONTRACT: [304, "no contract code at a deployment address (a node restarted empty, or another chain)"],
   CHAIN_WRONG_NETWORK: [305, "the RPC endpoint serves another chain id"],
   CHAIN_TIMEOUT: [306, "the chain did not answer in time"],
   CHAIN_DEPLOYMENT_INVALID: [307, "the deployed contracts do not fit together"],
@@ -62,6 +62,7 @@ export const ERROR_REGISTRY = {
   CHAIN_TVM_ID_INVALID: [309, "a TVM id is not 32 bytes"],
   CHAIN_CANCELLED: [310, "a chain operation was cancelled by its signal"],
   CHAIN_HOST_DEREGISTERED: [311, "the host registry says this host has deregistered"],
+  CHAIN_MIRROR_IS_AUCTION_CHAIN: [312, "the mirror chain is the auction chain itself"],
   // journal: the crash-safe record on disk
   JOURNAL_IO: [401, "the journal cannot be read or written"],
   JOURNAL_CORRUPT: [402, "a journal record does not decode"],
@@ -127,6 +128,10 @@ export const ERROR_REGISTRY = {
   TDX_VERSION_RANGE_INVALID: [816, "a migration version range is empty or reversed"],
   TDX_VP_INDEX_INVALID: [817, "no vCPU by that index"],
   TDX_WORKLOAD_INVALID: [818, "a guest workload description is invalid"],
+  TDX_CODEC_ARGUMENT: [819, "the bundle codec refused a length, offset or GPA entry (nothing was read or written)"],
+  TDX_CODEC_PAGE_MAC: [820, "a page of a memory bundle did not authenticate (its index is in the details)"],
+  TDX_CODEC_CIPHER: [821, "an OpenSSL call failed inside the native bundle codec"],
+  TDX_CODEC_BACKEND_UNAVAILABLE: [822, "the crypto backend asked for (TVMX_CRYPTO_BACKEND) cannot be used"],
   // attestation: quotes, their collateral and the simulated issuer side
   ATTESTATION_QUOTE_INVALID: [901, "a quote (or a key in it) fails a check"],
   ATTESTATION_TCB_REJECTED: [902, "the platform's TCB level is not accepted"],
@@ -183,6 +188,7 @@ export const ERROR_REGISTRY = {
   METRICS_LISTEN: [1402, "the metrics server cannot listen on its port"],
   // cli
   CLI_BAD_ARGUMENT: [1501, "a command got an argument it cannot use"],
+  CLI_USAGE: [1502, "the command line does not parse (unknown command or option, missing or invalid argument)"],
   // deployment: deploying and reading the contract suite
   DEPLOYMENT_NOT_FOUND: [1601, "no deployment file or artifact at the path"],
   DEPLOYMENT_INVALID: [1602, "a deployment file or parameter is invalid"],

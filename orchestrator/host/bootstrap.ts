@@ -5,6 +5,7 @@ import { loadHostConfig, parseJsonText, type HostConfig } from "../config/index.
 import { TvmxError } from "../errors/index.js";
 import { unlockFromConfig } from "../keystore/index.js";
 import { createJsonLogger, type Logger } from "../log/index.js";
+import { checkChain, checkMirrorIsAnotherChain } from "./chain-checks.js";
 import { Host, type HostDeps } from "./host.js";
 import { readPlatformFile, setupPlatform } from "./platform-setup.js";
 
@@ -26,13 +27,27 @@ export async function startHostFromConfig(
   try {
     const chain = await connectChain(config.chain, { logger: logger.child({ component: "chain" }), ...(options.signal ? { signal: options.signal } : {}) });
     chains.push(chain);
-    const addresses = await resolveContracts(config.contracts);
+    const { chainId: deploymentChainId, ...addresses } = await resolveContracts(config.contracts);
+    await checkChain(chain, {
+      section: "chain",
+      ...(config.chain.chainId !== undefined ? { configChainId: config.chain.chainId } : {}),
+      ...(deploymentChainId !== undefined && config.contracts.kind === "deploymentFile" ? { deployment: { file: config.contracts.path, chainId: deploymentChainId } } : {}),
+      contracts: { HostRegistry: addresses.hostRegistry, MigrationAuction: addresses.migrationAuction, AllocationRegistry: addresses.allocationRegistry },
+    });
     let mirror: HostDeps["mirror"];
     if (config.mirrorChain) {
       const m = config.mirrorChain;
       const mirrorChain = await connectChain(m, { logger: logger.child({ component: "mirror-chain" }), ...(options.signal ? { signal: options.signal } : {}) });
       chains.push(mirrorChain);
-      const allocationRegistry = m.allocationRegistry ?? (await loadDeploymentFile(m.deploymentFile!, ["allocationRegistry"])).allocationRegistry!;
+      checkMirrorIsAnotherChain(chain, mirrorChain);
+      const fromFile = m.allocationRegistry === undefined ? await loadDeploymentFile(m.deploymentFile!, ["allocationRegistry"]) : undefined;
+      const allocationRegistry = m.allocationRegistry ?? fromFile!.allocationRegistry!;
+      await checkChain(mirrorChain, {
+        section: "mirrorChain",
+        ...(m.chainId !== undefined ? { configChainId: m.chainId } : {}),
+        ...(fromFile?.chainId !== undefined ? { deployment: { file: m.deploymentFile!, chainId: fromFile.chainId } } : {}),
+        contracts: { "mirror AllocationRegistry": allocationRegistry },
+      });
       mirror = { chain: mirrorChain, allocationRegistry };
     }
     const host = await Host.start({

@@ -1,6 +1,6 @@
 import type { Provider } from "ethers";
 import { getAddress } from "ethers";
-import type { HostInfo, HostRegistryClient } from "../chain/index.js";
+import { scanLogs, type HostInfo, type HostRegistryClient } from "../chain/index.js";
 import type { HostDirectory, HostRecord } from "../channel/index.js";
 import { parseEndpoint } from "./endpoint.js";
 
@@ -42,14 +42,13 @@ export class ChainHostDirectory implements HostDirectory {
   }
 
   /** Every Active host, found through the HostRegistered events (the registry keeps no list). */
-  async activeHosts(provider: Provider, fromBlock = 0): Promise<HostInfo[]> {
+  async activeHosts(provider: Provider, scan: { fromBlock: number; confirmations: number }): Promise<HostInfo[]> {
     const contract = this.#registry.contract;
-    const logs = await provider.getLogs({
-      address: await contract.getAddress(),
-      topics: [contract.interface.getEvent("HostRegistered")!.topicHash],
-      fromBlock,
-      toBlock: "latest",
-    });
+    const { logs } = await scanLogs(
+      provider,
+      { address: await contract.getAddress(), topics: [contract.interface.getEvent("HostRegistered")!.topicHash] },
+      { fromBlock: scan.fromBlock, toBlock: (await provider.getBlockNumber()) - (scan.confirmations - 1) },
+    );
     const addresses = new Set(logs.map((l) => getAddress(`0x${l.topics[1]!.slice(26)}`)));
     const infos = await Promise.all([...addresses].map((a) => this.info(a)));
     return infos.filter((i) => i.state === "Active");

@@ -1,5 +1,5 @@
 import type { Wallet } from "ethers";
-import type { AllocationRegistryClient, Market } from "../chain/index.js";
+import type { AllocationRegistryClient, Market, TcbRequirement } from "../chain/index.js";
 import type { ChannelIdentity, ChannelTrust } from "../channel/index.js";
 import type { HostConfig } from "../config/index.js";
 import type { HostJournal } from "../journal/index.js";
@@ -29,6 +29,10 @@ export interface AcknowledgedRequest {
   descriptor: MigRequestDescriptor;
   tvmId: string;
   memoryMiB: number;
+  /** keccak256 of the signed descriptor, and its TCB capability as an on-chain requirement: the terms the
+   * auction must carry for this host to bid. */
+  configHash: string;
+  tcb: TcbRequirement;
 }
 
 /** Everything the source and destination pipelines use; built once by Host.start. */
@@ -69,6 +73,8 @@ export interface HostContext {
 /** What a finished migration looked like, for the CLI, the demo and the logs. */
 export interface MigrationOutcomeReport {
   status: "Committed" | "Aborted";
+  /** The host's 32-byte migration id: the same in both hosts' logs, journals and control API answers. */
+  migrationId: string;
   allocationId: bigint;
   auctionId: bigint;
   tvmId: string;

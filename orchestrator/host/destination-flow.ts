@@ -1,13 +1,15 @@
-import { getAddress } from "ethers";
+import { getAddress, keccak256 } from "ethers";
 import { buildAck, runProtectedSession, sessionVersionRange, verifyMigrationRequest, type ChannelConnection, type MessageOf } from "../channel/index.js";
 import type { DecodedEvent } from "../chain/index.js";
 import { describeError, isTvmxError, resultCodeOf, TvmxError } from "../errors/index.js";
 import { decideBid } from "../pricing/index.js";
 import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
+import { auctionTermsProblem } from "./auction-terms.js";
 import { placeSealedBid, revealBid } from "./bidding.js";
 import { deferred, pollUntil, withTimeout } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import type { IncomingAdmission } from "../migration/index.js";
+import { owe, type MirrorDeps } from "./mirror-settlement.js";
 import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./peer-messages.js";
 
 const MIB = 1024 * 1024;
@@ -47,7 +49,11 @@ export async function onMigrationRequest(ctx: HostContext, conn: ChannelConnecti
   const decision = decideBid(ctx.config.pricing, ctx.tds.capacity(), { memoryMiB });
   if (!decision.bid) return refuse(new TvmxError("HOST_NO_CAPACITY", decision.message, { details: { reason: decision.reason } }));
   // step: acknowledge
-  ctx.acknowledged.set(msg.migrationId.toLowerCase(), { migrationId: msg.migrationId, source, descriptor: d, tvmId: "", memoryMiB });
+  // The terms the auction must carry: the signed descriptor's hash and its TCB capability (as the source puts them
+  // on-chain, see source-flow).
+  const configHash = keccak256(msg.descriptor.bytes);
+  const tcb = { minTeeTcbSvn: `0x${Buffer.from(d.tcb.minTeeTcbSvn).toString("hex")}`, minTdxModuleVersion: (d.tcb.minModuleVersion.major << 8) | d.tcb.minModuleVersion.minor };
+  ctx.acknowledged.set(msg.migrationId.toLowerCase(), { migrationId: msg.migrationId, source, descriptor: d, tvmId: "", memoryMiB, configHash, tcb });
   const range = sessionVersionRange(ctx.hp.platform.info, "responder");
   await conn.send(buildAck(ctx.hp.attester, { migrationId: msg.migrationId, channelKeyFingerprint: ctx.identity.keyFingerprint, migrationVersions: range, capacity: decision.capacity }));
   log.info("request acknowledged", { step: "acknowledge", memoryMiB, freeSlots: decision.capacity });
@@ -101,6 +107,14 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
   const info = await ctx.market.auction.info(auctionId);
   if (getAddress(info.source) !== source || info.requestId.toLowerCase() !== msg.migrationId.toLowerCase()) {
     throw new TvmxError("AUCTION_NOT_FOUND", `auction ${auctionId} is not the one ${source} opened for ${msg.migrationId}`, { details: { auctionId, source: info.source, requestId: info.requestId } });
+  }
+  // step: check-terms — every on-chain term against what was acknowledged and this host's limits, before the bond
+  const registered = (await ctx.market.hostRegistry.hostInfo(ctx.address)).platform;
+  const termsProblem = auctionTermsProblem(info, { source, requestId: msg.migrationId, configHash: request.configHash, tcb: request.tcb }, ctx.config.bidding, registered, await ctx.clock.nowSec());
+  if (termsProblem) {
+    ctx.metrics.bidsTotal.inc({ outcome: "refused-terms" });
+    log.warn("not bidding: auction terms refused", { step: "check-terms", reason: termsProblem });
+    return;
   }
   request.tvmId = info.tvmId;
   // step: price
@@ -183,7 +197,7 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   // step: reserve
   const memoryMiB = request?.memoryMiB ?? 0;
   ctx.tds.reserve(migrationId, memoryMiB);
-  await ctx.journal.record({ type: "migration.started", allocationId, auctionId, tvmId, role: "destination", peer: source, tdId: "" });
+  await ctx.journal.record({ type: "migration.started", allocationId, migrationId, auctionId, tvmId, role: "destination", peer: source, tdId: "" });
   ctx.metrics.migrationsInFlight.inc({ role: "destination" });
   log.info("allocated to this host: awaiting the stream", { step: "reserve", priceWei: event.args.price as bigint });
   const engineId = engineMigrationId(migrationId);
@@ -224,20 +238,6 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     await ctx.journal.record({ type: "migration.finished", allocationId, outcome: "Committed", stateDigest: mine });
     ctx.metrics.migrationsTotal.inc({ role: "destination", outcome: "Committed" });
     log.info("migration confirmed on-chain", { step: "confirm", txHash: confirm.hash, gasUsed: confirm.gasUsed });
-    // step: mirror
-    if (ctx.mirror) {
-      const mirror = await ctx.mirror.recordMirror({
-        sourceChainId: ctx.market.chain.chainId,
-        sourceAllocationId: allocationId,
-        sourceTxHash: event.log.transactionHash,
-        tvmId,
-        source,
-        destination: ctx.address,
-        price: event.args.price as bigint,
-        configHash: event.args.configHash as string,
-      });
-      log.info("allocation recorded on this host's own chain", { step: "mirror", txHash: mirror.hash, chainId: ctx.mirror.chainId, blockNumber: mirror.blockNumber });
-    }
     // step: withdraw
     await withdrawAll(ctx, auctionId, log);
   } catch (err) {
@@ -248,6 +248,25 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     ctx.imports.delete(engineId);
     ctx.metrics.migrationsInFlight.dec({ role: "destination" });
   }
+  // step: mirror — after the outcome is settled and journaled, and never able to change it.
+  if (ctx.mirror && ctx.journal.state.migrations.get(allocationId)?.status === "Committed") {
+    await owe(mirrorDeps(ctx), {
+      allocationId,
+      migrationId,
+      sourceChainId: ctx.market.chain.chainId,
+      sourceTxHash: event.log.transactionHash,
+      tvmId,
+      source,
+      destination: ctx.address,
+      price: event.args.price as bigint,
+      configHash: event.args.configHash as string,
+    });
+  }
+}
+
+/** What the mirror settlement needs of the host (see mirror-settlement.ts); only with a mirror chain. */
+export function mirrorDeps(ctx: HostContext): MirrorDeps {
+  return { mirror: ctx.mirror!, journal: ctx.journal, logger: ctx.logger.child({ role: "destination" }), signal: ctx.signal };
 }
 
 /**
@@ -300,12 +319,21 @@ export async function abortOnChain(ctx: HostContext, allocationId: bigint, err: 
     if (a.state === "Allocated") {
       const tx = await ctx.market.allocations.abort(allocationId, reason);
       log.warn("migration aborted on-chain", { allocationId, reason, txHash: tx.hash });
+      a = { ...a, state: "Aborted", abortReason: reason };
     } else {
       log.info("allocation already settled on-chain", { allocationId, state: a.state });
     }
-    await ctx.journal.record({ type: "migration.finished", allocationId, outcome: "Aborted", reason });
-    const role = ctx.journal.state.migrations.get(allocationId)?.role ?? "destination";
-    ctx.metrics.migrationsTotal.inc({ role, outcome: "Aborted" });
+    // The journal says what the chain says: an abort that came too late finds the allocation Committed.
+    const outcome = a.state === "Committed" ? "Committed" : "Aborted";
+    const known = ctx.journal.state.migrations.get(allocationId);
+    if (known?.status !== outcome) {
+      await ctx.journal.record(
+        outcome === "Committed"
+          ? { type: "migration.finished", allocationId, outcome, stateDigest: a.stateDigest }
+          : { type: "migration.finished", allocationId, outcome, reason: a.abortReason },
+      );
+      ctx.metrics.migrationsTotal.inc({ role: known?.role ?? "destination", outcome });
+    }
   } catch (abortErr) {
     log.error("could not record the abort on-chain", { allocationId, err: abortErr });
   }

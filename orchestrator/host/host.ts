@@ -23,13 +23,15 @@ import { HostJournal } from "../journal/index.js";
 import type { Logger } from "../log/index.js";
 import { createHostMetrics, startMetricsServer, type HostMetrics, type MetricsServer } from "../metrics/index.js";
 import { listenIncoming, type IncomingListener } from "../migration/index.js";
+import { codecReport, type CodecReport } from "../tdx/index.js";
 import { revealPending } from "./bidding.js";
 import { chainClock } from "./chain-clock.js";
 import { ChainHostDirectory } from "./chain-directory.js";
 import { deferred, pollUntil } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
-import { abortOnChain, biddingOf, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest, streamAdmission } from "./destination-flow.js";
+import { pendingMirrors, recordUntilLanded } from "./mirror-settlement.js";
+import { abortOnChain, biddingOf, mirrorDeps, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest, streamAdmission } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
 import { engineMigrationId } from "./peer-messages.js";
 import { Peers, type InboundMessage } from "./peers.js";
@@ -71,6 +73,8 @@ export interface HostStatus {
   migrationsInFlight: number;
   journal: { dir: string; fromSnapshot: number; fromLog: number; tornTail: boolean };
   mirrorChainId?: bigint;
+  /** The page codec sealing and opening migration bundles: native (the addon) or node (node:crypto). */
+  crypto: CodecReport;
 }
 
 /**
@@ -201,6 +205,11 @@ export class Host {
         host: config.channel.listen.host,
         port: 0,
         logger: log.child({ component: "migration" }),
+        // The engine names the stream with 16 bytes; the logs of the host's migration carry the host's 32-byte id.
+        logContext: (streamId) => {
+          const migrationId = [...context.acknowledged.keys()].find((id) => engineMigrationId(id) === streamId);
+          return migrationId ? { migrationId, role: "destination" } : undefined;
+        },
         // Admitted: a migration this host won (its allocation is awaited in `imports`) whose session key is
         // installed; the TD size is the one its capacity accounting reserved. The stream may arrive a moment
         // before this side has installed the key its fresh session just agreed: wait for it, within the
@@ -276,6 +285,7 @@ export class Host {
         fromBlock: startBlock + 1,
         cursor,
         pollIntervalMs: chain.pollIntervalMs,
+        confirmations: chain.confirmations,
         retry: { retries: Number.POSITIVE_INFINITY, baseDelayMs: chain.pollIntervalMs, maxDelayMs: 5_000 },
         logger: log.child({ component: "watcher" }),
         onEvent: (event) => {
@@ -325,6 +335,10 @@ export class Host {
         // or its destination would have confirmed it).
         spawn("recovery: abort", () => abortOnChain(context, m.allocationId, new Error("host restarted during the migration")));
       }
+      // A mirror owed by a previous run is retried until it lands (it never changes the outcome).
+      if (context.mirror) {
+        for (const allocationId of pendingMirrors(journal)) spawn("recovery: mirror", () => recordUntilLanded(mirrorDeps(context), allocationId));
+      }
       log.info("host started", { endpoint, channelPort, migrationPort: listener.port, controlPort: control.port, metrics: metricsServer?.url });
       return host;
     } catch (err) {
@@ -361,6 +375,7 @@ export class Host {
       migrationsInFlight: [...ctx.journal.state.migrations.values()].filter((m) => m.status === "running").length,
       journal: { dir: ctx.journal.dir, fromSnapshot: report.fromSnapshot, fromLog: report.fromLog, tornTail: report.tornTail !== undefined },
       ...(ctx.mirror ? { mirrorChainId: ctx.mirror.chainId } : {}),
+      crypto: codecReport(),
     };
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { getAddress, keccak256 } from "ethers";
 import { buildMigrationRequest, runProtectedSession, sessionVersionRange, verifyAck, type ChannelConnection } from "../channel/index.js";
-import type { DecodedEvent } from "../chain/index.js";
+import { requireContractCode, scanLogs, type DecodedEvent } from "../chain/index.js";
 import { describeError, isTvmxError, TvmxError } from "../errors/index.js";
 import { migrateOut, type CompletedMigration } from "../migration/index.js";
 import { expectSuccess } from "../tdx/index.js";
@@ -56,6 +56,10 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
   const migrationId = `0x${randomBytes(32).toString("hex")}`;
   const log = ctx.logger.child({ migrationId, role: "source", tdId: running.tdId });
   const summary: AuctionSummary = { migrationId, tdId: running.tdId, tvmId: running.tvmId, acknowledged: [], refused: [], bids: [], status: "NoBidders" };
+  // The contracts must be there before the TD is touched: on a node restarted empty, host discovery would
+  // find nobody and the migration would read as NoBidders (CHAIN_NO_CONTRACT names the address instead).
+  const { hostRegistry, migrationAuction } = ctx.market.addresses;
+  await requireContractCode(ctx.market.chain, { HostRegistry: hostRegistry, MigrationAuction: migrationAuction });
   // step: initiate
   const init = ctx.hp.platform.module.migInitiate(running.td);
   expectSuccess("TDH.MIG.INITIATE", init.status, { tdId: running.tdId });
@@ -63,7 +67,7 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
   const { encoded, descriptor } = init as Required<typeof init>;
   log.info("migration initiated", { step: "initiate", memoryBytes: descriptor.memoryBytes });
   // step: broadcast
-  const hosts = req.only ?? (await ctx.directory.activeHosts(ctx.market.chain.provider)).map((h) => h.address);
+  const hosts = req.only ?? (await ctx.directory.activeHosts(ctx.market.chain.provider, scanFrom(ctx))).map((h) => h.address);
   const targets = hosts.map((h) => getAddress(h)).filter((h) => h !== ctx.address);
   const ackDeadline = Date.now() + ctx.config.auction.ackTimeoutMs;
   const request = buildMigrationRequest(encoded, { migrationId, ackDeadline });
@@ -205,6 +209,7 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
   const waiter = ctx.outcomes.get(auctionId) ?? deferred<MigrationOutcomeReport>();
   const report: MigrationOutcomeReport = {
     status: "Aborted",
+    migrationId,
     allocationId,
     auctionId,
     tvmId,
@@ -213,7 +218,7 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
     priceWei: event.args.price as bigint,
     allocationTx: event.log.transactionHash,
   };
-  await ctx.journal.record({ type: "migration.started", allocationId, auctionId, tvmId, role: "source", peer: destination, tdId: auction.tdId });
+  await ctx.journal.record({ type: "migration.started", allocationId, migrationId, auctionId, tvmId, role: "source", peer: destination, tdId: auction.tdId });
   ctx.metrics.migrationsInFlight.inc({ role: "source" });
   log.info("allocated: starting the live migration", { step: "allocated", priceWei: report.priceWei, txHash: event.log.transactionHash });
   let migrated = false;
@@ -308,7 +313,7 @@ function followUp(ctx: HostContext, tdId: string, auctionId: bigint, failed: str
       }
       only = [next];
     } else {
-      only = (await ctx.directory.activeHosts(ctx.market.chain.provider)).map((h) => getAddress(h.address)).filter((h) => h !== failed);
+      only = (await ctx.directory.activeHosts(ctx.market.chain.provider, scanFrom(ctx))).map((h) => getAddress(h.address)).filter((h) => h !== failed);
     }
     log.info("offering the TD again", { step: "follow-up", policy, hosts: only });
     const summary = await migrateTd(ctx, { tdId, only });
@@ -316,15 +321,21 @@ function followUp(ctx: HostContext, tdId: string, auctionId: bigint, failed: str
   })().catch((err: unknown) => log.error("follow-up migration failed", { step: "follow-up", err }));
 }
 
+/** Where log scans start (the deployment block, when the deployment file records it) and how deep a log must be. */
+function scanFrom(ctx: HostContext): { fromBlock: number; confirmations: number } {
+  return { fromBlock: ctx.market.addresses.deploymentBlock ?? 0, confirmations: ctx.market.chain.confirmations };
+}
+
 /** The lowest revealed bidder of `auctionId` other than `failed` (ties: the order of the reveals). */
 export async function runnerUp(ctx: HostContext, auctionId: bigint, failed: string): Promise<string | undefined> {
   const auction = ctx.market.auction.contract;
-  const logs = await ctx.market.chain.provider.getLogs({
-    address: await auction.getAddress(),
-    topics: [auction.interface.getEvent("BidRevealed")!.topicHash, `0x${auctionId.toString(16).padStart(64, "0")}`],
-    fromBlock: 0,
-    toBlock: "latest",
-  });
+  const { fromBlock, confirmations } = scanFrom(ctx);
+  const provider = ctx.market.chain.provider;
+  const { logs } = await scanLogs(
+    provider,
+    { address: await auction.getAddress(), topics: [auction.interface.getEvent("BidRevealed")!.topicHash, `0x${auctionId.toString(16).padStart(64, "0")}`] },
+    { fromBlock, toBlock: (await provider.getBlockNumber()) - (confirmations - 1) },
+  );
   const bids = logs
     .map((l) => auction.interface.parseLog(l))
     .filter((p): p is NonNullable<typeof p> => p !== null)

@@ -11,6 +11,8 @@ import type { JournalEntry } from "./journal.js";
  *   finalizes it and watches its allocation.
  * - `migration.started` is durable before the first page is sent; `migration.finished` after the outcome
  *   is confirmed on-chain.
+ * - `mirror.pending` is durable before the mirror transaction is first sent, `mirror.recorded` after it
+ *   landed: a restarted host retries every mirror still pending (a mirror never changes the outcome).
  */
 
 export type MigrationRole = "source" | "destination";
@@ -57,9 +59,26 @@ export interface BidRecord {
   revealTx?: string;
 }
 
+/** A mirror record owed to this host's own chain (the fields of AllocationRegistry.recordMirror). */
+export interface MirrorRecordEntry {
+  allocationId: bigint;
+  migrationId: string;
+  sourceChainId: bigint;
+  sourceTxHash: string;
+  tvmId: string;
+  source: string;
+  destination: string;
+  price: bigint;
+  configHash: string;
+  status: "pending" | "recorded";
+  txHash?: string;
+}
+
 /** A live migration this host takes part in. */
 export interface MigrationRecord {
   allocationId: bigint;
+  /** The host's 32-byte migration id (the auction's request id); absent in journals written before it was kept. */
+  migrationId?: string;
   auctionId: bigint;
   tvmId: string;
   role: MigrationRole;
@@ -81,11 +100,13 @@ export type HostJournalEntry =
   | { type: "bid.settled"; auctionId: bigint; status: "won" | "lost" | "forfeited" | "refunded" }
   | ({ type: "migration.started" } & Omit<MigrationRecord, "status" | "reason" | "stateDigest">)
   | { type: "migration.finished"; allocationId: bigint; outcome: MigrationOutcome; reason?: number; stateDigest?: string }
-  | { type: "cursor"; name: string; block: number };
+  | { type: "cursor"; name: string; block: number }
+  | ({ type: "mirror.pending" } & Omit<MirrorRecordEntry, "status" | "txHash">)
+  | { type: "mirror.recorded"; allocationId: bigint; txHash: string };
 
 export const HOST_ENTRY_TYPES = [
   "td.added", "td.removed", "auction.opened", "auction.settled", "bid.prepared", "bid.committed", "bid.revealed",
-  "bid.settled", "migration.started", "migration.finished", "cursor",
+  "bid.settled", "migration.started", "migration.finished", "cursor", "mirror.pending", "mirror.recorded",
 ] as const satisfies readonly HostJournalEntry["type"][];
 
 export interface HostState {
@@ -95,12 +116,14 @@ export interface HostState {
   migrations: Map<bigint, MigrationRecord>;
   /** Last block each event watcher has fully processed. */
   cursors: Map<string, number>;
+  /** Mirror records this host owes its own chain, by (source chain) allocation id. */
+  mirrors: Map<bigint, MirrorRecordEntry>;
   /** Entries that did not apply (e.g. a bid.committed for an unknown auction), kept for the report. */
   anomalies: string[];
 }
 
 export function emptyHostState(): HostState {
-  return { tds: new Map(), auctions: new Map(), bids: new Map(), migrations: new Map(), cursors: new Map(), anomalies: [] };
+  return { tds: new Map(), auctions: new Map(), bids: new Map(), migrations: new Map(), cursors: new Map(), mirrors: new Map(), anomalies: [] };
 }
 
 export function isHostJournalEntry(value: unknown): value is HostJournalEntry {
@@ -183,6 +206,21 @@ export function applyHostEntry(state: HostState, entry: HostJournalEntry): HostS
       if (entry.stateDigest !== undefined) migration.stateDigest = entry.stateDigest;
       break;
     }
+    case "mirror.pending": {
+      const { type: _t, ...mirror } = entry;
+      state.mirrors.set(mirror.allocationId, { ...mirror, status: "pending" });
+      break;
+    }
+    case "mirror.recorded": {
+      const mirror = state.mirrors.get(entry.allocationId);
+      if (!mirror) {
+        state.anomalies.push(`mirror.recorded for unknown allocation ${entry.allocationId}`);
+        break;
+      }
+      mirror.status = "recorded";
+      mirror.txHash = entry.txHash;
+      break;
+    }
     case "cursor":
       // Cursors only move forward: a late write from a slower watcher must not rewind one.
       if ((state.cursors.get(entry.name) ?? -1) < entry.block) state.cursors.set(entry.name, entry.block);
@@ -236,6 +274,12 @@ export function snapshotHostState(state: HostState, keepHistory = false): HostJo
       if (stateDigest !== undefined) finished.stateDigest = stateDigest;
       out.push(finished);
     }
+  }
+  for (const m of state.mirrors.values()) {
+    if (!keepHistory && m.status !== "pending") continue;
+    const { status, txHash, ...pending } = m;
+    out.push({ type: "mirror.pending", ...pending });
+    if (status === "recorded") out.push({ type: "mirror.recorded", allocationId: m.allocationId, txHash: txHash! });
   }
   for (const [name, block] of state.cursors) out.push({ type: "cursor", name, block });
   return out;

@@ -17,6 +17,7 @@ export type {
   HostState,
   MigrationOutcome,
   MigrationRecord,
+  MirrorRecordEntry,
   MigrationRole,
   SourceAuctionRecord,
   TdRecord,

@@ -8,3 +8,5 @@ export {
   unlockKeystore,
 } from "./keystore.js";
 export type { CreateKeystoreOptions, PasswordSource } from "./keystore.js";
+export { passwordFrom, terminalPrompt } from "./password-prompt.js";
+export type { PromptIo } from "./password-prompt.js";

@@ -43,6 +43,11 @@ export interface ListenIncomingOptions {
   /** 0 (default) picks a free port; `port` on the result tells which. */
   port?: number;
   logger?: Logger;
+  /**
+   * Fields for the log lines of one incoming migration, by its stream id (the HELLO's 16-byte id), e.g. the
+   * caller's own id for it so that every line of one migration carries one id.
+   */
+  logContext?: (streamId: string) => Record<string, unknown> | undefined;
   /** A worker pool to use (not closed by the listener); by default one of `workers` (2) is started. */
   pool?: WorkerPool;
   workers?: number;
@@ -120,7 +125,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       key: admitted.key,
       memoryBytes: admitted.memoryBytes,
       pool,
-      logger: options.logger ?? nullLogger,
+      logger: (options.logger ?? nullLogger).child(options.logContext?.(hello.migrationId) ?? {}),
       memoryProvider: options.memoryProvider,
       verifyDigest: options.verifyDigest ?? true,
       importWindow: options.importWindow ?? 4,
@@ -157,7 +162,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     } else {
       await conn.sendJson(FRAME_TYPE.ABORT_TOKEN, outcome.abort);
     }
-    log.info("answered a recovery request", { migrationId: hello.migrationId, outcome: outcome?.kind ?? "unknown" });
+    log.info("answered a recovery request", { streamId: hello.migrationId, outcome: outcome?.kind ?? "unknown" });
     conn.end();
   };
 

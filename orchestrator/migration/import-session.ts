@@ -167,7 +167,7 @@ export class ImportSession {
     this.id = options.hello.migrationId;
     this.#conns = options.conns;
     this.#streamCount = options.hello.streamCount;
-    this.#log = options.logger.child({ migrationId: this.id, side: "destination" });
+    this.#log = options.logger.child({ streamId: this.id, side: "destination" });
     this.#barrier = new EpochBarrier(this.#streamCount);
   }
 

@@ -62,7 +62,7 @@ export interface ResolveOutgoingOptions {
  */
 export async function resolveOutgoing(options: ResolveOutgoingOptions): Promise<"committed" | "resumed"> {
   const { td, module } = options;
-  const log = (options.logger ?? nullLogger).child({ migrationId: options.migrationId, side: "source" });
+  const log = (options.logger ?? nullLogger).child({ streamId: options.migrationId, side: "source" });
   if (td.lifecycle.kind !== "exported") {
     throw new InvalidArgumentError("only a TD paused after its start token has an outcome to resolve", { lifecycle: td.lifecycle.kind });
   }

@@ -226,7 +226,7 @@ class SourceSession {
     this.#td = options.td;
     this.#module = options.module;
     this.#id = options.migrationId ?? randomBytes(16).toString("hex");
-    this.#log = (options.logger ?? nullLogger).child({ migrationId: this.#id, side: "source" });
+    this.#log = (options.logger ?? nullLogger).child({ streamId: this.#id, side: "source" });
     this.#streamCount = options.streams ?? 2;
     this.#pagesPerBundle = options.pagesPerBundle ?? 256;
     this.#exportWindow = options.exportWindow ?? 3;

@@ -52,6 +52,8 @@ export interface ExportAbortOptions {
 
 export interface ImportMemResult extends LeafResult {
   readonly pages: number;
+  /** With TDX_INVALID_PAGE_MAC: the index (in the bundle's GPA list) of the first page whose tag failed. */
+  readonly failedPage?: number;
 }
 
 export interface ImportTrackResult extends LeafResult {

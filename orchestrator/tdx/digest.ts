@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { IMMUTABLE_STATE_SIZE } from "./td-config.js";
-import { TDCS_OFFSET, type TrustDomain } from "./trust-domain.js";
+import { TDCS_OFFSET } from "./td-shared.js";
+import type { TrustDomain } from "./trust-domain.js";
 
 /**
  * SHA-384 over everything a migration must carry: the immutable configuration, the TD-scope state (RTMRs, TD

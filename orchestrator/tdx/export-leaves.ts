@@ -7,7 +7,7 @@ import type {
   LeafResult,
   MigStreamContext,
 } from "./api.js";
-import { openMbmd, pageCountersFit, sealMbmd, sealPage } from "./bundle-crypto.js";
+import { openMbmd, pageCountersFit, sealMbmd } from "./bundle-crypto.js";
 import {
   ATTRIBUTES,
   GPA_LIST_ENTRY_SIZE,
@@ -23,6 +23,7 @@ import { TdxModelError } from "./errors.js";
 import { writeGpaEntry } from "./gpa-list.js";
 import { BACKWARD_IV_BIT } from "./iv.js";
 import { decodeMbmd, encodeMbmdAad, type MbmdFields } from "./mbmd.js";
+import { pageCodec } from "./page-codec.js";
 import {
   advanceExpectedMbCounter,
   checkStream,
@@ -195,17 +196,12 @@ export function exportMem(td: TrustDomain, stream: MigStreamContext, gpas: Array
   const pagesAt = listAt + count * ENTRY;
   const macsAt = pagesAt + count * PAGE;
   for (let i = 0; i < count; i++) writeGpaEntry(bundle, listAt + i * ENTRY, claimed[i]! * PAGE);
-  const key = td.migrationKeyObject();
-  const memory = td.memory;
+  const key = td.migrationCodecKey();
   if (!pageCountersFit(ivBase, count)) {
     throw new TdxModelError("TDX_IV_COUNTER_RANGE", "the stream's IV counter passed 2^53", { details: { migsIndex, ivBase: ivBase.toString() } });
   }
-  const firstPageIv = Number(ivBase) + 1;
-  for (let i = 0; i < count; i++) {
-    const gpa = claimed[i]! * PAGE;
-    sealPage(key, firstPageIv + i, migsIndex, bundle, listAt + i * ENTRY, memory.subarray(gpa, gpa + PAGE), pagesAt + i * PAGE, macsAt + i * MAC);
-  }
-  sealMbmd(key, ivBase, migsIndex, bundle, bundle.subarray(listAt, pagesAt), undefined, 0);
+  pageCodec().sealPages(key, td.memory, bundle, { listAt, pagesAt, macsAt, count }, Number(ivBase) + 1, migsIndex);
+  sealMbmd(key.object, ivBase, migsIndex, bundle, bundle.subarray(listAt, pagesAt), undefined, 0);
   Atomics.add(td.control, CTL.TOTAL_MB, 1);
   return { status: ok, bundle, pages: count, skipped };
 }

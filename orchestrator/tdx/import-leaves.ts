@@ -1,5 +1,5 @@
 import type { BundleResult, ImportBundleResult, ImportMemResult, ImportTrackResult, LeafResult, MigStreamContext } from "./api.js";
-import { openMbmd, openPage, pageCountersFit, sealMbmd } from "./bundle-crypto.js";
+import { openMbmd, pageCountersFit, sealMbmd } from "./bundle-crypto.js";
 import {
   ATTRIBUTES,
   GPA_LIST_ENTRY_SIZE,
@@ -11,9 +11,11 @@ import {
   PAGE_SIZE,
   type MbType,
 } from "./constants.js";
+import { TdxModelError } from "./errors.js";
 import { readGpaEntry } from "./gpa-list.js";
 import { BACKWARD_IV_BIT } from "./iv.js";
 import { decodeMbmd, encodeMbmdAad, peekMbmdHeader, type Mbmd } from "./mbmd.js";
+import { pageCodec } from "./page-codec.js";
 import {
   advanceExpectedMbCounter,
   checkStream,
@@ -27,7 +29,8 @@ import {
 import { TDX_STATUS, type TdxStatus } from "./status.js";
 import { decodeTdConfig, IMMUTABLE_STATE_SIZE, moduleVersionAtLeast, teeTcbSvnAtLeast } from "./td-config.js";
 import { CTL, OP_STATE, PAGE_FLAG, VCPU_REGS_SIZE, xsaveSize, type OpState } from "./td-layout.js";
-import { TD_STATE_SIZE, type TrustDomain } from "./trust-domain.js";
+import { TD_STATE_SIZE } from "./td-shared.js";
+import type { TrustDomain } from "./trust-domain.js";
 
 const ok = TDX_STATUS.TDX_SUCCESS;
 const IMPORTING: readonly OpState[] = [OP_STATE.MEMORY_IMPORT, OP_STATE.STATE_IMPORT];
@@ -154,13 +157,13 @@ export function importMem(td: TrustDomain, stream: MigStreamContext, bundle: Uin
   const listAt = MBMD_SIZE;
   const pagesAt = listAt + n * GPA_LIST_ENTRY_SIZE;
   const macsAt = pagesAt + n * PAGE_SIZE;
-  const key = td.migrationKeyObject();
-  if (openMbmd(key, m.ivCounter, m.migsIndex, buf, buf.subarray(listAt, pagesAt), undefined) === undefined) {
+  const key = td.migrationCodecKey();
+  if (openMbmd(key.object, m.ivCounter, m.migsIndex, buf, buf.subarray(listAt, pagesAt), undefined) === undefined) {
     return { status: macFailure(td), pages: 0 };
   }
   // A bundle whose page counters would pass 2^53 cannot be authentic (the source cannot have produced it).
   if (!pageCountersFit(m.ivCounter, n)) return { status: fail(td, TDX_STATUS.TDX_INVALID_MBMD_IV_COUNTER), pages: 0 };
-  const firstPageIv = Number(m.ivCounter) + 1;
+  // Every GPA is checked and claimed for this epoch before any page is written; then the codec opens them all.
   const epochTag = Atomics.load(td.control, CTL.IMPORT_EPOCH) + 1;
   for (let i = 0; i < n; i++) {
     const gpa = readGpaEntry(buf, listAt + i * GPA_LIST_ENTRY_SIZE);
@@ -170,12 +173,22 @@ export function importMem(td: TrustDomain, stream: MigStreamContext, bundle: Uin
     if (prev === epochTag || Atomics.compareExchange(td.pageEpoch, page, prev, epochTag) !== prev) {
       return { status: fail(td, TDX_STATUS.TDX_MIGRATED_IN_CURRENT_EPOCH), pages: 0 };
     }
-    const plain = openPage(key, firstPageIv + i, m.migsIndex, buf, listAt + i * GPA_LIST_ENTRY_SIZE, pagesAt + i * PAGE_SIZE, macsAt + i * MAC_SIZE);
-    if (plain === undefined) return { status: fail(td, TDX_STATUS.TDX_INVALID_PAGE_MAC), pages: 0 };
-    td.memory.set(plain, gpa);
+  }
+  let written = n;
+  let failedPage: number | undefined;
+  try {
+    pageCodec().openPages(key, td.memory, buf, { listAt, pagesAt, macsAt, count: n }, Number(m.ivCounter) + 1, m.migsIndex);
+  } catch (err) {
+    if (!(err instanceof TdxModelError) || err.code !== "TDX_CODEC_PAGE_MAC") throw err;
+    failedPage = err.details.page as number;
+    written = failedPage;
+  }
+  for (let i = 0; i < written; i++) {
+    const page = readGpaEntry(buf, listAt + i * GPA_LIST_ENTRY_SIZE) / PAGE_SIZE;
     const before = Atomics.or(td.pageFlags, page, PAGE_FLAG.PRESENT);
     if ((before & PAGE_FLAG.PRESENT) === 0) Atomics.add(td.control, CTL.PRESENT_COUNT, 1);
   }
+  if (failedPage !== undefined) return { status: fail(td, TDX_STATUS.TDX_INVALID_PAGE_MAC), pages: 0, failedPage };
   accept(td, m, m.ivCounter + BigInt(n));
   return { status: ok, pages: n };
 }

@@ -66,6 +66,19 @@ export {
   Platform,
 } from "./platform.js";
 export type { CreateImportTdOptions, CreateTdOptions, MigrationVersionSupport, PlatformInfo, PlatformOptions } from "./platform.js";
+export {
+  activeCodecChoice,
+  checkCodecArgs,
+  chooseCodec,
+  codecReport,
+  CRYPTO_BACKEND_ENV,
+  loadNativeCodec,
+  NATIVE_ADDON_PATH,
+  nodePageCodec,
+  pageCodec,
+  setActiveCodecChoice,
+} from "./page-codec.js";
+export type { CodecBackendName, CodecChoice, CodecKey, CodecReport, PageCodec, PageLayout } from "./page-codec.js";
 export { isSuccess, statusClass, statusName, TDX_STATUS } from "./status.js";
 export type { TdxStatus, TdxStatusName } from "./status.js";
 export { decodeTdConfig, encodeTdConfig, IMMUTABLE_STATE_SIZE, moduleVersionAtLeast, teeTcbSvnAtLeast } from "./td-config.js";
@@ -74,7 +87,8 @@ export { OP_STATE, OP_STATE_NAME, PAGE_FLAG, VCPU_REGS, xsaveSize } from "./td-l
 export type { OpState, TdLifecycle, VcpuRegName } from "./td-layout.js";
 export { TD_REPORT_FIELD_SIZES } from "./td-report.js";
 export type { TdReportBody } from "./td-report.js";
-export { allocateTdShared, MAX_MEMORY_PAGES, openTdShared, TD_STATE_SIZE, TrustDomain } from "./trust-domain.js";
-export type { TdSharedHandle } from "./trust-domain.js";
+export { allocateTdShared, MAX_MEMORY_PAGES, TD_STATE_SIZE } from "./td-shared.js";
+export type { TdSharedHandle } from "./td-shared.js";
+export { openTdShared, TrustDomain } from "./trust-domain.js";
 export { GuestWorkload, GuestWriteSequence } from "./workload.js";
 export type { GuestWorkloadOptions, GuestWrite } from "./workload.js";

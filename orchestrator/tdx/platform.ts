@@ -7,7 +7,8 @@ import { TDX_STATUS } from "./status.js";
 import { TD_REPORT_FIELD_SIZES, type TdReportBody } from "./td-report.js";
 import type { ModuleVersion, TcbRequirement, TdConfig } from "./td-config.js";
 import { OP_STATE, CTL } from "./td-layout.js";
-import { allocateTdShared, TrustDomain } from "./trust-domain.js";
+import { allocateTdShared } from "./td-shared.js";
+import { TrustDomain } from "./trust-domain.js";
 
 /** The TDX migration versions a platform's module can export and import (a session agrees on one MigrationVersionRange of the channel inside them). */
 export interface MigrationVersionSupport {

@@ -2,10 +2,8 @@ import { createHash, createSecretKey, type KeyObject } from "node:crypto";
 import { MAX_MIGS, MAX_VCPUS, MIG_KEY_SIZE, PAGE_SHIFT, PAGE_SIZE, SHA384_SIZE } from "./constants.js";
 import { normalizePlatformInfo, TD_STATE_SIZE, TDCS_OFFSET, type TdSharedHandle } from "./td-shared.js";
 
-// The shared handle lives in td-shared.ts; re-exported here so that imports of this module keep working.
-export { allocateTdShared, MAX_MEMORY_PAGES, normalizePlatformInfo, TD_STATE_SIZE, TDCS_OFFSET } from "./td-shared.js";
-export type { AllocateTdOptions, TdSharedHandle } from "./td-shared.js";
 import { TdxModelError } from "./errors.js";
+import type { CodecKey } from "./page-codec.js";
 import type { PlatformInfo } from "./platform.js";
 import { TDX_STATUS, type TdxStatus } from "./status.js";
 import { decodeTdConfig, encodeTdConfig, type TdConfig } from "./td-config.js";
@@ -67,6 +65,7 @@ export class TrustDomain {
   private cachedConfig: TdConfig | undefined;
   private keyObject: KeyObject | undefined;
   private keyGen = -1;
+  private codecKey: CodecKey | undefined;
 
   constructor(handle: TdSharedHandle) {
     this.handle = handle;
@@ -406,6 +405,13 @@ export class TrustDomain {
       this.keyGen = gen;
     }
     return this.keyObject;
+  }
+
+  /** The migration key for the page codec: the raw TDCS bytes (native backend) and the KeyObject (node:crypto). */
+  migrationCodecKey(): CodecKey {
+    const object = this.migrationKeyObject();
+    if (this.codecKey === undefined || this.codecKey.object !== object) this.codecKey = { bytes: this.migrationKey(), object };
+    return this.codecKey;
   }
 }
 

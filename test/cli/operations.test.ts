@@ -22,7 +22,7 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
   it("lists every command in --help, and each command has its own --help", async () => {
     const r = await tvmx(["--help"]);
     expect(r.code).to.equal(0);
-    for (const c of ["chain", "deploy", "host", "td", "migrate", "auction", "allocation", "demo"]) expect(r.stdout).to.match(new RegExp(`^\\s+${c}\\b`, "m"));
+    for (const c of ["keystore", "chain", "deploy", "host", "td", "migrate", "auction", "allocation", "demo"]) expect(r.stdout).to.match(new RegExp(`^\\s+${c}\\b`, "m"));
     const version = await tvmx(["--version"]);
     expect(version.code).to.equal(0);
     expect(version.stdout.trim()).to.equal((JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string }).version);
@@ -55,6 +55,8 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       const r = await tvmx(args);
       expect(r.code, args.join(" ")).to.equal(1);
       expect(r.stderr, args.join(" ")).to.match(message);
+      // commander's own refusals and the handlers' alike: one line, "error [CODE]: message".
+      expect(r.stderr, args.join(" ")).to.match(/^error \[CLI_(USAGE|BAD_ARGUMENT)\]: \S/);
     }
   });
 
@@ -115,7 +117,8 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       expect(wrong.stderr).to.match(/error \[KEYSTORE_WRONG_PASSWORD\]/);
       const half = await tvmx(["deploy", "--rpc", started.url, "--keystore", join(dir, "deployer.json")]);
       expect(half.code).to.equal(1);
-      expect(half.stderr).to.match(/--keystore needs exactly one of --password-env/);
+      // no password option and no terminal to ask on: refused, saying where a password can come from
+      expect(half.stderr).to.match(/^error \[KEYSTORE_PASSWORD_MISSING\]: no password for .*deployer\.json: give --password-env <VAR> or --password-file <file>/);
 
       const out = join(dir, "deployment.json");
       const badParameters = join(dir, "parameters.json");
@@ -129,12 +132,49 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       expect(ok.stdout).to.match(/HostRegistry:\s+0x[0-9a-fA-F]{40}/);
       const file = JSON.parse(await readFile(out, "utf8")) as Record<string, string>;
       expect(file.chainId).to.equal("31337");
+      // log scans start at the deployment: the block recorded is at or before the contracts' creation
+      const deploymentBlock = (file as unknown as { deploymentBlock: number }).deploymentBlock;
+      expect(deploymentBlock).to.be.a("number");
+      const probe = new JsonRpcProvider(started.url, undefined, { staticNetwork: true });
+      try {
+        expect(await probe.getCode(file.hostRegistry!, deploymentBlock)).to.equal("0x");
+        expect(await probe.getCode(file.hostRegistry!)).to.not.equal("0x");
+      } finally {
+        probe.destroy();
+      }
       expect(ok.stdout).to.contain(file.allocationRegistry);
       // The module grants the first recorder, the deployer the second.
       const provider = new JsonRpcProvider(started.url, undefined, { staticNetwork: true });
       try {
         const registry = AllocationRegistry__factory.connect(file.allocationRegistry!, provider);
         for (const r of recorders) expect(await registry.hasRole(id("MIRROR_RECORDER_ROLE"), r), r).to.equal(true);
+        // chain fund: a keystore file and an address, from the node's first account, then from the deployer key
+        const hostKey = join(dir, "fund-host.json");
+        const { address: hostAddress } = await createKeystore(hostKey, "host password", { scryptN: LIGHT_SCRYPT_N });
+        const other = Wallet.createRandom().address;
+        const funded = await tvmx(["chain", "fund", hostKey, other, "--rpc", started.url, "--eth", "2.5", "--json"]);
+        expect(funded.code, funded.stderr).to.equal(0);
+        const report = JSON.parse(funded.stdout) as { chainId: string; funded: { address: string; balanceWei: string }[] };
+        expect(report.chainId).to.equal("31337");
+        expect(report.funded.map((f) => f.address)).to.deep.equal([hostAddress, other]);
+        for (const a of [hostAddress, other]) expect(await provider.getBalance(a), a).to.equal(2_500_000_000_000_000_000n);
+        const deployerAddress = (JSON.parse(await readFile(join(dir, "deployer.json"), "utf8")) as { address: string }).address;
+        const fromDev = await tvmx(["chain", "fund", `0x${deployerAddress.replace(/^0x/, "")}`, "--rpc", started.url, "--eth", "1"]);
+        expect(fromDev.code, fromDev.stderr).to.equal(0);
+        const fromKey = await tvmx(["chain", "fund", other, "--rpc", started.url, "--eth", "0.5", "--keystore", join(dir, "deployer.json"), "--password-env", "TVMX_DEPLOYER_PASSWORD"], {
+          env: { TVMX_DEPLOYER_PASSWORD: "deployer password" },
+        });
+        expect(fromKey.code, fromKey.stderr).to.equal(0);
+        expect(fromKey.stdout).to.match(/sent 0\.5 ETH each from 0x[0-9a-fA-F]{40} on chain 31337/);
+        expect(await provider.getBalance(other)).to.equal(3_000_000_000_000_000_000n);
+        for (const [args, message] of [
+          [[join(dir, "nothing-here.json")], /^error \[CLI_BAD_ARGUMENT\]: .*nothing-here\.json: neither an address nor a keystore file/],
+          [[other, "--eth", "-1"], /^error \[CLI_BAD_ARGUMENT\]: --eth: expected/],
+        ] as [string[], RegExp][]) {
+          const r = await tvmx(["chain", "fund", ...args, "--rpc", started.url]);
+          expect(r.code, args.join(" ")).to.equal(1);
+          expect(r.stderr, args.join(" ")).to.match(message);
+        }
       } finally {
         provider.destroy();
       }

@@ -44,6 +44,7 @@ export class HostFactory {
       pricing: { strategy: "scarcity", basePriceWei: "1000000000000000", fullPriceWei: "5000000000000000", exponent: 1 },
       policyFile: "policy.json",
       auction: { commitWindowSec: 10, revealWindowSec: 6, ackTimeoutMs: 5000 },
+      bidding: { minCommitTimeLeftSec: 1, minRevealWindowSec: 1 },
       migration: { peerTimeoutMs: 20_000 },
       registration: { stakeWei: "1000000000000000000" },
       dataDir: "data",

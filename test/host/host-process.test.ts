@@ -8,6 +8,8 @@ import { deploySuite } from "../../deploy/deploy-suite.js";
 import { connectChain, startLocalNode, type ChainConnection, type LocalNode } from "../../orchestrator/chain/index.js";
 import { ControlClient } from "../../orchestrator/control/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../../orchestrator/keystore/index.js";
+import { codecReport } from "../../orchestrator/tdx/index.js";
+import { pollUntil } from "../../orchestrator/util/index.js";
 import { POLICY } from "./helpers.js";
 
 // The first default account of a Hardhat node (a public test key).
@@ -23,6 +25,15 @@ function runCli(args: string[], env: NodeJS.ProcessEnv) {
   child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((res) => child.on("exit", (code) => res(code)));
   return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+/** Waits (up to 60 s) until a started daemon prints its "running:" line. */
+async function untilRunning(daemon: ReturnType<typeof runCli>): Promise<void> {
+  await pollUntil(() => (daemon.out().includes("running:") ? true : undefined), {
+    intervalMs: 100,
+    timeoutMs: 60_000,
+    onTimeout: () => new Error(`host did not start: ${daemon.err().slice(-2000)}`),
+  });
 }
 
 describe("host: a real daemon process started from its config file", function () {
@@ -74,11 +85,7 @@ describe("host: a real daemon process started from its config file", function ()
   it("starts, registers, answers the CLI and its control API, and stops cleanly on SIGTERM", async () => {
     const daemon = runCli(["host", "start", "--config", configFile], { TVMX_TEST_PASSWORD: "correct horse" });
     try {
-      const deadline = Date.now() + 60_000;
-      while (!daemon.out().includes("running:")) {
-        if (Date.now() > deadline) throw new Error(`host did not start: ${daemon.err().slice(-2000)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await untilRunning(daemon);
       const client = await ControlClient.fromDataDir(join(dir, "data"));
       const status = await client.get<{ registration: string; metricsUrl: string }>("/v1/status");
       expect(status.registration).to.equal("Active");
@@ -86,7 +93,11 @@ describe("host: a real daemon process started from its config file", function ()
       expect(metrics).to.contain("tvmx_transactions_total{method=\"HostRegistry.register\",outcome=\"mined\"} 1");
       const cli = runCli(["host", "status", "--config", configFile, "--json"], {});
       expect(await cli.exited).to.equal(0);
-      expect(JSON.parse(cli.out())).to.deep.include({ name: "proc-host", registration: "Active" });
+      const printed = JSON.parse(cli.out());
+      expect(printed).to.deep.include({ name: "proc-host", registration: "Active" });
+      // The page codec the host's migrations use: the addon when it is built (and not disabled), else node:crypto.
+      expect(printed.crypto.backend).to.equal(codecReport().backend);
+      expect(printed.crypto.requested).to.be.oneOf(["auto", "native", "node"]);
       // Every log line is one JSON object.
       for (const line of daemon.err().trim().split("\n")) expect(() => JSON.parse(line), line).to.not.throw();
     } finally {
@@ -111,6 +122,111 @@ describe("host: a real daemon process started from its config file", function ()
     const daemon = runCli(["host", "start", "--config", bad], { TVMX_TEST_PASSWORD: "correct horse" });
     expect(await daemon.exited).to.equal(1);
     expect(daemon.err()).to.contain("error [CHAIN_RPC_UNAVAILABLE]: chain RPC unavailable at http://127.0.0.1:1");
+  });
+
+  /** A variant of the config (and its files) written beside it; returns the new config's path. */
+  async function variant(name: string, edit: (config: Record<string, unknown>) => Promise<void> | void): Promise<string> {
+    const { readFile } = await import("node:fs/promises");
+    const config = JSON.parse(await readFile(configFile, "utf8")) as Record<string, unknown>;
+    await edit(config);
+    const file = join(dir, `${name}.json`);
+    await writeFile(file, JSON.stringify(config));
+    return file;
+  }
+
+  /** Starts the daemon with `config`; it must refuse with exactly one line "error [code]: …". */
+  async function expectRefusal(config: string, code: string, message: RegExp): Promise<string> {
+    const daemon = runCli(["host", "start", "--config", config], { TVMX_TEST_PASSWORD: "correct horse" });
+    expect(await daemon.exited, daemon.err()).to.equal(1);
+    // stderr carries the JSON log lines, and the refusal as the one line of text
+    const lines = daemon.err().trim().split("\n").filter((l) => !l.startsWith("{"));
+    expect(lines, daemon.err()).to.have.length(1);
+    expect(lines[0]).to.match(new RegExp(`^error \\[${code}\\]: `));
+    expect(lines[0]).to.match(message);
+    return lines[0]!;
+  }
+
+  it("refuses a node of another chain than the config's chain.chainId or the deployment file's chainId, in one line", async () => {
+    await expectRefusal(
+      await variant("wrong-config-chain", (c) => void ((c.chain as Record<string, unknown>).chainId = 11155111)),
+      "CHAIN_WRONG_NETWORK",
+      /chain\.chainId is 11155111 but the node at http:\/\/127\.0\.0\.1:\d+ serves chain 31337/,
+    );
+    const { readFile } = await import("node:fs/promises");
+    const addresses = JSON.parse(await readFile(join(dir, "deployed_addresses.json"), "utf8")) as Record<string, string>;
+    await writeFile(join(dir, "sepolia-deployment.json"), JSON.stringify({ chainId: "11155111", ...addresses }));
+    await expectRefusal(
+      await variant("wrong-deployment-chain", (c) => void (c.deploymentFile = "sepolia-deployment.json")),
+      "CHAIN_WRONG_NETWORK",
+      /deployment file .*sepolia-deployment\.json is for chain 11155111 but the node .* serves chain 31337/,
+    );
+  });
+
+  it("refuses a deployment whose addresses have no code (a node restarted empty), naming the address", async () => {
+    const empty = Wallet.createRandom().address;
+    const { readFile } = await import("node:fs/promises");
+    const addresses = JSON.parse(await readFile(join(dir, "deployed_addresses.json"), "utf8")) as Record<string, string>;
+    await writeFile(join(dir, "empty-deployment.json"), JSON.stringify({ ...addresses, "TvmExchange#MigrationAuction": empty }));
+    const { HostRegistryClient } = await import("../../orchestrator/chain/index.js");
+    const { keystoreAddress } = await import("../../orchestrator/keystore/index.js");
+    const registry = new HostRegistryClient(chain, addresses["TvmExchange#HostRegistry"]!);
+    const hostAddress = await keystoreAddress(join(dir, "host.key.json"));
+    const before = await registry.hostInfo(hostAddress);
+    const nonceBefore = await chain.provider.getTransactionCount(hostAddress);
+    const line = await expectRefusal(
+      await variant("no-code", (c) => void (c.deploymentFile = "empty-deployment.json")),
+      "CHAIN_NO_CONTRACT",
+      /no contract code at 0x[0-9a-fA-F]{40} \(MigrationAuction\) on chain 31337/,
+    );
+    expect(line).to.contain(empty);
+    // and the host sent nothing meanwhile (no registration update, no stake, no nonce used)
+    expect(await registry.hostInfo(hostAddress)).to.deep.equal(before);
+    expect(await chain.provider.getTransactionCount(hostAddress)).to.equal(nonceBefore);
+  });
+
+  it("refuses a mirror chain that is the auction chain itself", async () => {
+    await expectRefusal(
+      await variant("same-mirror", (c) => void (c.mirrorChain = { rpcUrl: node.url, deploymentFile: "deployed_addresses.json" })),
+      "CHAIN_MIRROR_IS_AUCTION_CHAIN",
+      /mirrorChain \(http:\/\/127\.0\.0\.1:\d+\) serves chain 31337, the auction chain itself/,
+    );
+  });
+
+  it("answers with coded errors, not an internal error, once its node has been restarted empty", async () => {
+    const daemon = runCli(["host", "start", "--config", configFile], { TVMX_TEST_PASSWORD: "correct horse" });
+    try {
+      await untilRunning(daemon);
+      const created = runCli(["td", "create", "--config", configFile, "--memory-mib", "4", "--json"], {});
+      expect(await created.exited, created.err()).to.equal(0);
+      const tdId = (JSON.parse(created.out()) as { tdId: string }).tdId;
+      // The node restarts on the same port with nothing deployed (a development node does not persist).
+      const port = Number(new URL(node.url).port);
+      chain.close();
+      await node.stop();
+      node = await startLocalNode({ port });
+      chain = await connectChain({ rpcUrl: node.url, confirmations: 1, pollIntervalMs: 100, rpcRetries: 5 });
+      const outputs: string[] = [];
+      for (const args of [
+        ["host", "status"],
+        ["auction", "list"],
+        ["allocation", "show", `0x${"11".repeat(32)}`],
+        ["migrate", tdId, "--timeout-sec", "60"],
+      ]) {
+        const cli = runCli([...args, "--config", configFile], {});
+        const code = await cli.exited;
+        const text = cli.out() + cli.err();
+        outputs.push(`${args.join(" ")} -> ${code}: ${text}`);
+        expect(text, args.join(" ")).to.not.contain("internal error in the host");
+        expect(text, args.join(" ")).to.not.contain("could not decode result data");
+        if (code !== 0) expect(cli.err(), text).to.match(/^error \[[A-Z][A-Z0-9_]+\]: /);
+      }
+      // the commands that must reach the contracts name the missing one
+      expect(outputs.find((o) => o.startsWith("allocation show")), outputs.join("\n")).to.match(/error \[CHAIN_NO_CONTRACT\]: no contract code at 0x[0-9a-fA-F]{40} \(AllocationRegistry\)/);
+      expect(outputs.find((o) => o.startsWith("migrate")), outputs.join("\n")).to.match(/CHAIN_NO_CONTRACT/);
+    } finally {
+      daemon.child.kill("SIGTERM");
+    }
+    expect(await daemon.exited).to.equal(0);
   });
 
   it("tells the CLI when no host is running", async () => {

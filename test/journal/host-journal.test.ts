@@ -67,8 +67,10 @@ describe("journal/host state", () => {
       { type: "bid.revealed", auctionId: 7n, txHash: "0xd0" },
       { type: "migration.started", allocationId: 3n, auctionId: 7n, tvmId: TVM, role: "destination", peer: SRC, tdId: "td-2" },
       { type: "auction.settled", auctionId: 9n, status: "finalized", winner: DST, priceWei: 5n, allocationId: 4n },
+      { type: "mirror.pending", allocationId: 3n, migrationId: "0x01", sourceChainId: 1n, sourceTxHash: "0xa1", tvmId: TVM, source: SRC, destination: DST, price: 5n, configHash: "0xc1" },
     ];
     const state = replayHostState(entries);
+    expect(state.mirrors.get(3n)?.status).to.equal("pending");
     expect(replayHostState(snapshotHostState(state))).to.deep.equal(state);
     expect(replayHostState(snapshotHostState(state, true))).to.deep.equal(state);
   });
@@ -86,6 +88,18 @@ describe("journal/host state", () => {
     expect(compact.auctions.size).to.equal(1);
     expect(compact.tds.size).to.equal(1);
     expect(compact.cursors.get("auction")).to.equal(10);
+  });
+
+  it("keeps a pending mirror in a compact snapshot and drops a recorded one", () => {
+    const owed = { sourceChainId: 1n, tvmId: TVM, source: SRC, destination: DST, price: 5n, configHash: "0xc1" };
+    const state = replayHostState([
+      { type: "mirror.pending", allocationId: 3n, migrationId: "0x01", sourceTxHash: "0xa1", ...owed },
+      { type: "mirror.pending", allocationId: 2n, migrationId: "0x02", sourceTxHash: "0xa2", ...owed },
+      { type: "mirror.recorded", allocationId: 2n, txHash: "0xf2" },
+    ]);
+    expect(state.mirrors.get(2n)).to.deep.include({ status: "recorded", txHash: "0xf2" });
+    expect([...replayHostState(snapshotHostState(state)).mirrors.keys()]).to.deep.equal([3n]);
+    expect(replayHostState(snapshotHostState(state, true))).to.deep.equal(state);
   });
 
   it("recognises only host entries", () => {

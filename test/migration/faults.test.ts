@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { describeEachBackend } from "../tdx/codec-backends.js";
 import { createHash } from "node:crypto";
 import {
   ConnectionClosedError,
@@ -151,7 +152,7 @@ function expectRejected(outcome: Outcome, side: "source" | "destination", status
   expectResumedIntact(outcome);
 }
 
-describe("migration engine: bad input and faults", function () {
+describeEachBackend("migration engine: bad input and faults", function () {
   this.timeout(30_000);
   before(async () => {
     pools = await startPools();

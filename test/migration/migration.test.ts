@@ -1,10 +1,11 @@
 import { expect } from "chai";
+import { describeEachBackend } from "../tdx/codec-backends.js";
 import { migrateOut } from "../../orchestrator/migration/index.js";
 import type { MigrationProgress } from "../../orchestrator/migration/index.js";
 import { isSuccess, tdStateDigest, TDX_STATUS } from "../../orchestrator/tdx/index.js";
 import { destinationListener, makeHosts, MiB, runningTd, startWorkload } from "./fixtures/setup.js";
 
-describe("live migration over loopback TCP", function () {
+describeEachBackend("live migration over loopback TCP", function () {
   this.timeout(30_000);
 
   it("migrates a running TD with two forward streams: the destination's state equals the source's at pause", async () => {

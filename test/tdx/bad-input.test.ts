@@ -11,6 +11,7 @@ import {
   type TdxStatus,
 } from "../../orchestrator/tdx/index.js";
 import { expectStatus, flipBit, MigrationSession, type Sent, type SessionOptions } from "./harness.js";
+import { describeEachBackend } from "./codec-backends.js";
 
 /**
  * Each bad input is fed at the leaf level: the destination rejects it with its own status, the migration is
@@ -55,7 +56,7 @@ function rejects(m: MigrationSession, sent: Sent, status: TdxStatus, fatal = tru
   expect(m.dtd.lifecycle.kind).to.equal(fatal ? "import-failed" : "importing");
 }
 
-describe("bad input at the leaf level", () => {
+describeEachBackend("bad input at the leaf level", () => {
   it("a flipped ciphertext bit: TDX_INVALID_PAGE_MAC", () => {
     const { m, before, pre } = begin();
     const i = importUntilMem(m, pre);

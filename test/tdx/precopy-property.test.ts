@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { GuestWorkload, PAGE_SIZE, tdStateDigest, TDX_STATUS } from "../../orchestrator/tdx/index.js";
 import { expectStatus, MigrationSession, type Sent } from "./harness.js";
+import { describeEachBackend } from "./codec-backends.js";
 
 /** A small deterministic PRNG for the schedule (independent of the guest's). */
 function prng(seed: number): (n: number) => number {
@@ -13,7 +14,7 @@ function prng(seed: number): (n: number) => number {
   };
 }
 
-describe("pre-copy under random interleavings of guest writes and export", () => {
+describeEachBackend("pre-copy under random interleavings of guest writes and export", () => {
   for (let seed = 1; seed <= 12; seed++) {
     it(`loses no write (schedule ${seed})`, () => {
       const rnd = prng(seed);

@@ -11,8 +11,9 @@ import {
   TDX_STATUS,
 } from "../../orchestrator/tdx/index.js";
 import { expectStatus, MigrationSession, type Sent } from "./harness.js";
+import { describeEachBackend } from "./codec-backends.js";
 
-describe("export → import round trip", () => {
+describeEachBackend("export → import round trip", () => {
   it("moves a running TD: memory, vCPU and TD state equal the source's at pause, with the guest writing during pre-copy", () => {
     const m = new MigrationSession({ memoryPages: 256, vcpus: 3, streams: 2 });
     m.setup();

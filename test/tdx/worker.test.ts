@@ -2,6 +2,7 @@ import { Worker } from "node:worker_threads";
 import { expect } from "chai";
 import { GuestWorkload, PAGE_SIZE, tdStateDigest, TDX_STATUS, type MigStreamContext, type TdSharedHandle, type TdxStatus } from "../../orchestrator/tdx/index.js";
 import { expectStatus, MigrationSession, type Sent } from "./harness.js";
+import { describeEachBackend } from "./codec-backends.js";
 
 /** A worker running memory leaves, with a promise per request. */
 class LeafWorker {
@@ -48,7 +49,7 @@ class LeafWorker {
   }
 }
 
-describe("memory leaves in worker threads", function () {
+describeEachBackend("memory leaves in worker threads", function () {
   this.timeout(30_000);
 
   it("export on two source workers and import on two destination workers, the guest writing meanwhile", async () => {

@@ -93,26 +93,26 @@ export class AllocationRegistryClient {
   }
 
   async allocation(id: bigint): Promise<Allocation> {
-    const a = await readWithRetry(this.#chain, "AllocationRegistry.allocation", () => this.contract.allocation(id));
+    const a = await readWithRetry(this.#chain, this.contract, "AllocationRegistry.allocation", () => this.contract.allocation(id));
     return toAllocation(a);
   }
 
   async currentPlacement(tvmId: string): Promise<{ host: string; allocationId: bigint }> {
-    const [host, allocationId] = await readWithRetry(this.#chain, "AllocationRegistry.currentPlacement", () => this.contract.currentPlacement(tvmId));
+    const [host, allocationId] = await readWithRetry(this.#chain, this.contract, "AllocationRegistry.currentPlacement", () => this.contract.currentPlacement(tvmId));
     return { host, allocationId };
   }
 
   liveAllocation(tvmId: string): Promise<bigint> {
-    return readWithRetry(this.#chain, "AllocationRegistry.liveAllocation", () => this.contract.liveAllocation(tvmId));
+    return readWithRetry(this.#chain, this.contract, "AllocationRegistry.liveAllocation", () => this.contract.liveAllocation(tvmId));
   }
 
   async history(tvmId: string, offset = 0n, limit = 100n): Promise<Allocation[]> {
-    const page = await readWithRetry(this.#chain, "AllocationRegistry.allocationHistory", () => this.contract.allocationHistory(tvmId, offset, limit));
+    const page = await readWithRetry(this.#chain, this.contract, "AllocationRegistry.allocationHistory", () => this.contract.allocationHistory(tvmId, offset, limit));
     return page.map(toAllocation);
   }
 
   async mirrored(sourceChainId: bigint, sourceAllocationId: bigint): Promise<(MirrorRecord & { recordedBy: string; recordedAt: number }) | undefined> {
-    const m = await readWithRetry(this.#chain, "AllocationRegistry.mirroredAllocation", () => this.contract.mirroredAllocation(sourceChainId, sourceAllocationId));
+    const m = await readWithRetry(this.#chain, this.contract, "AllocationRegistry.mirroredAllocation", () => this.contract.mirroredAllocation(sourceChainId, sourceAllocationId));
     if (m.record.sourceChainId === 0n) return undefined;
     const r = m.record;
     return {
@@ -130,7 +130,7 @@ export class AllocationRegistryClient {
   }
 
   balanceOf(account: string): Promise<bigint> {
-    return readWithRetry(this.#chain, "AllocationRegistry.balanceOf", () => this.contract.balanceOf(account));
+    return readWithRetry(this.#chain, this.contract, "AllocationRegistry.balanceOf", () => this.contract.balanceOf(account));
   }
 }
 

@@ -52,7 +52,7 @@ export class HostRegistryClient {
   }
 
   async hostInfo(address: string): Promise<HostInfo> {
-    const h = await readWithRetry(this.#chain, "HostRegistry.hostInfo", () => this.contract.hostInfo(address));
+    const h = await readWithRetry(this.#chain, this.contract, "HostRegistry.hostInfo", () => this.contract.hostInfo(address));
     return {
       address,
       state: HOST_STATES[Number(h.state)] ?? "Unregistered",
@@ -68,11 +68,11 @@ export class HostRegistryClient {
   }
 
   isActive(address: string): Promise<boolean> {
-    return readWithRetry(this.#chain, "HostRegistry.isActive", () => this.contract.isActive(address));
+    return readWithRetry(this.#chain, this.contract, "HostRegistry.isActive", () => this.contract.isActive(address));
   }
 
   minStake(): Promise<bigint> {
-    return readWithRetry(this.#chain, "HostRegistry.minStake", () => this.contract.minStake());
+    return readWithRetry(this.#chain, this.contract, "HostRegistry.minStake", () => this.contract.minStake());
   }
 
   register(p: HostPublication, stakeWei: bigint): Promise<TxReport> {

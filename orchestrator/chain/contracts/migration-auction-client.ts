@@ -158,7 +158,7 @@ export class MigrationAuctionClient {
   }
 
   async info(auctionId: bigint): Promise<AuctionInfo> {
-    const a = await readWithRetry(this.#chain, "MigrationAuction.auctionInfo", () => this.contract.auctionInfo(auctionId));
+    const a = await readWithRetry(this.#chain, this.contract, "MigrationAuction.auctionInfo", () => this.contract.auctionInfo(auctionId));
     return {
       auctionId,
       state: AUCTION_STATES[Number(a.state)] ?? "None",
@@ -180,21 +180,21 @@ export class MigrationAuctionClient {
   }
 
   async bid(auctionId: bigint, bidder: string): Promise<BidInfo> {
-    const b = await readWithRetry(this.#chain, "MigrationAuction.bidInfo", () => this.contract.bidInfo(auctionId, bidder));
+    const b = await readWithRetry(this.#chain, this.contract, "MigrationAuction.bidInfo", () => this.contract.bidInfo(auctionId, bidder));
     return { status: BID_STATUSES[Number(b.status)] ?? "None", commitment: b.commitment, price: b.price, capacity: Number(b.capacity) };
   }
 
   async state(auctionId: bigint): Promise<AuctionStateName> {
-    const s = await readWithRetry(this.#chain, "MigrationAuction.state", () => this.contract.state(auctionId));
+    const s = await readWithRetry(this.#chain, this.contract, "MigrationAuction.state", () => this.contract.state(auctionId));
     return AUCTION_STATES[Number(s)] ?? "None";
   }
 
   balanceOf(account: string): Promise<bigint> {
-    return readWithRetry(this.#chain, "MigrationAuction.balanceOf", () => this.contract.balanceOf(account));
+    return readWithRetry(this.#chain, this.contract, "MigrationAuction.balanceOf", () => this.contract.balanceOf(account));
   }
 
   auctionCount(): Promise<bigint> {
-    return readWithRetry(this.#chain, "MigrationAuction.auctionCount", () => this.contract.auctionCount());
+    return readWithRetry(this.#chain, this.contract, "MigrationAuction.auctionCount", () => this.contract.auctionCount());
   }
 
   #events(report: TxReport): { name: string; args: Record<string, unknown> & unknown[] }[] {

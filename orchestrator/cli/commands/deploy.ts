@@ -7,15 +7,15 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { id, JsonRpcProvider, Network, type Signer, type Wallet } from "ethers";
+import { id, JsonRpcProvider, Network, type Signer } from "ethers";
 import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 import { connectChain } from "../../chain/index.js";
 import { loadWithBindings } from "../../demo/load-suite.js";
 import { checkSuiteParameters, deploySuiteWithIgnition, MODULE_ID } from "../../chain/ignition/deploy-suite-module.js";
-import { readPassword, unlockKeystore } from "../../keystore/index.js";
 import { CliArgumentError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { fields, printJson } from "./output.js";
+import { walletOf } from "./signer-options.js";
 
 export interface DeployOptions {
   rpc: string;
@@ -32,12 +32,6 @@ export interface DeployOptions {
 }
 
 export async function run(options: DeployOptions, io: CliIo): Promise<number> {
-  if (options.keystore === undefined && (options.passwordEnv !== undefined || options.passwordFile !== undefined)) {
-    throw new CliArgumentError("--password-env/--password-file need --keystore");
-  }
-  if (options.keystore !== undefined && (options.passwordEnv === undefined) === (options.passwordFile === undefined)) {
-    throw new CliArgumentError("--keystore needs exactly one of --password-env <VAR> or --password-file <file>");
-  }
   const fromFile = options.parameters !== undefined ? await readParameters(options.parameters) : {};
   const wallet = await walletOf(options);
   const mirrorRecorders = options.mirrorRecorder ?? [];
@@ -51,6 +45,8 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   };
   const chain = await connectChain({ rpcUrl: options.rpc, confirmations: 1, pollIntervalMs: 500, rpcRetries: 2 });
   try {
+    // Recorded so that log scans start at the deployment, not at block 0 (public RPCs refuse long ranges).
+    const deploymentBlock = await chain.provider.getBlockNumber();
     const suite = await deploySuiteWithIgnition({
       rpcUrl: options.rpc,
       chainId: chain.chainId,
@@ -70,6 +66,7 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
     }
     const deployment = {
       chainId: chain.chainId.toString(),
+      deploymentBlock,
       hostRegistry: suite.hostRegistry,
       migrationAuction: suite.migrationAuction,
       allocationRegistry: suite.allocationRegistry,
@@ -95,12 +92,6 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   } finally {
     chain.close();
   }
-}
-
-async function walletOf(options: DeployOptions): Promise<Wallet | undefined> {
-  if (options.keystore === undefined) return undefined;
-  const password = await readPassword(options.passwordEnv !== undefined ? { kind: "env", name: options.passwordEnv } : { kind: "file", path: options.passwordFile! });
-  return unlockKeystore(options.keystore, password);
 }
 
 async function grantMirrorRecorders(deployer: Signer, allocationRegistry: string, recorders: readonly string[]): Promise<void> {

@@ -25,6 +25,7 @@ export async function run(options: HostTargetOptions & { json?: boolean }, io: C
       ["migrations in flight", s.migrationsInFlight],
       ["journal", `${s.journal.dir} (${s.journal.fromSnapshot} entries from the snapshot, ${s.journal.fromLog} from the log${s.journal.tornTail ? ", torn tail cut" : ""})`],
       ...(s.mirrorChainId !== undefined ? [["mirror chain id", s.mirrorChainId] as const] : []),
+      ["crypto backend", `${s.crypto.backend} (asked: ${s.crypto.requested}${s.crypto.fallbackReason !== undefined ? `; ${s.crypto.fallbackReason}` : ""})`],
     ]),
   );
   return 0;
