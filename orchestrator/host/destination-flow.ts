@@ -269,6 +269,11 @@ export function mirrorDeps(ctx: HostContext): MirrorDeps {
   return { mirror: ctx.mirror!, journal: ctx.journal, logger: ctx.logger.child({ role: "destination" }), signal: ctx.signal };
 }
 
+/** Whether this host won an allocation whose stream (by engine migration id) it is waiting for. */
+export function awaitsStream(ctx: HostContext, engineId: string): boolean {
+  return ctx.imports.has(engineId);
+}
+
 /**
  * Whether an incoming stream (by engine migration id) is for a migration this host agreed to: an allocation it won
  * (awaited in `imports`, memory reserved by the capacity accounting) whose session key with that migration's source

@@ -31,7 +31,7 @@ import { deferred, pollUntil } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
 import { pendingMirrors, recordUntilLanded } from "./mirror-settlement.js";
-import { abortOnChain, biddingOf, mirrorDeps, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest, streamAdmission } from "./destination-flow.js";
+import { abortOnChain, biddingOf, mirrorDeps, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest, awaitsStream, streamAdmission } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
 import { engineMigrationId } from "./peer-messages.js";
 import { Peers, type InboundMessage } from "./peers.js";
@@ -214,7 +214,9 @@ export class Host {
         // installed; the TD size is the one its capacity accounting reserved. The stream may arrive a moment
         // before this side has installed the key its fresh session just agreed: wait for it, within the
         // stream's handshake deadline.
-        key: (req) => pollUntil(() => streamAdmission(context, req.migrationId), { intervalMs: 20, timeoutMs: 5_000 }),
+        // A stranger's id (no request this host acknowledged) is refused at once, without waiting.
+        key: (req) => (awaitsStream(context, req.migrationId) ? pollUntil(() => streamAdmission(context, req.migrationId), { intervalMs: 20, timeoutMs: 5_000 }) : undefined),
+        onRefused: (reason) => context.metrics.streamRefusedTotal.inc({ reason }),
         onStateChange: (migrationId, state) => {
           if (state.phase === "aborted") context.imports.get(migrationId)?.reject(new Error(`import aborted: ${state.status} ${state.reason}`));
         },

@@ -21,6 +21,8 @@ export interface HostMetrics {
   gasUsedTotal: Counter;
   /** RPC errors that were retried. */
   rpcRetriesTotal: Counter;
+  /** Migration stream connections refused before admission, by reason. */
+  streamRefusedTotal: Counter;
   /** TDs running on this host, and free TVM slots. */
   tdsRunning: Gauge;
   freeSlots: Gauge;
@@ -45,6 +47,7 @@ export function createHostMetrics(registry = new MetricsRegistry()): HostMetrics
     transactionsTotal: registry.counter("tvmx_transactions_total", "Transactions sent, by method and outcome.", ["method", "outcome"]),
     gasUsedTotal: registry.counter("tvmx_gas_used_total", "Gas used by mined transactions, by method.", ["method"]),
     rpcRetriesTotal: registry.counter("tvmx_rpc_retries_total", "RPC calls retried after a transient error.", ["chain"]),
+    streamRefusedTotal: registry.counter("tvmx_stream_refused_total", "Migration stream connections refused before admission, by reason.", ["reason"]),
     tdsRunning: registry.gauge("tvmx_tds_running", "Trust domains running on this host."),
     freeSlots: registry.gauge("tvmx_free_tvm_slots", "Free TVM slots on this host."),
     migrationsInFlight: registry.gauge("tvmx_migrations_in_flight", "Migrations in progress, by role.", ["role"]),

@@ -17,7 +17,7 @@ import { BufferPool } from "./buffer-pool.js";
 import { expectHello } from "./connect.js";
 import { deferred, type Deferred } from "../util/index.js";
 import { ConnectionClosedError, MigrationAbortedError, MigrationError } from "./errors.js";
-import { FRAME_TYPE } from "./frame.js";
+import { FRAME_TYPE, MAX_FRAME_BYTES } from "./frame.js";
 import { FramedConnection } from "./framed-connection.js";
 import { ImportSession } from "./import-session.js";
 import type { CompletedImport, ImportOutcome, KeyProvider } from "./import-session.js";
@@ -61,6 +61,12 @@ export interface ListenIncomingOptions {
   inlineImportPages?: number;
   /** Deadline from accept for the whole handshake (HELLO received and admitted; default 10 s): not an idle timer. */
   helloTimeoutMs?: number;
+  /** Connections still in their handshake at once; more are closed at accept (default 64). */
+  maxPendingHandshakes?: number;
+  /** Of those, from one remote address (default 32: a source's 16 streams and its recovery, twice over). */
+  maxPendingPerAddress?: number;
+  /** Every refused connection, by its reason (a metric counts them; the log says only some). */
+  onRefused?: (reason: RejectReason | "too-many-pending") => void;
   /** Every state change of every import session, e.g. to check the TD never runs before commit. */
   onStateChange?: (migrationId: string, state: DestinationState, td: TrustDomain | undefined) => void;
 }
@@ -83,6 +89,13 @@ interface Admitted {
 
 /** How many finished migrations the listener remembers for RECOVER. */
 const OUTCOMES_KEPT = 256;
+
+/**
+ * Until a connection is authenticated it may send one small frame (a HELLO is about 400 bytes) and have little
+ * queued: a stranger cannot make the destination buffer a 4 MiB frame. Admitted streams get the engine's limits.
+ */
+const HANDSHAKE_LIMITS = { maxFrameBytes: 4096, highWaterBytes: 16 * 1024 };
+const STREAM_LIMITS = { maxFrameBytes: MAX_FRAME_BYTES, highWaterBytes: 8 * 1024 * 1024 };
 
 export async function listenIncoming(options: ListenIncomingOptions): Promise<IncomingListener> {
   const log = (options.logger ?? nullLogger).child({ component: "migration-listener" });
@@ -167,6 +180,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
   };
 
   const refuse = async (conn: FramedConnection, reason: RejectReason, message: string, code?: ErrorCode, extra: Record<string, unknown> = {}): Promise<undefined> => {
+    options.onRefused?.(reason);
     log.warn("refused a stream connection", { reason, remote: conn.socket.remoteAddress, ...(code ? { code } : {}), ...extra });
     const reject: RejectMessage = { reason, message, ...(code ? { code: resultCodeOf(code) } : {}) };
     await conn.sendJson(FRAME_TYPE.REJECT, reject).catch(() => undefined);
@@ -224,10 +238,34 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     return { hello, key: admission.key, memoryBytes: admission.memoryBytes ?? hello.memoryBytes };
   };
 
+  /** Connections in their handshake, in total and by remote address. */
+  let pendingTotal = 0;
+  const pendingByAddress = new Map<string, number>();
+  const maxPending = options.maxPendingHandshakes ?? 64;
+  const maxPendingPerAddress = options.maxPendingPerAddress ?? 32;
+
   const onConnection = async (socket: Socket): Promise<void> => {
+    const address = socket.remoteAddress ?? "unknown";
+    const fromAddress = pendingByAddress.get(address) ?? 0;
+    if (pendingTotal >= maxPending || fromAddress >= maxPendingPerAddress) {
+      // Refused before a byte is read or a buffer is made: no CHALLENGE, no frame decoder.
+      options.onRefused?.("too-many-pending");
+      log.warn("refused a stream connection", { reason: "too-many-pending", remote: address, pendingTotal, fromAddress });
+      socket.destroy();
+      return;
+    }
+    pendingTotal++;
+    pendingByAddress.set(address, fromAddress + 1);
+    const donePending = (): void => {
+      pendingTotal--;
+      const left = (pendingByAddress.get(address) ?? 1) - 1;
+      if (left === 0) pendingByAddress.delete(address);
+      else pendingByAddress.set(address, left);
+    };
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     const conn = new FramedConnection(socket, { label: "incoming", allocate: (n) => buffers.take(n) });
+    conn.setReceiveLimits(HANDSHAKE_LIMITS);
     // An absolute deadline from accept: a slow client cannot stretch the handshake by trickling bytes.
     const timer = setTimeout(() => conn.destroy(), options.helloTimeoutMs ?? 10_000);
     let admitted: Admitted | undefined;
@@ -240,8 +278,10 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       return;
     } finally {
       clearTimeout(timer);
+      donePending();
     }
     if (!admitted) return;
+    conn.setReceiveLimits(STREAM_LIMITS);
     const hello = admitted.hello;
     if (active.has(hello.migrationId) || outcomes.has(hello.migrationId)) {
       await refuse(conn, "busy", "this migration id is already in use");

@@ -89,7 +89,7 @@ export type PayloadAllocator = (n: number) => Buffer;
 const freshPayload: PayloadAllocator = (n) => Buffer.allocUnsafeSlow(n);
 
 export class FrameDecoder {
-  readonly #max: number;
+  #max: number;
   readonly #allocate: PayloadAllocator;
   readonly #chunks: Buffer[] = [];
   #buffered = 0;
@@ -105,6 +105,11 @@ export class FrameDecoder {
 
   get bufferedBytes(): number {
     return this.#buffered;
+  }
+
+  /** The largest frame accepted from now on (e.g. raised once a connection is authenticated). */
+  set maxFrameBytes(n: number) {
+    this.#max = n;
   }
 
   /** Appends a chunk and returns every frame it completes. After an error the decoder stays failed. */

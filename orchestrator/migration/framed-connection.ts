@@ -27,7 +27,7 @@ export class FramedConnection {
   readonly label: string;
   readonly #decoder: FrameDecoder;
   readonly #maxFrameBytes: number;
-  readonly #highWater: number;
+  #highWater: number;
   readonly #queue: Frame[] = [];
   #queuedBytes = 0;
   #queueHead = 0;
@@ -74,6 +74,23 @@ export class FramedConnection {
   get isOpen(): boolean {
     return this.#closedError === undefined;
   }
+  /**
+   * Changes the largest frame received and the receive queue's high-water mark from now on (what this side may
+   * send is unchanged): a listener keeps both small until a connection is authenticated, so a stranger cannot make
+   * it buffer megabytes.
+   */
+  setReceiveLimits(limits: { maxFrameBytes: number; highWaterBytes: number }): void {
+    this.#decoder.maxFrameBytes = limits.maxFrameBytes;
+    this.#highWater = limits.highWaterBytes;
+    if (this.#paused && this.#queuedBytes <= this.#highWater / 2) {
+      this.#paused = false;
+      this.socket.resume();
+    } else if (!this.#paused && this.#queuedBytes > this.#highWater) {
+      this.#paused = true;
+      this.socket.pause();
+    }
+  }
+
   /** Resolves when the socket has closed (for any reason). */
   get closed(): Promise<void> {
     return this.#closed;

@@ -12,7 +12,7 @@ import { FRAME_TYPE } from "../../orchestrator/migration/frame.js";
 import { FramedConnection, frameJson } from "../../orchestrator/migration/framed-connection.js";
 import { decodeHello, decodeReject } from "../../orchestrator/migration/control-messages.js";
 import { tdMemoryDigest, TDX_STATUS } from "../../orchestrator/tdx/index.js";
-import { destinationListener, makeHosts, MiB, rejectionOf, runningTd, startPools, stopPools } from "./fixtures/setup.js";
+import { answerChallenge, destinationListener, makeHosts, MiB, rejectionOf, runningTd, startPools, stopPools } from "./fixtures/setup.js";
 import type { Pools } from "./fixtures/setup.js";
 
 async function connectTo(port: number): Promise<FramedConnection> {
@@ -22,7 +22,7 @@ async function connectTo(port: number): Promise<FramedConnection> {
 }
 
 const hello = {
-  protocol: { min: 1, max: 1 },
+  protocol: { min: 2, max: 2 },
   migrationId: "00112233445566778899aabbccddeeff",
   streamIndex: 0,
   streamCount: 1,
@@ -45,7 +45,7 @@ describe("migration sessions: protocol edges", function () {
     const { listener } = await destinationListener(hosts, { pool: pools!.destination });
     try {
       const conn = await connectTo(listener.port);
-      await conn.sendJson(FRAME_TYPE.HELLO, { ...hello, protocol: { min: 9, max: 9 } });
+      await answerChallenge(conn, { ...hello, protocol: { min: 9, max: 9 } }, hosts.key);
       const answer = await conn.receive();
       expect(answer.type).to.equal(FRAME_TYPE.REJECT);
       expect(decodeReject(frameJson(answer)).reason).to.equal("version-mismatch");
@@ -59,6 +59,7 @@ describe("migration sessions: protocol edges", function () {
     // A destination that speaks another engine protocol version.
     const server = createServer((socket: Socket) => {
       const conn = new FramedConnection(socket);
+      void conn.sendJson(FRAME_TYPE.CHALLENGE, { nonce: "ab".repeat(32) });
       void conn.receive().then(async (frame) => {
         decodeHello(frameJson(frame));
         await conn.sendJson(FRAME_TYPE.REJECT, { reason: "version-mismatch", message: "supported 2..2" });
@@ -88,12 +89,14 @@ describe("migration sessions: protocol edges", function () {
     const { listener } = await destinationListener(hosts, { pool: pools!.destination });
     try {
       const bad = await connectTo(listener.port);
+      expect((await bad.receive()).type).to.equal(FRAME_TYPE.CHALLENGE);
       await bad.sendJson(FRAME_TYPE.HELLO, { ...hello, migrationId: "not hex" });
       const answer = await bad.receive();
       expect(decodeReject(frameJson(answer)).reason).to.equal("bad-hello");
       // An oversized frame header: the listener closes the connection.
       const socket = connect(listener.port, "127.0.0.1");
       await once(socket, "connect");
+      socket.resume(); // drop the CHALLENGE: a paused socket would not report the close
       socket.write(Buffer.from([0xff, 0xff, 0xff, 0x7f, FRAME_TYPE.HELLO]));
       await once(socket, "close");
       // A real migration still goes through.
