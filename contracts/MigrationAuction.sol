@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.34;
 
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
@@ -22,7 +23,14 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// AllocationRegistry (Finalized) or to the source's balance (Cancelled, Failed); a bond either returns to its
 /// bidder (revealed, or auction cancelled) or is burned (never revealed, sent to {BURN_ADDRESS}); a balance is paid by
 /// {withdraw} and zeroed before the transfer. Every status change of a bid happens before its transfer.
-contract MigrationAuction is IMigrationAuction, EIP712 {
+///
+/// Bounded terms: the source chooses the deadlines and the bond, and a bidder risks its bond on them, so they are
+/// bounded here, not only checked by the bidder's client. A commit phase of at least `minCommitWindow` seconds from
+/// the opening block, a reveal phase of at least `minRevealWindow` seconds, a bond at most the reserve and at most
+/// the admin's `maxBond`. The minimums are admin parameters that can never go below floors fixed at deploy: the
+/// production deployment fixes them at {SLOT_SAFE_WINDOW} (three 12 s slots), local chains that mine on demand
+/// lower them explicitly.
+contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
     using SealedBid for uint256;
 
     /// @notice EIP-712 type of the admission ticket the source signs for each acknowledging host.
@@ -33,6 +41,17 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
     uint96 private constant _NO_PRICE = type(uint96).max;
 
     uint256 private constant _GWEI = 1 gwei;
+
+    /// @notice A window that holds on a chain with 12 s slots: three slots. Block timestamps there are slot times,
+    /// so a phase of 36 s contains at least three block times, and at least two of them come after a block the
+    /// bidder has seen in the phase (or the opening block): a transaction sent on seeing one block lands in the
+    /// next even when one proposer misses its slot. The production deployment uses it as the floor of both minimum
+    /// windows.
+    uint32 public constant SLOT_SAFE_WINDOW = 36;
+
+    /// @notice Highest value the admin may give a minimum window (one day), so that raising the minimums cannot
+    /// freeze the market.
+    uint32 public constant MAX_WINDOW_MINIMUM = 1 days;
 
     /// @notice Where every forfeited bond goes: an address nobody holds a key to. A bond is forfeited when its bid
     /// is never revealed; the chain cannot tell whether the bidder withheld it or was kept from revealing, and the
@@ -82,30 +101,53 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
     IHostRegistry private immutable _hostRegistry;
     IAllocationRegistry private immutable _allocationRegistry;
 
+    /// @dev Floors of the minimum windows, fixed at deploy.
+    uint32 private immutable _commitWindowFloor;
+    uint32 private immutable _revealWindowFloor;
+
+    /// @dev One slot: auctionCount 8 + minCommitWindow 4 + minRevealWindow 4 + maxBond 12 = 28 bytes. {openAuction}
+    /// reads the limits and increments the count in the same slot, so the bounds cost no extra cold read.
     uint64 private _auctionCount;
+    uint32 private _minCommitWindow;
+    uint32 private _minRevealWindow;
+    uint96 private _maxBond;
     mapping(AuctionId auctionId => AuctionRecord) private _auctions;
     /// @dev One packed slot per bidder, see {SealedBid}.
     mapping(AuctionId auctionId => mapping(address bidder => uint256 packedBid)) private _bids;
     mapping(bytes32 tvmId => AuctionId) private _liveAuction;
     mapping(address account => uint256) private _balances;
 
+    /// @param admin Receives DEFAULT_ADMIN_ROLE, which sets the {AuctionLimits}.
     /// @param hostRegistry_ Registry whose active hosts may bid.
     /// @param allocationRegistry_ Registry that records the allocations (it must grant this contract its
     /// ALLOCATOR_ROLE).
-    constructor(IHostRegistry hostRegistry_, IAllocationRegistry allocationRegistry_) EIP712("MigrationAuction", "1") {
+    /// @param commitWindowFloor Least value the minimum commit window may ever take, and its initial value.
+    /// @param revealWindowFloor Least value the minimum reveal window may ever take, and its initial value.
+    /// @param maxBond Initial cap on bonds, in wei.
+    constructor(
+        address admin,
+        IHostRegistry hostRegistry_,
+        IAllocationRegistry allocationRegistry_,
+        uint32 commitWindowFloor,
+        uint32 revealWindowFloor,
+        uint96 maxBond
+    ) EIP712("MigrationAuction", "1") {
+        if (commitWindowFloor == 0 || revealWindowFloor == 0) {
+            revert MigrationAuctionInvalidLimits(
+                commitWindowFloor, revealWindowFloor, commitWindowFloor, revealWindowFloor, MAX_WINDOW_MINIMUM
+            );
+        }
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _hostRegistry = hostRegistry_;
         _allocationRegistry = allocationRegistry_;
+        _commitWindowFloor = commitWindowFloor;
+        _revealWindowFloor = revealWindowFloor;
+        _setAuctionLimits(AuctionLimits(commitWindowFloor, revealWindowFloor, maxBond));
     }
 
     /// @inheritdoc IMigrationAuction
     function openAuction(AuctionParams calldata params) external payable returns (AuctionId auctionId) {
-        if (
-            block.timestamp >= params.commitDeadline || params.commitDeadline >= params.revealDeadline
-        ) revert MigrationAuctionInvalidDeadlines(params.commitDeadline, params.revealDeadline, block.timestamp);
-        // The reserve must stay below the sentinel so that every valid price ranks before "no price".
-        if (msg.value == 0 || msg.value >= _NO_PRICE) revert MigrationAuctionInvalidReserve(msg.value);
-        uint96 bond = params.bond;
-        if (bond % _GWEI != 0 || bond / _GWEI > type(uint48).max) revert MigrationAuctionInvalidBond(bond);
+        _requireBoundedTerms(params.commitDeadline, params.revealDeadline, params.bond);
         bytes32 tvmId = params.tvmId;
         AuctionId live = _liveAuction[tvmId];
         if (AuctionId.unwrap(live) != 0) revert MigrationAuctionTvmInAuction(tvmId, live);
@@ -128,7 +170,7 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         a.commitDeadline = params.commitDeadline;
         a.revealDeadline = params.revealDeadline;
         a.reserve = uint96(msg.value);
-        a.bondGwei = uint48(bond / _GWEI);
+        a.bondGwei = uint48(params.bond / _GWEI);
         a.outcome = Outcome.Open;
         a.bestPrice = _NO_PRICE;
         a.secondPrice = _NO_PRICE;
@@ -294,6 +336,11 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
     }
 
     /// @inheritdoc IMigrationAuction
+    function setAuctionLimits(AuctionLimits calldata limits) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setAuctionLimits(limits);
+    }
+
+    /// @inheritdoc IMigrationAuction
     function state(AuctionId auctionId) external view returns (AuctionState) {
         return _state(_auctions[auctionId]);
     }
@@ -360,6 +407,16 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
     }
 
     /// @inheritdoc IMigrationAuction
+    function auctionLimits() external view returns (AuctionLimits memory) {
+        return AuctionLimits(_minCommitWindow, _minRevealWindow, _maxBond);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function windowFloors() external view returns (uint32 commitFloor, uint32 revealFloor) {
+        return (_commitWindowFloor, _revealWindowFloor);
+    }
+
+    /// @inheritdoc IMigrationAuction
     function hostRegistry() external view returns (address) {
         return address(_hostRegistry);
     }
@@ -395,6 +452,53 @@ contract MigrationAuction is IMigrationAuction, EIP712 {
         if (!TcbLevel.meets(teeTcbSvn, tdxModuleVersion, a.minTeeTcbSvn, a.minTdxModuleVersion)) {
             revert MigrationAuctionTcbBelowRequirement(auctionId, bidder, teeTcbSvn, tdxModuleVersion);
         }
+    }
+
+    /// @dev The terms of a new auction keep within the deadlines' order and the {AuctionLimits}, and the reserve
+    /// (`msg.value`) fits below the sentinel.
+    function _requireBoundedTerms(uint48 commitDeadline, uint48 revealDeadline, uint96 bond) private view {
+        if (block.timestamp >= commitDeadline || commitDeadline >= revealDeadline) {
+            revert MigrationAuctionInvalidDeadlines(commitDeadline, revealDeadline, block.timestamp);
+        }
+        // One read of the slot that also holds the auction count ({openAuction} increments it next).
+        (uint32 minCommitWindow, uint32 minRevealWindow, uint96 maxBond) =
+            (_minCommitWindow, _minRevealWindow, _maxBond);
+        unchecked {
+            // Both differences are positive: checked just above.
+            uint256 commitWindow = commitDeadline - block.timestamp;
+            if (commitWindow < minCommitWindow) {
+                revert MigrationAuctionCommitWindowTooShort(commitWindow, minCommitWindow);
+            }
+            uint256 revealWindow = revealDeadline - commitDeadline;
+            if (revealWindow < minRevealWindow) {
+                revert MigrationAuctionRevealWindowTooShort(revealWindow, minRevealWindow);
+            }
+        }
+        // The reserve must stay below the sentinel so that every valid price ranks before "no price".
+        if (msg.value == 0 || msg.value >= _NO_PRICE) revert MigrationAuctionInvalidReserve(msg.value);
+        if (bond % _GWEI != 0 || bond / _GWEI > type(uint48).max) revert MigrationAuctionInvalidBond(bond);
+        // A bond above the reserve makes a bid riskier than the migration is worth; the cap bounds what any source
+        // can ask of every bidder.
+        if (bond > msg.value) revert MigrationAuctionBondAboveReserve(bond, msg.value);
+        if (bond > maxBond) revert MigrationAuctionBondAboveCap(bond, maxBond);
+    }
+
+    function _setAuctionLimits(AuctionLimits memory limits) private {
+        uint32 commitFloor = _commitWindowFloor;
+        uint32 revealFloor = _revealWindowFloor;
+        if (
+            limits.minCommitWindow < commitFloor || limits.minRevealWindow < revealFloor
+                || limits.minCommitWindow > MAX_WINDOW_MINIMUM || limits.minRevealWindow > MAX_WINDOW_MINIMUM
+        ) {
+            revert MigrationAuctionInvalidLimits(
+                limits.minCommitWindow, limits.minRevealWindow, commitFloor, revealFloor, MAX_WINDOW_MINIMUM
+            );
+        }
+        AuctionLimits memory previous = AuctionLimits(_minCommitWindow, _minRevealWindow, _maxBond);
+        _minCommitWindow = limits.minCommitWindow;
+        _minRevealWindow = limits.minRevealWindow;
+        _maxBond = limits.maxBond;
+        emit AuctionLimitsChanged(previous, limits);
     }
 
     function _bond(AuctionRecord storage a) private view returns (uint96) {

@@ -103,6 +103,18 @@ interface IMigrationAuction {
         uint96 bond;
     }
 
+    /// @notice Bounds on the terms a source may set, so that a bidder can always commit and reveal in time and never
+    /// posts more than the market allows. Set at deploy and by the admin ({setAuctionLimits}); the minimum windows
+    /// can never go below the floors fixed at deploy ({windowFloors}).
+    /// @param minCommitWindow Least seconds from the opening block to the commit deadline.
+    /// @param minRevealWindow Least seconds from the commit deadline to the reveal deadline.
+    /// @param maxBond Largest bond, in wei (a bond is also at most the auction's reserve).
+    struct AuctionLimits {
+        uint32 minCommitWindow;
+        uint32 minRevealWindow;
+        uint96 maxBond;
+    }
+
     /// @notice Everything known about an auction.
     /// @param state Lifecycle state at the time of the call.
     /// @param source The host that opened the auction and deposited the reserve.
@@ -190,11 +202,32 @@ interface IMigrationAuction {
     /// @notice Emitted when `account` withdraws `amount` wei.
     event Withdrawn(address indexed account, uint256 amount);
 
+    /// @notice Emitted when the admin changes the bounds on auction terms (and once at deployment).
+    event AuctionLimitsChanged(AuctionLimits previous, AuctionLimits current);
+
     /// @notice Auction `auctionId` is in state `current`, the operation needs `expected`.
     error MigrationAuctionUnexpectedState(AuctionId auctionId, AuctionState current, AuctionState expected);
 
     /// @notice The deadlines are not `now < commitDeadline < revealDeadline`.
     error MigrationAuctionInvalidDeadlines(uint48 commitDeadline, uint48 revealDeadline, uint256 now);
+
+    /// @notice The commit phase would last `window` seconds from the opening block, less than `minimum`.
+    error MigrationAuctionCommitWindowTooShort(uint256 window, uint32 minimum);
+
+    /// @notice The reveal phase would last `window` seconds, less than `minimum`.
+    error MigrationAuctionRevealWindowTooShort(uint256 window, uint32 minimum);
+
+    /// @notice The bond `bond` exceeds the auction's reserve `reserve`.
+    error MigrationAuctionBondAboveReserve(uint96 bond, uint256 reserve);
+
+    /// @notice The bond `bond` exceeds the admin's cap `cap`.
+    error MigrationAuctionBondAboveCap(uint96 bond, uint96 cap);
+
+    /// @notice The limits would put a minimum window below its floor (`commitFloor`, `revealFloor`, fixed at
+    /// deploy) or above {MAX_WINDOW_MINIMUM} `ceiling`, or a floor is zero.
+    error MigrationAuctionInvalidLimits(
+        uint32 minCommitWindow, uint32 minRevealWindow, uint32 commitFloor, uint32 revealFloor, uint32 ceiling
+    );
 
     /// @notice The deposited reserve `reserve` is zero or does not fit in 96 bits.
     error MigrationAuctionInvalidReserve(uint256 reserve);
@@ -258,7 +291,9 @@ interface IMigrationAuction {
 
     /// @notice Opens an auction for one TVM; `msg.value` is the reserve price, held in escrow. The caller must be
     /// the TVM's current placement ({MigrationAuctionNotTvmHolder}) or, for a TVM never placed, its origin
-    /// `address(bytes20(tvmId))` ({MigrationAuctionNotTvmOrigin}).
+    /// `address(bytes20(tvmId))` ({MigrationAuctionNotTvmOrigin}). The terms must keep within {auctionLimits}: a
+    /// commit phase of at least `minCommitWindow` seconds from this block, a reveal phase of at least
+    /// `minRevealWindow` seconds, and a bond at most the reserve and at most `maxBond`.
     /// @return auctionId The new auction's id.
     function openAuction(AuctionParams calldata params) external payable returns (AuctionId auctionId);
 
@@ -316,6 +351,16 @@ interface IMigrationAuction {
 
     /// @notice The EIP-712 digest the source signs to admit `host` to auction `auctionId`.
     function admissionTicketDigest(AuctionId auctionId, address host) external view returns (bytes32);
+
+    /// @notice Sets the bounds on auction terms (DEFAULT_ADMIN_ROLE). The minimum windows must be at least the
+    /// floors ({windowFloors}) and at most {MAX_WINDOW_MINIMUM}; they apply to auctions opened afterwards.
+    function setAuctionLimits(AuctionLimits calldata limits) external;
+
+    /// @notice The bounds on auction terms in force.
+    function auctionLimits() external view returns (AuctionLimits memory);
+
+    /// @notice The least values the minimum windows may ever take, fixed at deploy.
+    function windowFloors() external view returns (uint32 commitFloor, uint32 revealFloor);
 
     /// @notice The HostRegistry consulted at commit.
     function hostRegistry() external view returns (address);

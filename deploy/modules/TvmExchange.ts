@@ -13,6 +13,13 @@ import { id } from "ethers";
  *                       roles as well; hand them over with grantRole/renounceRole if it must not)
  * - mirrorRecorder      address given MIRROR_RECORDER_ROLE, to record allocations of another chain (defaults
  *                       to the deployer)
+ * - commitWindowFloor   least seconds from an auction's opening to its commit deadline; the MigrationAuction
+ *                       admin may raise the minimum but never below this (default 36: three 12 s slots)
+ * - revealWindowFloor   the same for the reveal phase (default 36)
+ * - maxBond             largest bond a source may ask, in wei (default 1 ETH; the admin may change it)
+ *
+ * The window defaults hold on a chain with 12 s slots. Only a local chain that mines on demand may lower them
+ * (deploy/parameters/local.json and mirror.json do, to 1 s).
  *
  * The same module deploys the suite on a second chain (the destination's), where winners record their
  * allocations with AllocationRegistry.recordMirror.
@@ -24,10 +31,21 @@ export default buildModule("TvmExchange", (m) => {
   const confirmationTimeout = m.getParameter<bigint>("confirmationTimeout", 600n);
   const admin = m.getParameter("admin", deployer);
   const mirrorRecorder = m.getParameter("mirrorRecorder", deployer);
+  const commitWindowFloor = m.getParameter<bigint>("commitWindowFloor", 36n);
+  const revealWindowFloor = m.getParameter<bigint>("revealWindowFloor", 36n);
+  const maxBond = m.getParameter<bigint>("maxBond", 10n ** 18n);
 
   const hostRegistry = m.contract("HostRegistry", [deployer, minStake, withdrawalDelay]);
   const allocationRegistry = m.contract("AllocationRegistry", [deployer, hostRegistry, confirmationTimeout]);
-  const migrationAuction = m.contract("MigrationAuction", [hostRegistry, allocationRegistry]);
+  // The auction's admin (its limits) is the named admin from the start: the deployer has nothing to wire there.
+  const migrationAuction = m.contract("MigrationAuction", [
+    admin,
+    hostRegistry,
+    allocationRegistry,
+    commitWindowFloor,
+    revealWindowFloor,
+    maxBond,
+  ]);
 
   m.call(allocationRegistry, "grantRole", [id("ALLOCATOR_ROLE"), migrationAuction], { id: "GrantAllocatorRole" });
   m.call(allocationRegistry, "grantRole", [id("MIRROR_RECORDER_ROLE"), mirrorRecorder], {

@@ -94,7 +94,11 @@ export interface BiddingConfig {
 }
 
 export interface AuctionConfig {
-  /** Seconds from opening to the commit deadline, then from the commit to the reveal deadline. */
+  /**
+   * Seconds from opening to the commit deadline, then from the commit to the reveal deadline. The auction refuses
+   * windows below its minimums (MigrationAuction.auctionLimits, 36 s each in a production deployment); the
+   * defaults (60, 48) keep above them and leave bidders the `bidding` defaults' margins on a 12 s-slot chain.
+   */
   commitWindowSec: number;
   revealWindowSec: number;
   /** Bond each bidder posts, and the default reserve (maximum) price the source deposits. */
@@ -219,8 +223,8 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
   const aucRaw = r.object(raw, "auction", "", false) ?? {};
   r.noUnknownFields(aucRaw, "auction", ["commitWindowSec", "revealWindowSec", "bondWei", "defaultReservePriceWei", "ackTimeoutMs"]);
   const auction: AuctionConfig = {
-    commitWindowSec: r.integer(aucRaw, "commitWindowSec", "auction", { required: false, min: 1, max: 86_400 * 30 }) ?? 20,
-    revealWindowSec: r.integer(aucRaw, "revealWindowSec", "auction", { required: false, min: 1, max: 86_400 * 30 }) ?? 20,
+    commitWindowSec: r.integer(aucRaw, "commitWindowSec", "auction", { required: false, min: 1, max: 86_400 * 30 }) ?? 60,
+    revealWindowSec: r.integer(aucRaw, "revealWindowSec", "auction", { required: false, min: 1, max: 86_400 * 30 }) ?? 48,
     bondWei: r.wei(aucRaw, "bondWei", "auction", { required: false }) ?? 10n ** 15n,
     defaultReservePriceWei: r.wei(aucRaw, "defaultReservePriceWei", "auction", { required: false, min: 1n }) ?? 10n ** 17n,
     ackTimeoutMs: r.integer(aucRaw, "ackTimeoutMs", "auction", { required: false, min: 10, max: 600_000 }) ?? 5_000,

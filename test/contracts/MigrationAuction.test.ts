@@ -144,7 +144,7 @@ describe("MigrationAuction", () => {
       const now = BigInt(await time.latest());
       await expect(
         s.migrationAuction.connect(winner).openAuction(
-          { requestId: id("r2"), tvmId: tvmIdOf(s.source.address), configHash: id("c"), tcb: { minTeeTcbSvn: "0x" + "00".repeat(16), minTdxModuleVersion: 0 }, commitDeadline: now + 10n, revealDeadline: now + 20n, bond: 0n },
+          { requestId: id("r2"), tvmId: tvmIdOf(s.source.address), configHash: id("c"), tcb: { minTeeTcbSvn: "0x" + "00".repeat(16), minTdxModuleVersion: 0 }, commitDeadline: now + 40n, revealDeadline: now + 80n, bond: 0n },
           { value: 1n },
         ),
       ).to.emit(s.migrationAuction, "AuctionOpened");
@@ -598,6 +598,54 @@ describe("MigrationAuction", () => {
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTransferFailed")
         .withArgs(accountAddress, BOND);
       expect((await s.migrationAuction.bidInfo(s.auctionId, accountAddress)).status).to.equal(BidStatus.Revealed);
+    });
+  });
+
+  describe("auction limits", () => {
+    it("accepts terms exactly at the limits, and the admin's new limits apply to later openings", async () => {
+      const s = await loadFixture(suiteFixture);
+      const opensAt = BigInt(await time.latest()) + 10n;
+      await time.setNextBlockTimestamp(opensAt);
+      const atLimits = await openAuction(s, { commitIn: 46, revealIn: 82, bond: RESERVE, reserve: RESERVE });
+      expect((await s.migrationAuction.auctionInfo(atLimits.auctionId)).state).to.equal(AuctionState.Commit);
+      const auction = s.migrationAuction.connect(s.admin);
+      const raised = { minCommitWindow: 60n, minRevealWindow: 120n, maxBond: BOND };
+      await expect(auction.setAuctionLimits(raised))
+        .to.emit(s.migrationAuction, "AuctionLimitsChanged")
+        .withArgs([36n, 36n, 10n ** 18n], [60n, 120n, BOND]);
+      expect(await s.migrationAuction.auctionLimits()).to.deep.equal([60n, 120n, BOND]);
+      const later = tvmIdOf(s.source.address, "later");
+      await expect(openAuction(s, { tvmId: later, commitIn: 100, revealIn: 200 }))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionRevealWindowTooShort");
+      await expect(openAuction(s, { tvmId: later, commitIn: 100, revealIn: 220, bond: BOND + 10n ** 9n }))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionBondAboveCap")
+        .withArgs(BOND + 10n ** 9n, BOND);
+      const opened = await openAuction(s, { tvmId: later, commitIn: 100, revealIn: 220 });
+      expect(opened.auctionId).to.equal(2n);
+    });
+
+    it("lets only the admin set the limits, never below the floors or above one day", async () => {
+      const s = await loadFixture(suiteFixture);
+      await expect(s.migrationAuction.connect(s.source).setAuctionLimits({ minCommitWindow: 36n, minRevealWindow: 36n, maxBond: 0n }))
+        .to.be.revertedWithCustomError(s.migrationAuction, "AccessControlUnauthorizedAccount")
+        .withArgs(s.source.address, ZeroHash);
+      const auction = s.migrationAuction.connect(s.admin);
+      await expect(auction.setAuctionLimits({ minCommitWindow: 35n, minRevealWindow: 36n, maxBond: 0n }))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionInvalidLimits")
+        .withArgs(35n, 36n, 36n, 36n, 86_400n);
+      await expect(auction.setAuctionLimits({ minCommitWindow: 36n, minRevealWindow: 86_401n, maxBond: 0n }))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionInvalidLimits")
+        .withArgs(36n, 86_401n, 36n, 36n, 86_400n);
+      expect(await s.migrationAuction.windowFloors()).to.deep.equal([36n, 36n]);
+      expect(await s.migrationAuction.SLOT_SAFE_WINDOW()).to.equal(36n);
+    });
+
+    it("refuses a zero floor at deploy", async () => {
+      const s = await loadFixture(suiteFixture);
+      const factory = await ethers.getContractFactory("MigrationAuction");
+      await expect(factory.deploy(s.admin.address, s.suite.hostRegistry, s.suite.allocationRegistry, 0n, 36n, BOND))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionInvalidLimits")
+        .withArgs(0n, 36n, 0n, 36n, 86_400n);
     });
   });
 

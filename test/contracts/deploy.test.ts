@@ -20,16 +20,20 @@ describe("deployment", () => {
       [hostRegistry, ZeroHash],
       [hostRegistry, id("PAUSER_ROLE")],
       [allocationRegistry, ZeroHash],
+      [migrationAuction, ZeroHash],
     ] as const) {
       expect(await contract.hasRole(role, admin!.address)).to.equal(true);
       expect(await contract.hasRole(role, deployer!.address)).to.equal(false);
     }
+    // Without auctionLimits, the limits that hold on a chain with 12 s slots.
+    expect(await migrationAuction.windowFloors()).to.deep.equal([36n, 36n]);
+    expect(await migrationAuction.auctionLimits()).to.deep.equal([36n, 36n, 10n ** 18n]);
   });
 
   it("the Ignition module deploys and wires the suite with its parameters", async () => {
     const [deployer, , , admin] = await ethers.getSigners();
     const { hostRegistry, allocationRegistry, migrationAuction } = await connection.ignition.deploy(TvmExchange, {
-      parameters: { TvmExchange: { minStake: 5n, withdrawalDelay: 7n, confirmationTimeout: 9n, admin: admin!.address } },
+      parameters: { TvmExchange: { minStake: 5n, withdrawalDelay: 7n, confirmationTimeout: 9n, admin: admin!.address, maxBond: 11n } },
     });
     const auctionAddress = await migrationAuction.getAddress();
     expect(await allocationRegistry.getFunction("hasRole")(id("ALLOCATOR_ROLE"), auctionAddress)).to.equal(true);
@@ -41,5 +45,10 @@ describe("deployment", () => {
     expect(await hostRegistry.getFunction("withdrawalDelay")()).to.equal(7n);
     expect(await allocationRegistry.getFunction("confirmationTimeout")()).to.equal(9n);
     expect(await migrationAuction.getFunction("allocationRegistry")()).to.equal(await allocationRegistry.getAddress());
+    // The auction's admin is the named one from the start; the window floors default to three 12 s slots.
+    expect(await migrationAuction.getFunction("hasRole")(ZeroHash, admin!.address)).to.equal(true);
+    expect(await migrationAuction.getFunction("hasRole")(ZeroHash, deployer!.address)).to.equal(false);
+    expect(await migrationAuction.getFunction("windowFloors")()).to.deep.equal([36n, 36n]);
+    expect(await migrationAuction.getFunction("auctionLimits")()).to.deep.equal([36n, 36n, 11n]);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexlify, randomBytes, Wallet } from "ethers";
 import { network } from "hardhat";
-import { deploySuite } from "../../deploy/deploy-suite.js";
+import { deploySuite, LOCAL_AUCTION_LIMITS } from "../../deploy/deploy-suite.js";
 import { connectionFromProvider, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
 import { parseHostConfig, type HostConfig } from "../../orchestrator/config/index.js";
 import { Host, readPolicy, setupPlatform, type HostPlatformFile } from "../../orchestrator/host/index.js";
@@ -86,7 +86,7 @@ export async function startHostCluster(options: { confirmationTimeout: bigint; s
     ? await network.create({ override: { allowBlocksWithSameTimestamp: true } })
     : await network.create();
   const [deployer] = await ethers.getSigners();
-  const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: options.confirmationTimeout });
+  const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: options.confirmationTimeout, auctionLimits: LOCAL_AUCTION_LIMITS });
   const addresses = { hostRegistry: suite.hostRegistry, migrationAuction: suite.migrationAuction, allocationRegistry: suite.allocationRegistry };
   const chain = await connectionFromProvider(ethers.provider, { url: "edr", pollIntervalMs: 50 });
   const factory = new HostFactory(chain, addresses, async (to) => {

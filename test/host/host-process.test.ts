@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Wallet } from "ethers";
-import { deploySuite } from "../../deploy/deploy-suite.js";
+import { deploySuite, LOCAL_AUCTION_LIMITS } from "../../deploy/deploy-suite.js";
 import { connectChain, startLocalNode, type ChainConnection, type LocalNode } from "../../orchestrator/chain/index.js";
 import { ControlClient } from "../../orchestrator/control/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../../orchestrator/keystore/index.js";
@@ -47,7 +47,7 @@ describe("host: a real daemon process started from its config file", function ()
     node = await startLocalNode();
     chain = await connectChain({ rpcUrl: node.url, confirmations: 1, pollIntervalMs: 100, rpcRetries: 5 });
     const deployer = new Wallet(DEV_KEY, chain.provider);
-    const suite = await deploySuite(deployer, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 60n });
+    const suite = await deploySuite(deployer, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 60n, auctionLimits: LOCAL_AUCTION_LIMITS });
     dir = await mkdtemp(join(tmpdir(), "tvmx-hostproc-"));
     await writeFile(
       join(dir, "deployed_addresses.json"),

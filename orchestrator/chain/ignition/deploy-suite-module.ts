@@ -49,6 +49,14 @@ export function checkSuiteParameters(parameters: DeploymentParameters[string]): 
       case "confirmationTimeout":
         if (typeof value !== "bigint" || value < 0n || value >= 2n ** 64n) throw bad("an integer of seconds");
         break;
+      case "commitWindowFloor":
+      case "revealWindowFloor":
+        // MigrationAuction: a floor of a minimum window, non-zero and at most MAX_WINDOW_MINIMUM (one day).
+        if (typeof value !== "bigint" || value <= 0n || value > 86_400n) throw bad("an integer of seconds from 1 to 86400");
+        break;
+      case "maxBond":
+        if (typeof value !== "bigint" || value < 0n || value >= 2n ** 96n) throw bad("an integer of wei below 2^96");
+        break;
       case "admin":
       case "mirrorRecorder":
         if (typeof value !== "string" || !isAddress(value)) throw bad("an address");

@@ -1,6 +1,6 @@
 import { network } from "hardhat";
 import type { Provider } from "ethers";
-import { deploySuite } from "../../../deploy/deploy-suite.js";
+import { deploySuite, LOCAL_AUCTION_LIMITS } from "../../../deploy/deploy-suite.js";
 import { connectionFromProvider, type ChainConnection, type SuiteAddresses } from "../../../orchestrator/chain/index.js";
 
 export const ONE_ETH = 10n ** 18n;
@@ -21,7 +21,7 @@ export interface MarketChain {
 export async function startMarketChain(): Promise<MarketChain> {
   const { ethers, networkHelpers } = await network.create();
   const [deployer] = await ethers.getSigners();
-  const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n });
+  const suite = await deploySuite(deployer!, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 600n, auctionLimits: LOCAL_AUCTION_LIMITS });
   return {
     provider: ethers.provider,
     chain: await connectionFromProvider(ethers.provider, { url: "edr", pollIntervalMs: 10 }),
