@@ -276,16 +276,21 @@ export function awaitsStream(ctx: HostContext, engineId: string): boolean {
 
 /**
  * Whether an incoming stream (by engine migration id) is for a migration this host agreed to: an allocation it won
- * (awaited in `imports`, memory reserved by the capacity accounting) whose session key with that migration's source
- * is installed. The admission's memory size is the TD size of the acknowledged request, never the stream's word.
+ * and is importing (journaled, awaited in `imports`) whose fresh session key with that allocation's source is
+ * installed. The admission's memory size is the acknowledged request's TD size, never the stream's word; a host
+ * restarted since it acknowledged (the request is gone from memory) admits the size the authenticated source states.
  */
 export function streamAdmission(ctx: HostContext, engineId: string): IncomingAdmission | undefined {
   if (!ctx.imports.has(engineId)) return undefined;
-  for (const [migrationId, request] of ctx.acknowledged) {
-    if (engineMigrationId(migrationId) !== engineId) continue;
-    const reservedMiB = ctx.tds.reservedMiB(migrationId);
-    const session = ctx.sessions.get(`${migrationId}/${request.source}`);
-    if (reservedMiB === undefined || !session || reservedMiB * MIB < request.descriptor.memoryBytes) return undefined;
+  for (const record of ctx.journal.state.migrations.values()) {
+    if (record.role !== "destination" || record.status !== "running" || !record.migrationId) continue;
+    if (engineMigrationId(record.migrationId) !== engineId) continue;
+    const session = ctx.sessions.get(`${record.migrationId}/${getAddress(record.peer)}`);
+    if (!session) return undefined;
+    const request = ctx.acknowledged.get(record.migrationId);
+    if (!request) return { key: session.key };
+    const reservedMiB = ctx.tds.reservedMiB(record.migrationId);
+    if (reservedMiB === undefined || reservedMiB * MIB < request.descriptor.memoryBytes) return undefined;
     return { key: session.key, memoryBytes: request.descriptor.memoryBytes };
   }
   return undefined;
