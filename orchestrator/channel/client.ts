@@ -11,6 +11,8 @@ export interface ConnectChannelOptions extends ConnectionOptions {
   readonly port: number;
   /** The TLS handshake's own time limit (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /** The local address to connect from (default: the system's choice). */
+  readonly localAddress?: string;
 }
 
 export async function connectChannel(options: ConnectChannelOptions): Promise<ChannelConnection> {
@@ -18,6 +20,8 @@ export async function connectChannel(options: ConnectChannelOptions): Promise<Ch
     const s = connect({
       host: options.host,
       port: options.port,
+      // Passed on to net.connect (the tls types do not list it).
+      ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
       key: options.identity.privateKeyPem,
       cert: options.identity.certificatePem,
       minVersion: "TLSv1.3",

@@ -85,7 +85,9 @@ export class ChannelConnection extends EventEmitter {
       await conn.#authenticate(options);
       return conn;
     } catch (err) {
-      conn.#log.warn("peer rejected", { error: err });
+      // A server reports refused peers itself, counted and rate-limited (ChannelServer); a dialer warns here.
+      if (role === "client") conn.#log.warn("peer rejected", { error: err });
+      else conn.#log.debug("peer rejected", { error: err });
       await conn.#sendErrorAndClose(err);
       throw err;
     }

@@ -165,6 +165,41 @@ function evidenceError(reason: string, message: string, cause?: unknown, details
   return new ChannelError("CHANNEL_PEER_EVIDENCE_INVALID", message, { cause, details: { reason, ...details } });
 }
 
+/** Throws unless the host binding's signature over the channel key recovers to the address it claims. */
+function assertHostSignature(binding: { address: string; signature: string }, keyFingerprint: string): void {
+  let signer: string;
+  try {
+    signer = verifyMessage(channelKeyMessage(binding.address, keyFingerprint), binding.signature);
+  } catch (cause) {
+    throw new ChannelError("CHANNEL_HOST_SIGNATURE_INVALID", `host signature in the certificate of ${binding.address} does not parse`, { cause });
+  }
+  if (signer !== binding.address) {
+    throw new ChannelError("CHANNEL_HOST_SIGNATURE_INVALID", `channel key of ${binding.address} is signed by ${signer}, not by that host`, {
+      details: { claimed: binding.address, signer },
+    });
+  }
+}
+
+/**
+ * The host a peer certificate speaks for, as cheaply as that can be known: the certificate parses and its host
+ * binding is signed by the key of the address it names (no directory, no quote). TLS has already proved that
+ * the peer holds the certificate's key, so only that host (or whoever holds one of its channel keys) can claim
+ * this identity: it is what per-peer limits count before the full `verifyPeerEvidence`. Throws as that would.
+ */
+export function claimedHostOf(certificateDer: Buffer): string {
+  let cert: Certificate;
+  try {
+    cert = new x509.X509Certificate(certificateDer);
+  } catch (cause) {
+    throw evidenceError("CERT_MALFORMED", "peer certificate does not parse", cause);
+  }
+  const bindingExt = cert.getExtension(HOST_BINDING_EXTENSION_OID);
+  if (!bindingExt) throw evidenceError("EVIDENCE_MISSING", "peer certificate carries no host binding");
+  const binding = decodeHostBinding(Buffer.from(bindingExt.value));
+  assertHostSignature(binding, keyFingerprintOf(Buffer.from(cert.publicKey.rawData)));
+  return binding.address;
+}
+
 /**
  * Accepts a peer's certificate only if: it parses and is currently valid and self-signed; the host signature
  * recovers to the claimed address; the directory says that address is a registered host (with this channel
@@ -201,17 +236,7 @@ export async function verifyPeerEvidence(
   const keyFingerprint = keyFingerprintOf(spki);
 
   // Cheap checks first (signature recovery, directory) so an unknown host costs no quote verification.
-  let signer: string;
-  try {
-    signer = verifyMessage(channelKeyMessage(binding.address, keyFingerprint), binding.signature);
-  } catch (cause) {
-    throw new ChannelError("CHANNEL_HOST_SIGNATURE_INVALID", `host signature in the certificate of ${binding.address} does not parse`, { cause });
-  }
-  if (signer !== binding.address) {
-    throw new ChannelError("CHANNEL_HOST_SIGNATURE_INVALID", `channel key of ${binding.address} is signed by ${signer}, not by that host`, {
-      details: { claimed: binding.address, signer },
-    });
-  }
+  assertHostSignature(binding, keyFingerprint);
   if (options.expectedAddress !== undefined && getAddress(options.expectedAddress) !== binding.address) {
     throw new ChannelError("CHANNEL_UNEXPECTED_PEER", `expected host ${getAddress(options.expectedAddress)}, the peer is ${binding.address}`, {
       details: { expected: getAddress(options.expectedAddress), actual: binding.address },

@@ -13,6 +13,7 @@ export {
   HOST_BINDING_EXTENSION_OID,
   keyFingerprintOf,
   spkiOf,
+  claimedHostOf,
   TDX_QUOTE_EXTENSION_OID,
   verifyPeerEvidence,
 } from "./evidence.js";
@@ -23,8 +24,8 @@ export { DEFAULT_MAX_PAYLOAD, encodeMessage, EnvelopeDecoder, ENVELOPE_HEADER_SI
 export type { DecodeResult } from "./wire.js";
 export { ALPN_PROTOCOL, CHANNEL_BINDING_LABEL, ChannelConnection, helloMessageText } from "./connection.js";
 export type { ConnectionOptions, ReceiveFilter } from "./connection.js";
-export { ChannelServer } from "./server.js";
-export type { ChannelServerOptions, RejectedPeer } from "./server.js";
+export { CHANNEL_SERVER_DEFAULTS, ChannelServer, REFUSAL_REASONS } from "./server.js";
+export type { ChannelServerOptions, PendingCounts, RefusalReason, RejectedPeer } from "./server.js";
 export { connectChannel } from "./client.js";
 export type { ConnectChannelOptions } from "./client.js";
 export { negotiateMigrationVersion, runProtectedSession, SESSION_EXPORTER_LABEL } from "./session.js";

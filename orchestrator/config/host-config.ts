@@ -16,7 +16,7 @@ export interface HostConfig {
   /** The contract suite on `chain`: explicit addresses, or a deployment file to read them from. */
   contracts: ContractsConfig;
   keystore: KeystoreConfig;
-  channel: { listen: { host: string; port: number }; advertise?: string };
+  channel: { listen: { host: string; port: number }; advertise?: string; limits?: ChannelLimitsConfig };
   /** The control API always listens on 127.0.0.1; port 0 picks a free one (written to the data dir). */
   control: { port: number };
   /** Prometheus metrics on 127.0.0.1; absent: no metrics endpoint. */
@@ -35,6 +35,18 @@ export interface HostConfig {
   /** Journal, control token, runtime files. */
   dataDir: string;
   log: { level: LogLevel };
+}
+
+/** Limits of the channel listener; an absent field keeps the listener's default. */
+export interface ChannelLimitsConfig {
+  /** Time from TCP accept to a verified HELLO, TLS handshake included (default 10000). */
+  handshakeTimeoutMs?: number;
+  /** Connections being verified at once, in all (default 64). */
+  maxPendingHandshakes?: number;
+  /** ... from one remote address (default 8). */
+  maxPendingPerAddress?: number;
+  /** ... of one host, by its certificate's signed host address (default 4). */
+  maxPendingPerIdentity?: number;
 }
 
 export interface ChainEndpointConfig {
@@ -189,10 +201,14 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
   const channelRaw = r.object(raw, "channel", "", true);
   let channel: HostConfig["channel"] | undefined;
   if (channelRaw) {
-    r.noUnknownFields(channelRaw, "channel", ["listen", "advertise"]);
+    r.noUnknownFields(channelRaw, "channel", ["listen", "advertise", "limits"]);
     const listen = r.hostPort(channelRaw, "listen", "channel", true);
     const advertise = r.string(channelRaw, "advertise", "channel", { required: false });
-    if (listen) channel = advertise === undefined ? { listen } : { listen, advertise };
+    const limits = readChannelLimits(r, channelRaw);
+    if (listen) {
+      channel = advertise === undefined ? { listen } : { listen, advertise };
+      if (limits) channel.limits = limits;
+    }
   }
 
   const control = readPortOnly(r, raw, "control", true);
@@ -273,6 +289,27 @@ function readEndpoint(r: FieldReader, raw: Record<string, unknown>, key: string,
   const rpcRetries = r.integer(obj, "rpcRetries", key, { required: false, min: 0, max: 100 }) ?? 5;
   if (rpcUrl === undefined) return undefined;
   return { rpcUrl, ...(chainId !== undefined ? { chainId: BigInt(chainId) } : {}), confirmations, pollIntervalMs, rpcRetries };
+}
+
+function readChannelLimits(r: FieldReader, channelRaw: Record<string, unknown>): ChannelLimitsConfig | undefined {
+  const obj = r.object(channelRaw, "limits", "channel", false);
+  if (!obj) return undefined;
+  const at = "channel.limits";
+  r.noUnknownFields(obj, at, ["handshakeTimeoutMs", "maxPendingHandshakes", "maxPendingPerAddress", "maxPendingPerIdentity"]);
+  const limits: ChannelLimitsConfig = {};
+  const timeout = r.integer(obj, "handshakeTimeoutMs", at, { required: false, min: 100, max: 600_000 });
+  const total = r.integer(obj, "maxPendingHandshakes", at, { required: false, min: 1, max: 65_536 });
+  const perAddress = r.integer(obj, "maxPendingPerAddress", at, { required: false, min: 1, max: 65_536 });
+  const perIdentity = r.integer(obj, "maxPendingPerIdentity", at, { required: false, min: 1, max: 65_536 });
+  if (timeout !== undefined) limits.handshakeTimeoutMs = timeout;
+  if (total !== undefined) limits.maxPendingHandshakes = total;
+  if (perAddress !== undefined) limits.maxPendingPerAddress = perAddress;
+  if (perIdentity !== undefined) limits.maxPendingPerIdentity = perIdentity;
+  // A per-peer limit above the total would never bind; say so rather than silently ignoring it.
+  const effectiveTotal = total ?? 64; // the ChannelServer default (config, a leaf, cannot import channel)
+  if (perAddress !== undefined && perAddress > effectiveTotal) r.issue(`${at}.maxPendingPerAddress`, perAddress, `an integer from 1 to ${at}.maxPendingHandshakes (${effectiveTotal})`);
+  if (perIdentity !== undefined && perIdentity > effectiveTotal) r.issue(`${at}.maxPendingPerIdentity`, perIdentity, `an integer from 1 to ${at}.maxPendingHandshakes (${effectiveTotal})`);
+  return limits;
 }
 
 function readPortOnly(r: FieldReader, raw: Record<string, unknown>, key: string, required: boolean): { port: number } | undefined {

@@ -3,6 +3,7 @@ export { FAILURE_POLICIES, parseHostConfig } from "./host-config.js";
 export type {
   AuctionConfig,
   ChainEndpointConfig,
+  ChannelLimitsConfig,
   ContractsConfig,
   FailurePolicy,
   HostConfig,

@@ -174,6 +174,8 @@ export const ERROR_REGISTRY = {
   CHANNEL_SESSION_FAILED: [1018, "the migration session could not be set up"],
   CHANNEL_PEER_ERROR: [1019, "the peer reported an error"],
   CHANNEL_TIMEOUT: [1020, "the peer did not answer in time"],
+  CHANNEL_PENDING_LIMIT: [1021, "too many connections of this address, this host or in all are still being verified"],
+  CHANNEL_HANDSHAKE_DEADLINE: [1022, "the peer did not finish TLS and its HELLO within the deadline counted from accept"],
   // policy: the attestation policy
   POLICY_REJECTED: [1101, "a verified quote does not satisfy the policy"],
   POLICY_INVALID: [1102, "the policy file is malformed"],

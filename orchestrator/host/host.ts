@@ -243,6 +243,8 @@ export class Host {
         trust,
         directory,
         logger: log.child({ component: "channel" }),
+        limits: config.channel.limits,
+        refusedTotal: metrics.channelRefusedTotal,
         onMessage: (conn: ChannelConnection, m: InboundMessage) => {
           switch (m.type) {
             case "MIGRATION_REQUEST":

@@ -2,6 +2,7 @@ import { getAddress } from "ethers";
 import {
   ChannelServer,
   connectChannel,
+  type ChannelServerOptions,
   type ChannelConnection,
   type ChannelIdentity,
   type ChannelTrust,
@@ -9,8 +10,12 @@ import {
 } from "../channel/index.js";
 import { TvmxError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
+import type { Counter } from "../metrics/index.js";
 import type { ChainHostDirectory } from "./chain-directory.js";
 import { parseEndpoint } from "./endpoint.js";
+
+/** The listener limits a host config may set (see ChannelServerOptions). */
+export type ChannelLimits = Partial<Pick<ChannelServerOptions, "handshakeTimeoutMs" | "maxPendingHandshakes" | "maxPendingPerAddress" | "maxPendingPerIdentity">>;
 
 /** Messages a host acts on unasked (everything else is a reply someone is waiting for with `receive`). */
 export type InboundMessage = MessageOf<"MIGRATION_REQUEST"> | MessageOf<"ADMISSION_TICKET"> | MessageOf<"MIGRATION_RECEIPT">;
@@ -28,6 +33,8 @@ export class Peers {
   readonly #onMessage: (conn: ChannelConnection, message: InboundMessage) => Promise<void>;
   readonly #byPeer = new Map<string, ChannelConnection>();
   readonly #dialing = new Map<string, Promise<ChannelConnection>>();
+  readonly #limits: ChannelLimits;
+  readonly #refusedTotal: Counter | undefined;
   #server: ChannelServer | undefined;
 
   constructor(options: {
@@ -36,18 +43,32 @@ export class Peers {
     directory: ChainHostDirectory;
     logger: Logger;
     onMessage: (conn: ChannelConnection, message: InboundMessage) => Promise<void>;
+    /** The listener's limits (absent: the ChannelServer defaults). */
+    limits?: ChannelLimits;
+    /** Counts refused connections by reason (tvmx_channel_refused_total). */
+    refusedTotal?: Counter;
   }) {
     this.#identity = options.identity;
     this.#trust = options.trust;
     this.#directory = options.directory;
     this.#log = options.logger;
     this.#onMessage = options.onMessage;
+    this.#limits = options.limits ?? {};
+    this.#refusedTotal = options.refusedTotal;
   }
 
   async listen(host: string, port: number): Promise<number> {
-    this.#server = await ChannelServer.listen({ identity: this.#identity, trust: this.#trust, logger: this.#log, host, port });
+    this.#server = await ChannelServer.listen({
+      identity: this.#identity,
+      trust: this.#trust,
+      logger: this.#log,
+      host,
+      port,
+      ...this.#limits,
+      refusedTotal: this.#refusedTotal,
+    });
     this.#server.on("connection", (conn: ChannelConnection) => this.#adopt(conn));
-    this.#server.on("rejected", (r: { error: Error; remote: string }) => this.#log.warn("channel: peer refused", { remote: r.remote, err: r.error }));
+    // Refused peers are logged by the server (rate-limited) and counted in tvmx_channel_refused_total.
     return this.#server.port;
   }
 

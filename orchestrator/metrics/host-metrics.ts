@@ -28,6 +28,8 @@ export interface HostMetrics {
   freeSlots: Gauge;
   /** Migrations in flight, by role. */
   migrationsInFlight: Gauge;
+  /** Connections the channel listener refused, by reason (limit_total, limit_address, limit_identity, deadline, tls, peer). */
+  channelRefusedTotal: Counter;
 }
 
 export function createHostMetrics(registry = new MetricsRegistry()): HostMetrics {
@@ -51,5 +53,6 @@ export function createHostMetrics(registry = new MetricsRegistry()): HostMetrics
     tdsRunning: registry.gauge("tvmx_tds_running", "Trust domains running on this host."),
     freeSlots: registry.gauge("tvmx_free_tvm_slots", "Free TVM slots on this host."),
     migrationsInFlight: registry.gauge("tvmx_migrations_in_flight", "Migrations in progress, by role.", ["role"]),
+    channelRefusedTotal: registry.counter("tvmx_channel_refused_total", "Connections the channel listener refused, by reason.", ["reason"]),
   };
 }

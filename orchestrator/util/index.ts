@@ -1,4 +1,6 @@
-/** Shared helpers of every layer: async waits and formatting. Depends on nothing of the project. */
+/** Shared helpers of every layer: async waits, formatting and rate limits. Depends on nothing of the project. */
 export { deferred, delay, pollUntil, sleep, withTimeout } from "./async.js";
 export type { Deferred, PollOptions } from "./async.js";
 export { formatWei } from "./format.js";
+export { RateLimit } from "./rate-limit.js";
+export type { RateLimitOptions } from "./rate-limit.js";

@@ -7,6 +7,7 @@ import {
   buildChannelCertificate,
   channelKeyMessage,
   ChannelError,
+  claimedHostOf,
   HOST_BINDING_EXTENSION_OID,
   keyFingerprintOf,
   spkiOf,
@@ -76,5 +77,22 @@ describe("channel certificate evidence", () => {
       hostSignature: await wallet.signMessage(channelKeyMessage(wallet.address, keyFingerprintOf(spki))),
     });
     expect((await evidenceError(verifyPeerEvidence(Buffer.from(cert.rawData), world.trust()))).code).to.equal("CHANNEL_HOST_NOT_REGISTERED");
+  });
+
+  it("names the host a certificate claims only when that host's key signed the channel key (what per-host limits count)", async () => {
+    const host = await world.host({ register: false });
+    expect(claimedHostOf(host.identity.certificateDer)).to.equal(host.wallet.address);
+    const victim = Wallet.createRandom();
+    const thief = Wallet.createRandom();
+    const keyPair = generateP256KeyPair();
+    const spki = spkiOf(keyPair.publicKey);
+    const cert = await buildChannelCertificate({
+      keyPair,
+      quote: Buffer.from("not a quote"),
+      address: victim.address,
+      hostSignature: await thief.signMessage(channelKeyMessage(victim.address, keyFingerprintOf(spki))),
+    });
+    expect(() => claimedHostOf(Buffer.from(cert.rawData))).to.throw(ChannelError, "not by that host");
+    expect(() => claimedHostOf(Buffer.from("not a certificate"))).to.throw(ChannelError, "does not parse");
   });
 });

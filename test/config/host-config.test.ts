@@ -103,6 +103,22 @@ describe("config/host config", () => {
     expect(fields).to.deep.equal(["chain.rpcUrl", "contracts.hostRegistry", "channel.listen", "pricing.strategy"]);
   });
 
+  it("reads the channel listener's limits, and refuses a per-peer limit above the total or a bad value", () => {
+    const raw = validRaw();
+    raw.channel = { listen: "127.0.0.1:0", limits: { handshakeTimeoutMs: 5000, maxPendingHandshakes: 32, maxPendingPerAddress: 4, maxPendingPerIdentity: 2 } };
+    expect(parseHostConfig(raw, "/x").channel.limits).to.deep.equal({ handshakeTimeoutMs: 5000, maxPendingHandshakes: 32, maxPendingPerAddress: 4, maxPendingPerIdentity: 2 });
+    expect(parseHostConfig(validRaw(), "/x").channel.limits).to.equal(undefined);
+    raw.channel = { listen: "127.0.0.1:0", limits: { maxPendingHandshakes: 8, maxPendingPerAddress: 9, maxPendingPerIdentity: 0, handshakeTimeoutMs: 10, maxPending: 1 } };
+    const issues = issuesOf(raw);
+    expect(issues.map((i) => i.field)).to.have.members([
+      "channel.limits.maxPending",
+      "channel.limits.handshakeTimeoutMs",
+      "channel.limits.maxPendingPerIdentity",
+      "channel.limits.maxPendingPerAddress",
+    ]);
+    expect(issues.find((i) => i.field === "channel.limits.maxPendingPerAddress")!.expected).to.equal("an integer from 1 to channel.limits.maxPendingHandshakes (8)");
+  });
+
   it("rejects an address whose checksum is wrong, and normalises a lower-case one", () => {
     const raw = validRaw();
     raw.contracts = { hostRegistry: ADDR_A.replace("F", "f"), migrationAuction: ADDR_B.toLowerCase(), allocationRegistry: ADDR_C };
