@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import type { Logger } from "../log/index.js";
-import { nullLogger } from "../log/index.js";
+import { nullLogger, RateLimitedWarning } from "../log/index.js";
 import type { Platform, TrustDomain } from "../tdx/index.js";
 import { BufferPool } from "./buffer-pool.js";
 import { expectHello } from "./connect.js";
@@ -113,6 +113,8 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
   const results: Deferred<CompletedImport>[] = [];
   const waiters: Deferred<CompletedImport>[] = [];
   let closed = false;
+  // A stranger can cause refusals at will: they are counted (onRefused → a metric) and only sampled in the log.
+  const refusedLog = new RateLimitedWarning(log, "refused a stream connection", { limit: 20, windowMs: 60_000 });
 
   const deliver = (settle: (d: Deferred<CompletedImport>) => void): void => {
     const waiter = waiters.shift();
@@ -181,7 +183,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
 
   const refuse = async (conn: FramedConnection, reason: RejectReason, message: string, code?: ErrorCode, extra: Record<string, unknown> = {}): Promise<undefined> => {
     options.onRefused?.(reason);
-    log.warn("refused a stream connection", { reason, remote: conn.socket.remoteAddress, ...(code ? { code } : {}), ...extra });
+    refusedLog.warn({ reason, remote: conn.socket.remoteAddress, ...(code ? { code } : {}), ...extra });
     const reject: RejectMessage = { reason, message, ...(code ? { code: resultCodeOf(code) } : {}) };
     await conn.sendJson(FRAME_TYPE.REJECT, reject).catch(() => undefined);
     conn.end();
@@ -250,7 +252,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     if (pendingTotal >= maxPending || fromAddress >= maxPendingPerAddress) {
       // Refused before a byte is read or a buffer is made: no CHALLENGE, no frame decoder.
       options.onRefused?.("too-many-pending");
-      log.warn("refused a stream connection", { reason: "too-many-pending", remote: address, pendingTotal, fromAddress });
+      refusedLog.warn({ reason: "too-many-pending", remote: address, pendingTotal, fromAddress });
       socket.destroy();
       return;
     }
@@ -336,6 +338,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      refusedLog.close();
       server.close();
       for (const { session } of active.values()) session.interrupt(new MigrationAbortedError("the destination is shutting down"));
       await Promise.allSettled([...active.values()].map(({ session }) => session.outcome.promise));
