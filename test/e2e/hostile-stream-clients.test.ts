@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { FRAME_TYPE } from "../../orchestrator/migration/frame.js";
 import { FramedConnection, frameJson } from "../../orchestrator/migration/framed-connection.js";
 import { decodeReject } from "../../orchestrator/migration/control-messages.js";
+import { ConnectionClosedError } from "../../orchestrator/migration/errors.js";
 import { parseEndpoint } from "../../orchestrator/host/endpoint.js";
 import { engineMigrationId } from "../../orchestrator/host/peer-messages.js";
 import { answerChallenge } from "../migration/fixtures/setup.js";
@@ -31,6 +32,10 @@ async function keylessHello(port: number, migrationId: string, extra: { recover?
     await answerChallenge(conn, hello, randomBytes(32));
     const answer = await conn.receive();
     return answer.type === FRAME_TYPE.REJECT ? decodeReject(frameJson(answer)).reason : `frame ${answer.type}`;
+  } catch (err) {
+    // Over the listener's pending limits (32 per address) a connection is closed at accept, before CHALLENGE.
+    if (err instanceof ConnectionClosedError) return "closed at accept";
+    throw err;
   } finally {
     conn.destroy();
   }
@@ -59,7 +64,9 @@ describe("e2e: the migration stream port under clients without a key", function 
     const answers = await Promise.all(Array.from({ length: 50 }, () => keylessHello(port, randomBytes(16).toString("hex"), { memoryBytes: 4 * GiB })));
     const after = residentMiB(roomy.pid);
     console.log(`      destination RSS ${before.toFixed(0)} MiB before, ${after.toFixed(0)} MiB after 50 HELLOs of 4 GiB (bound +${RSS_BOUND_MIB} MiB)`);
-    expect(answers).to.deep.equal(new Array(50).fill("unknown-migration"));
+    const refusedAtAccept = answers.filter((a) => a === "closed at accept").length;
+    console.log(`      ${answers.length - refusedAtAccept} answered unknown-migration, ${refusedAtAccept} closed at accept by the pending limit`);
+    expect(answers.every((a) => a === "unknown-migration" || a === "closed at accept"), answers.join(",")).to.equal(true);
     expect(after - before).to.be.below(RSS_BOUND_MIB);
     expect(await (await cluster().client("roomy")).get<unknown[]>("/v1/tds")).to.have.length(0);
   });
