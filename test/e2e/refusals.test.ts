@@ -7,7 +7,7 @@ import { connectChannel, createChannelIdentity, StaticHostDirectory, type Channe
 import { CLUSTER_POLICY, DEFAULT_PASSWORD, OUT_OF_DATE_TCB } from "../../orchestrator/demo/cluster.js";
 import { setupPlatform } from "../../orchestrator/host/index.js";
 import { unlockKeystore } from "../../orchestrator/keystore/index.js";
-import { clusterForSuite, logRecords } from "./helpers.js";
+import { clusterForSuite } from "./helpers.js";
 
 /**
  * Hosts that must not take part: one whose quote fails the policy (an out-of-date TCB) and one that is not
@@ -81,13 +81,12 @@ describe("e2e: hosts the policy or the registry refuses", function () {
       error = err;
     }
     expect(error, "the connection was accepted").to.not.equal(undefined);
-    // the source, serving the dialer, refused it on its quote (its sampled "peer refused" warning says why)
-    const rejected = (await logRecords(cluster().host("source").logFile)).filter((r) => r.msg === "peer refused");
-    expect(JSON.stringify(rejected.at(-1))).to.match(/POLICY_REJECTED.*OutOfDate/);
+    // the source, serving the dialer, refused it on its quote and told it why (the source's own "peer refused"
+    // warnings are sampled, and the stale host's earlier dials may have spent this minute's budget)
+    expect((error as Error).message).to.match(/CHANNEL_PEER_EVIDENCE_INVALID.*fails the policy.*OutOfDate/);
   });
 
   it("refuses a host that is not registered, even with a valid quote", async () => {
-    const before = (await logRecords(cluster().host("source").logFile)).filter((r) => r.msg === "peer refused").length;
     let error: (Error & { code?: string }) | undefined;
     try {
       const conn = await dialSource(Wallet.createRandom() as unknown as Wallet, { platformSeed: "intruder" });
@@ -96,9 +95,7 @@ describe("e2e: hosts the policy or the registry refuses", function () {
       error = err as Error & { code?: string };
     }
     expect(error, "the connection was accepted").to.not.equal(undefined);
-    const rejected = (await logRecords(cluster().host("source").logFile)).filter((r) => r.msg === "peer refused");
-    expect(rejected.length).to.equal(before + 1);
-    expect(JSON.stringify(rejected.at(-1))).to.match(/CHANNEL_HOST_NOT_REGISTERED|not registered/);
+    expect(error!.message).to.match(/CHANNEL_HOST_NOT_REGISTERED.*is not a registered host/);
     // and the source still serves the hosts that belong
     const status = await (await cluster().client("source")).get<{ registration: string }>("/v1/status");
     expect(status.registration).to.equal("Active");
