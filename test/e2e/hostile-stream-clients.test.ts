@@ -1,15 +1,13 @@
 import { expect } from "chai";
-import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { connect } from "node:net";
 import { FRAME_TYPE } from "../../orchestrator/migration/frame.js";
-import { FramedConnection, frameJson } from "../../orchestrator/migration/framed-connection.js";
+import { frameJson } from "../../orchestrator/migration/framed-connection.js";
 import { decodeReject } from "../../orchestrator/migration/control-messages.js";
 import { ConnectionClosedError } from "../../orchestrator/migration/errors.js";
 import { parseEndpoint } from "../../orchestrator/host/endpoint.js";
 import { engineMigrationId } from "../../orchestrator/host/peer-messages.js";
-import { answerChallenge } from "../migration/fixtures/setup.js";
+import { answerChallenge, connectTo, streamHello } from "../migration/fixtures/setup.js";
 import { clusterForSuite, logRecords, waitForLog, type TdView } from "./helpers.js";
 
 const MiB = 1024 * 1024;
@@ -24,12 +22,9 @@ function residentMiB(pid: number): number {
 
 /** One HELLO from a process that holds no key: the destination's answer (a REJECT's reason, or the frame type). */
 async function keylessHello(port: number, migrationId: string, extra: { recover?: boolean; memoryBytes?: number } = {}): Promise<string> {
-  const socket = connect(port, "127.0.0.1");
-  await once(socket, "connect");
-  const conn = new FramedConnection(socket);
+  const conn = await connectTo(port);
   try {
-    const hello = { protocol: { min: 2, max: 2 }, migrationId, streamIndex: 0, streamCount: 1, recover: extra.recover ?? false, migVersion: 1, memoryBytes: extra.memoryBytes ?? 64 * MiB, numVcpus: 1 };
-    await answerChallenge(conn, hello, randomBytes(32));
+    await answerChallenge(conn, streamHello(migrationId, { recover: extra.recover ?? false, memoryBytes: extra.memoryBytes ?? 64 * MiB }), randomBytes(32));
     const answer = await conn.receive();
     return answer.type === FRAME_TYPE.REJECT ? decodeReject(frameJson(answer)).reason : `frame ${answer.type}`;
   } catch (err) {

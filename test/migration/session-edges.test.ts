@@ -12,25 +12,10 @@ import { FRAME_TYPE } from "../../orchestrator/migration/frame.js";
 import { FramedConnection, frameJson } from "../../orchestrator/migration/framed-connection.js";
 import { decodeHello, decodeReject } from "../../orchestrator/migration/control-messages.js";
 import { tdMemoryDigest, TDX_STATUS } from "../../orchestrator/tdx/index.js";
-import { answerChallenge, destinationListener, makeHosts, MiB, rejectionOf, runningTd, startPools, stopPools } from "./fixtures/setup.js";
+import { answerChallenge, connectTo, destinationListener, makeHosts, MiB, rejectionOf, runningTd, startPools, stopPools, streamHello } from "./fixtures/setup.js";
 import type { Pools } from "./fixtures/setup.js";
 
-async function connectTo(port: number): Promise<FramedConnection> {
-  const socket = connect(port, "127.0.0.1");
-  await once(socket, "connect");
-  return new FramedConnection(socket);
-}
-
-const hello = {
-  protocol: { min: 2, max: 2 },
-  migrationId: "00112233445566778899aabbccddeeff",
-  streamIndex: 0,
-  streamCount: 1,
-  recover: false,
-  migVersion: 1,
-  memoryBytes: 4 * MiB,
-  numVcpus: 1,
-};
+const hello = streamHello("00112233445566778899aabbccddeeff");
 
 describe("migration sessions: protocol edges", function () {
   this.timeout(20_000);

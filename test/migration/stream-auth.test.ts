@@ -11,30 +11,10 @@ import { FramedConnection, frameJson } from "../../orchestrator/migration/framed
 import { decodeChallenge, decodeReject } from "../../orchestrator/migration/control-messages.js";
 import { signHello } from "../../orchestrator/migration/hello-auth.js";
 import { resultCodeOf } from "../../orchestrator/errors/index.js";
-import { answerChallenge, destinationListener, makeHosts, MiB, runningTd, startPools, startWorkload, stopPools } from "./fixtures/setup.js";
+import { answerChallenge, connectTo, destinationListener, makeHosts, MiB, runningTd, streamHello, startPools, startWorkload, stopPools } from "./fixtures/setup.js";
 import type { Hosts, Pools } from "./fixtures/setup.js";
 
 const GiB = 1024 * MiB;
-
-async function connectTo(port: number): Promise<FramedConnection> {
-  const socket = connect(port, "127.0.0.1");
-  await once(socket, "connect");
-  return new FramedConnection(socket);
-}
-
-function helloFor(migrationId: string, overrides: Partial<{ memoryBytes: number; recover: boolean; streamIndex: number; streamCount: number }> = {}) {
-  return {
-    protocol: { min: 2, max: 2 },
-    migrationId,
-    streamIndex: 0,
-    streamCount: 1,
-    recover: false,
-    migVersion: 1,
-    memoryBytes: 4 * MiB,
-    numVcpus: 1,
-    ...overrides,
-  };
-}
 
 /** Counts the import TDs the destination platform creates (nothing else of it changes). */
 function countImportTds(hosts: Hosts): () => number {
@@ -71,7 +51,7 @@ describe("migration stream: only the holder of the session key gets in", functio
       const answers = await Promise.all(
         Array.from({ length: 50 }, async () => {
           const conn = await connectTo(listener.port);
-          await answerChallenge(conn, helloFor(randomBytes(16).toString("hex"), { memoryBytes: 4 * GiB }), randomBytes(32));
+          await answerChallenge(conn, streamHello(randomBytes(16).toString("hex"), { memoryBytes: 4 * GiB }), randomBytes(32));
           const reject = await rejectOf(conn);
           conn.destroy();
           return reject;
@@ -97,12 +77,12 @@ describe("migration stream: only the holder of the session key gets in", functio
     const { listener } = await destinationListener(hosts, { pool: pools!.destination, key: admit });
     try {
       const stranger = await connectTo(listener.port);
-      await answerChallenge(stranger, helloFor("bb".repeat(16)), hosts.key);
+      await answerChallenge(stranger, streamHello("bb".repeat(16)), hosts.key);
       expect(await rejectOf(stranger)).to.deep.include({ reason: "unknown-migration", code: resultCodeOf("MIGRATION_NOT_ADMITTED") });
       stranger.destroy();
 
       const inflated = await connectTo(listener.port);
-      await answerChallenge(inflated, helloFor(agreed, { memoryBytes: 1 * GiB }), hosts.key);
+      await answerChallenge(inflated, streamHello(agreed, { memoryBytes: 1 * GiB }), hosts.key);
       expect(await rejectOf(inflated)).to.deep.include({ reason: "memory-mismatch", code: resultCodeOf("MIGRATION_HELLO_MEMORY_MISMATCH") });
       inflated.destroy();
       expect(created()).to.equal(0);
@@ -127,7 +107,7 @@ describe("migration stream: only the holder of the session key gets in", functio
       // The attacker saw one HELLO on the wire (signed by the real source for its own connection's nonce).
       const first = await connectTo(listener.port);
       const challenge = decodeChallenge(frameJson(await first.receive()));
-      const recorded = signHello(hosts.key, Buffer.from(challenge.nonce, "hex"), helloFor("cc".repeat(16)));
+      const recorded = signHello(hosts.key, Buffer.from(challenge.nonce, "hex"), streamHello("cc".repeat(16)));
       first.destroy();
       const replay = await connectTo(listener.port);
       expect((await replay.receive()).type).to.equal(FRAME_TYPE.CHALLENGE);
@@ -137,7 +117,7 @@ describe("migration stream: only the holder of the session key gets in", functio
       // Moved to another stream index, a MAC is wrong too.
       const moved = await connectTo(listener.port);
       const nonce = decodeChallenge(frameJson(await moved.receive())).nonce;
-      const signed = signHello(hosts.key, Buffer.from(nonce, "hex"), helloFor("cc".repeat(16), { streamCount: 2 }));
+      const signed = signHello(hosts.key, Buffer.from(nonce, "hex"), streamHello("cc".repeat(16), { streamCount: 2 }));
       await moved.sendJson(FRAME_TYPE.HELLO, { ...signed, streamIndex: 1 });
       expect((await rejectOf(moved)).reason).to.equal("unauthenticated");
       moved.destroy();
@@ -159,7 +139,7 @@ describe("migration stream: only the holder of the session key gets in", functio
       const attack = async (): Promise<string> => {
         const conn = await connectTo(listener.port);
         try {
-          await answerChallenge(conn, helloFor(migrationId, { recover: true }), randomBytes(32));
+          await answerChallenge(conn, streamHello(migrationId, { recover: true }), randomBytes(32));
           const answer = await conn.receive();
           return answer.type === FRAME_TYPE.REJECT ? decodeReject(frameJson(answer)).reason : `frame ${answer.type}`;
         } finally {
@@ -186,7 +166,7 @@ describe("migration stream: only the holder of the session key gets in", functio
 
       // After commit: the keyless asker learns nothing; the source (holder of the key) learns COMMITTED.
       expect(await attack()).to.equal("unauthenticated");
-      const decision = await queryDestinationDecision({ host: listener.host, port: listener.port }, helloFor(migrationId), hosts.key);
+      const decision = await queryDestinationDecision({ host: listener.host, port: listener.port }, streamHello(migrationId), hosts.key);
       expect(decision.kind).to.equal("committed");
     } finally {
       await listener.close();
