@@ -218,7 +218,7 @@ export class ImportSession {
   async #acknowledge(): Promise<void> {
     await this.#latch.guard(Promise.all(this.#conns.map((c) => c.sendJson(FRAME_TYPE.HELLO_ACK, { protocol: ENGINE_PROTOCOL.max }))));
     this.#advance({ type: "streams-open" });
-    this.#log.info("import started", { streams: this.#streamCount, memoryBytes: this.#o.hello.memoryBytes, migVersion: this.#o.hello.migVersion });
+    this.#log.info("import started", { streams: this.#streamCount, memoryBytes: this.#o.memoryBytes, migVersion: this.#o.hello.migVersion });
   }
 
   async #importStreams(): Promise<void> {
