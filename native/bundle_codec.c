@@ -138,15 +138,22 @@ static void page_iv(uint8_t iv[12], uint64_t counter, uint32_t migs_index) {
   iv[11] = 0;
 }
 
+/* An AES-256-GCM context keyed for sealing (encrypt = 1) or opening (0); each page then sets its own IV. NULL on failure. */
+static EVP_CIPHER_CTX *gcm_context(const uint8_t *key, int encrypt) {
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (ctx != NULL && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, NULL, encrypt) != 1) {
+    EVP_CIPHER_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
 /* sealPages(...): encrypts memory[gpa_i] into the bundle's page i and its tag into MAC i. Returns undefined. */
 static napi_value seal_pages(napi_env env, napi_callback_info info) {
   codec_args a;
   if (!parse_args(env, info, &a)) return NULL;
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, a.key, NULL) != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    return throw_code(env, "TDX_CODEC_CIPHER", "OpenSSL could not set up AES-256-GCM");
-  }
+  EVP_CIPHER_CTX *ctx = gcm_context(a.key, 1);
+  if (ctx == NULL) return throw_code(env, "TDX_CODEC_CIPHER", "OpenSSL could not set up AES-256-GCM");
   uint64_t first = (uint64_t)a.first_iv;
   for (uint32_t i = 0; i < a.count; i++) {
     const uint8_t *entry = a.bundle + a.list_at + (size_t)i * ENTRY;
@@ -174,11 +181,8 @@ static napi_value seal_pages(napi_env env, napi_callback_info info) {
 static napi_value open_pages(napi_env env, napi_callback_info info) {
   codec_args a;
   if (!parse_args(env, info, &a)) return NULL;
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  if (ctx == NULL || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, a.key, NULL) != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    return throw_code(env, "TDX_CODEC_CIPHER", "OpenSSL could not set up AES-256-GCM");
-  }
+  EVP_CIPHER_CTX *ctx = gcm_context(a.key, 0);
+  if (ctx == NULL) return throw_code(env, "TDX_CODEC_CIPHER", "OpenSSL could not set up AES-256-GCM");
   uint64_t first = (uint64_t)a.first_iv;
   uint8_t scratch[PAGE];
   uint32_t written = 0;
