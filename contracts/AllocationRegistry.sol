@@ -65,7 +65,12 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
     mapping(AllocationId allocationId => AllocationRecord) private _allocations;
     mapping(bytes32 tvmId => TvmRecord) private _tvms;
     mapping(bytes32 tvmId => AllocationId[]) private _history;
-    mapping(uint256 sourceChainId => mapping(AllocationId sourceAllocationId => MirroredAllocation)) private _mirrors;
+    /// @dev Keyed by destination as well: a host writes only under its own address, so it cannot squat the key
+    /// of another destination's record.
+    mapping(
+        uint256 sourceChainId
+            => mapping(AllocationId sourceAllocationId => mapping(address destination => MirroredAllocation))
+    ) private _mirrors;
     mapping(address account => uint256) private _balances;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE (it then grants ALLOCATOR_ROLE to the auction contract).
@@ -179,17 +184,24 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
 
     /// @inheritdoc IAllocationRegistry
     function recordMirror(MirrorRecord calldata record) external {
-        if (
-            !hasRole(MIRROR_RECORDER_ROLE, msg.sender)
-                && (msg.sender != record.destination || !_hostRegistry.isActive(msg.sender))
-        ) revert AllocationRegistryMirrorUnauthorized(msg.sender);
+        address destination = record.destination;
+        bool byDestination = msg.sender == destination;
+        if (!hasRole(MIRROR_RECORDER_ROLE, msg.sender) && (!byDestination || !_hostRegistry.isActive(msg.sender))) {
+            revert AllocationRegistryMirrorUnauthorized(msg.sender);
+        }
+        uint256 sourceChainId = record.sourceChainId;
         AllocationId sourceAllocationId = record.sourceAllocationId;
         if (
-            record.sourceChainId == 0 || AllocationId.unwrap(sourceAllocationId) == 0 || record.tvmId == bytes32(0)
-                || record.source == address(0) || record.destination == address(0)
-        ) revert AllocationRegistryInvalidMirror(record.sourceChainId, sourceAllocationId);
-        MirroredAllocation storage m = _mirrors[record.sourceChainId][sourceAllocationId];
-        if (m.recordedAt != 0) revert AllocationRegistryMirrorExists(record.sourceChainId, sourceAllocationId);
+            sourceChainId == 0 || AllocationId.unwrap(sourceAllocationId) == 0 || record.tvmId == bytes32(0)
+                || record.source == address(0) || destination == address(0)
+        ) revert AllocationRegistryInvalidMirror(sourceChainId, sourceAllocationId);
+        if (sourceChainId == block.chainid) revert AllocationRegistryMirrorOfThisChain(sourceChainId);
+        MirroredAllocation storage m = _mirrors[sourceChainId][sourceAllocationId][destination];
+        // First writer wins within one destination's key, except that the destination may replace what a recorder
+        // wrote for it; once it wrote its own record, the record is final.
+        if (m.recordedAt != 0 && (!byDestination || m.recordedBy == destination)) {
+            revert AllocationRegistryMirrorExists(sourceChainId, sourceAllocationId, destination);
+        }
 
         m.record = record;
         m.recordedBy = msg.sender;
@@ -257,12 +269,12 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IAllocationRegistry
-    function mirroredAllocation(uint256 sourceChainId, AllocationId sourceAllocationId)
+    function mirroredAllocation(uint256 sourceChainId, AllocationId sourceAllocationId, address destination)
         external
         view
         returns (MirroredAllocation memory)
     {
-        return _mirrors[sourceChainId][sourceAllocationId];
+        return _mirrors[sourceChainId][sourceAllocationId][destination];
     }
 
     /// @inheritdoc IAllocationRegistry

@@ -235,7 +235,9 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
         if (slot.statusOf() != BidStatus.Committed) {
             revert MigrationAuctionUnexpectedBidStatus(auctionId, msg.sender, slot.statusOf(), BidStatus.Committed);
         }
-        if (!slot.matches(SealedBid.commitment(auctionId, msg.sender, price, capacity, salt))) {
+        bytes32 opened =
+            SealedBid.commitment(block.chainid, address(this), auctionId, msg.sender, price, capacity, salt);
+        if (!slot.matches(opened)) {
             revert MigrationAuctionCommitmentMismatch(auctionId, msg.sender);
         }
         if (price > a.reserve) revert MigrationAuctionPriceAboveReserve(auctionId, price, a.reserve);
@@ -395,10 +397,10 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
     /// @inheritdoc IMigrationAuction
     function bidCommitment(AuctionId auctionId, address bidder, uint96 price, uint32 capacity, bytes32 salt)
         external
-        pure
+        view
         returns (bytes32)
     {
-        return SealedBid.commitment(auctionId, bidder, price, capacity, salt);
+        return SealedBid.commitment(block.chainid, address(this), auctionId, bidder, price, capacity, salt);
     }
 
     /// @inheritdoc IMigrationAuction

@@ -68,12 +68,29 @@ export async function signMigrationReceipt(
   );
 }
 
-/** The sealed-bid commitment: `keccak256(abi.encode(auctionId, bidder, price, capacity, salt))`. */
-export function bidCommitment(auctionId: bigint, bidder: string, price: bigint, capacity: bigint, salt: string): string {
+/** Where a sealed bid is committed: the chain and the MigrationAuction contract, both bound into the commitment. */
+export interface CommitmentDomain {
+  chainId: bigint;
+  migrationAuction: string;
+}
+
+/**
+ * The sealed-bid commitment:
+ * `keccak256(abi.encode(chainId, migrationAuction, auctionId, bidder, price, capacity, salt))`. It binds the chain
+ * and the contract, so a commitment made for one deployment never reveals on another.
+ */
+export function bidCommitment(
+  domain: CommitmentDomain,
+  auctionId: bigint,
+  bidder: string,
+  price: bigint,
+  capacity: bigint,
+  salt: string,
+): string {
   return keccak256(
     AbiCoder.defaultAbiCoder().encode(
-      ["uint64", "address", "uint96", "uint32", "bytes32"],
-      [auctionId, bidder, price, capacity, salt],
+      ["uint256", "address", "uint64", "address", "uint96", "uint32", "bytes32"],
+      [domain.chainId, domain.migrationAuction, auctionId, bidder, price, capacity, salt],
     ),
   );
 }

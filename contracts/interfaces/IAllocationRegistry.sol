@@ -13,7 +13,13 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// to the source; Aborted returns the whole deposit to the source. A TVM never has two live allocations.
 ///
 /// The winner also records the allocation on its own chain, where the same registry is deployed:
-/// {recordMirror} (MIRROR_RECORDER_ROLE, or the destination itself when it is an active host of that chain).
+/// {recordMirror} (MIRROR_RECORDER_ROLE, or the destination itself when it is an active host of that chain). A
+/// mirror record is keyed by `(sourceChainId, sourceAllocationId, destination)`: a host can only write under its
+/// own address, so nobody can take the key of another destination's record. A record of this very chain is
+/// refused (the allocation itself is here). What a mirror record proves: that the recorder (the destination, or a
+/// recorder the admin trusts) stated, at `recordedAt`, that allocation `sourceAllocationId` of chain
+/// `sourceChainId` placed `tvmId` with `destination`. It does not prove that the allocation exists on that chain,
+/// nor its state there: this chain cannot read the other; check the source chain (`sourceTxHash`) for that.
 /// @dev Lifecycle (stored): None --allocate--> Allocated --confirmMigration--> Committed
 ///                                                      \--abortMigration--> Aborted
 interface IAllocationRegistry {
@@ -161,8 +167,12 @@ interface IAllocationRegistry {
     /// @notice The state digest is zero.
     error AllocationRegistryZeroStateDigest(AllocationId allocationId);
 
-    /// @notice Allocation `sourceAllocationId` of chain `sourceChainId` is already mirrored here.
-    error AllocationRegistryMirrorExists(uint256 sourceChainId, AllocationId sourceAllocationId);
+    /// @notice Allocation `sourceAllocationId` of chain `sourceChainId` is already mirrored here for `destination`
+    /// (by the destination itself, or by a recorder and the caller is not the destination).
+    error AllocationRegistryMirrorExists(uint256 sourceChainId, AllocationId sourceAllocationId, address destination);
+
+    /// @notice A mirror names this chain (`chainId`) as its source: the allocation itself is recorded here.
+    error AllocationRegistryMirrorOfThisChain(uint256 chainId);
 
     /// @notice `caller` may not record mirrors (needs MIRROR_RECORDER_ROLE, or be the record's destination and an
     /// active host here).
@@ -203,7 +213,9 @@ interface IAllocationRegistry {
     /// @notice Pays `msg.sender` its whole credited balance.
     function withdraw() external;
 
-    /// @notice Records an allocation of another chain (see {MirrorRecord}).
+    /// @notice Records an allocation of another chain (see {MirrorRecord}) under the key
+    /// `(sourceChainId, sourceAllocationId, destination)`. Stored once, except that the destination itself may
+    /// replace a record a MIRROR_RECORDER_ROLE holder made for it (its own record is final).
     function recordMirror(MirrorRecord calldata record) external;
 
     /// @notice Sets the confirmation timeout (DEFAULT_ADMIN_ROLE); applies to later allocations.
@@ -231,8 +243,9 @@ interface IAllocationRegistry {
         view
         returns (Allocation[] memory page);
 
-    /// @notice The mirror of allocation `sourceAllocationId` of chain `sourceChainId` (zero record if none).
-    function mirroredAllocation(uint256 sourceChainId, AllocationId sourceAllocationId)
+    /// @notice The mirror of allocation `sourceAllocationId` of chain `sourceChainId` naming `destination` (zero
+    /// record if none).
+    function mirroredAllocation(uint256 sourceChainId, AllocationId sourceAllocationId, address destination)
         external
         view
         returns (MirroredAllocation memory);

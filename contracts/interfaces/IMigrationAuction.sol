@@ -10,7 +10,8 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// acknowledged the request receives from the source an EIP-712 admission ticket
 /// `AdmissionTicket(uint64 auctionId,address host)` signed by the source, which it presents when it commits;
 /// opening therefore costs the same gas whatever the number of acknowledging hosts. A bidder commits
-/// `keccak256(abi.encode(auctionId, bidder, price, capacity, salt))` with the bond, then reveals
+/// `keccak256(abi.encode(chainId, auctionContract, auctionId, bidder, price, capacity, salt))` with the bond
+/// (bound to this chain and this contract, see {bidCommitment}), then reveals
 /// `(price, capacity, salt)` after the commit deadline and before the reveal deadline.
 ///
 /// After the reveal deadline anyone finalizes (O(1): the best two prices are tracked at reveal): the lowest
@@ -303,7 +304,8 @@ interface IMigrationAuction {
 
     /// @notice Commits a sealed bid with the bond as `msg.value`, presenting the source's admission ticket as an
     /// EIP-2098 compact signature `(ticketR, ticketVs)`. `msg.sender` must be an active host.
-    /// @param commitment `keccak256(abi.encode(auctionId, msg.sender, price, capacity, salt))`, see {bidCommitment}.
+    /// @param commitment `keccak256(abi.encode(block.chainid, address(this), auctionId, msg.sender, price, capacity,
+    /// salt))`, see {bidCommitment}.
     function commitBid(AuctionId auctionId, bytes32 commitment, bytes32 ticketR, bytes32 ticketVs) external payable;
 
     /// @notice Reveals the bid of `msg.sender`.
@@ -343,10 +345,12 @@ interface IMigrationAuction {
     /// @notice Number of auctions opened so far (the last id).
     function auctionCount() external view returns (uint64);
 
-    /// @notice The commitment a bidder must submit.
+    /// @notice The commitment a bidder must submit: it binds this chain's id and this contract's address, so that
+    /// a commitment or a reveal replayed from another deployment (where the same auction id is another auction)
+    /// never matches.
     function bidCommitment(AuctionId auctionId, address bidder, uint96 price, uint32 capacity, bytes32 salt)
         external
-        pure
+        view
         returns (bytes32);
 
     /// @notice The EIP-712 digest the source signs to admit `host` to auction `auctionId`.

@@ -17,13 +17,20 @@ library SealedBid {
     uint256 private constant _PRICE_SHIFT = 8;
     uint256 private constant _CAPACITY_SHIFT = 104;
 
-    /// @notice The commitment a bidder submits: `keccak256(abi.encode(auctionId, bidder, price, capacity, salt))`.
-    function commitment(AuctionId auctionId, address bidder, uint96 price, uint32 capacity, bytes32 salt)
-        internal
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(auctionId, bidder, price, capacity, salt));
+    /// @notice The commitment a bidder submits:
+    /// `keccak256(abi.encode(chainId, auction, auctionId, bidder, price, capacity, salt))`. It names the chain and
+    /// the auction contract, so a commitment (and the reveal that opens it) made for one deployment is worthless on
+    /// any other chain or contract, where the same auction id means another auction.
+    function commitment(
+        uint256 chainId,
+        address auction,
+        AuctionId auctionId,
+        address bidder,
+        uint96 price,
+        uint32 capacity,
+        bytes32 salt
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(chainId, auction, auctionId, bidder, price, capacity, salt));
     }
 
     /// @notice The slot of a committed bid.

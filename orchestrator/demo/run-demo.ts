@@ -105,7 +105,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const allocationTx = answer.outcome?.allocationTx;
     const allocationBlock = allocationTx ? (await chain.provider.getTransactionReceipt(allocationTx))?.blockNumber : undefined;
     // The winner records the mirror after confirming: it may land a moment after the source's answer.
-    const mirror = allocationId === undefined ? undefined : await poll(() => mirrorRegistry.mirrored(chain.chainId, allocationId), 30_000, options.signal);
+    const winner = answer.winner;
+    const mirror = allocationId === undefined || winner === undefined ? undefined : await poll(() => mirrorRegistry.mirrored(chain.chainId, allocationId, winner), 30_000, options.signal);
     const winnerName = answer.winner ? nameOf(answer.winner) : undefined;
     const winnerTds = winnerName ? await (await cluster.client(winnerName)).get<{ tvmId: string; running: boolean }[]>("/v1/tds") : [];
     const sourceTds = await source.get<{ tvmId: string }[]>("/v1/tds");

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { bidCommitment, type AdmissionTicket, type Market, type TxReport } from "../chain/index.js";
+import type { AdmissionTicket, Market, TxReport } from "../chain/index.js";
 import { isTvmxError, TvmxError } from "../errors/index.js";
 import type { BidRecord, HostJournal } from "../journal/index.js";
 import type { Logger } from "../log/index.js";
@@ -54,8 +54,8 @@ export async function placeSealedBid(ctx: BiddingContext, req: BidRequest): Prom
     revealDeadline: req.revealDeadline,
   });
   log.info("bid prepared", { priceWei: req.priceWei, capacity: req.capacity });
-  // step: commit
-  const commitment = bidCommitment(req.auctionId, me, req.priceWei, req.capacity, salt);
+  // step: commit — the commitment binds this chain's id and the auction contract's address as well
+  const commitment = ctx.market.auction.commitmentFor(req.auctionId, me, req.priceWei, req.capacity, salt);
   const report = await ctx.market.auction.commit(req.auctionId, commitment, req.ticket, req.bondWei);
   await ctx.journal.record({ type: "bid.committed", auctionId: req.auctionId, txHash: report.hash });
   ctx.metrics?.bidsTotal.inc({ outcome: "committed" });

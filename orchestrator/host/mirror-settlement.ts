@@ -39,10 +39,16 @@ export async function recordUntilLanded(deps: MirrorDeps, allocationId: bigint):
   if (!entry || entry.status === "recorded") return entry?.txHash;
   const { status: _s, txHash: _t, allocationId: _a, migrationId, ...record } = entry;
   const log = deps.logger.child({ migrationId, allocationId, step: "mirror" });
+  if (record.sourceChainId === deps.mirror.chainId) {
+    // The registry refuses a mirror of its own chain (AllocationRegistryMirrorOfThisChain): retrying cannot help.
+    log.error("mirror chain is the auction chain; not recording the mirror (check mirrorChain in the config)", { chainId: deps.mirror.chainId });
+    return undefined;
+  }
   const backoff = deps.backoff ?? DEFAULT_BACKOFF;
   for (let attempt = 0; !deps.signal.aborted; attempt++) {
     try {
-      const existing = await deps.mirror.mirrored(record.sourceChainId, allocationId);
+      // Keyed by destination too: a record another host made naming itself is not this one, and cannot block it.
+      const existing = await deps.mirror.mirrored(record.sourceChainId, allocationId, record.destination);
       let txHash: string;
       if (existing) {
         txHash = "";

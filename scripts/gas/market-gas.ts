@@ -118,7 +118,7 @@ async function runAuction(market: Market, tvmId: string, bidders: number): Promi
   const commitGas: number[] = [];
   for (const bid of bids) {
     const ticket = await signAdmissionTicket(market.source, domain, auctionId, bid.host.address);
-    const commitment = bidCommitment(auctionId, bid.host.address, bid.price, bid.capacity, bid.salt);
+    const commitment = bidCommitment({ chainId: market.chainId, migrationAuction: market.suite.migrationAuction }, auctionId, bid.host.address, bid.price, bid.capacity, bid.salt);
     commitGas.push(
       await gasOf(auction.connect(bid.host).commitBid(auctionId, commitment, ticket.r, ticket.vs, { value: BOND })),
     );

@@ -45,7 +45,13 @@ describe("chain/market clients on an in-process chain", function () {
   it("computes the same bid commitment as the contract", async () => {
     const { market, wallet } = await host(2);
     const salt = hexlify(randomBytes(32));
-    expect(bidCommitment(7n, wallet.address, 5n * MILLI, 3, salt)).to.equal(await market.auction.contract.bidCommitment(7n, wallet.address, 5n * MILLI, 3, salt));
+    const onChain = await market.auction.contract.bidCommitment(7n, wallet.address, 5n * MILLI, 3, salt);
+    expect(market.auction.commitmentFor(7n, wallet.address, 5n * MILLI, 3, salt)).to.equal(onChain);
+    expect(bidCommitment(market.auction.commitmentDomain, 7n, wallet.address, 5n * MILLI, 3, salt)).to.equal(onChain);
+    // Bound to the chain and the contract: the same bid for another chain id or another deployment differs.
+    const { chainId, migrationAuction } = market.auction.commitmentDomain;
+    expect(bidCommitment({ chainId: chainId + 1n, migrationAuction }, 7n, wallet.address, 5n * MILLI, 3, salt)).to.not.equal(onChain);
+    expect(bidCommitment({ chainId, migrationAuction: wallet.address }, 7n, wallet.address, 5n * MILLI, 3, salt)).to.not.equal(onChain);
   });
 
   it("runs an auction to an allocation, a committed migration, a mirror record and the withdrawals", async () => {
@@ -76,7 +82,7 @@ describe("chain/market clients on an in-process chain", function () {
     ];
     for (const b of bids) {
       const ticket = await source.market.auction.signTicket(source.wallet, auctionId, b.h.wallet.address);
-      await b.h.market.auction.commit(auctionId, bidCommitment(auctionId, b.h.wallet.address, b.price, 3, b.salt), ticket, MILLI);
+      await b.h.market.auction.commit(auctionId, b.h.market.auction.commitmentFor(auctionId, b.h.wallet.address, b.price, 3, b.salt), ticket, MILLI);
       expect((await b.h.market.auction.bid(auctionId, b.h.wallet.address)).status).to.equal("Committed");
     }
     await increaseTime(100);
@@ -108,8 +114,9 @@ describe("chain/market clients on an in-process chain", function () {
       price: outcome.price,
       configHash: allocation.configHash,
     });
-    expect(await cheap.market.allocations.mirrored(999n, outcome.allocationId)).to.deep.include({ sourceTxHash: outcome.report.hash, recordedBy: cheap.wallet.address });
-    expect(await cheap.market.allocations.mirrored(999n, 12345n)).to.equal(undefined);
+    expect(await cheap.market.allocations.mirrored(999n, outcome.allocationId, cheap.wallet.address)).to.deep.include({ sourceTxHash: outcome.report.hash, recordedBy: cheap.wallet.address });
+    expect(await cheap.market.allocations.mirrored(999n, outcome.allocationId, source.wallet.address)).to.equal(undefined);
+    expect(await cheap.market.allocations.mirrored(999n, 12345n, cheap.wallet.address)).to.equal(undefined);
 
     expect(await cheap.market.allocations.balanceOf(cheap.wallet.address)).to.equal(6n * MILLI);
     await cheap.market.allocations.withdraw();

@@ -199,7 +199,8 @@ describe("AllocationRegistry", () => {
   describe("recordMirror", () => {
     function mirrorOf(s: { source: { address: string }; destination: { address: string } }, allocationId = 5n) {
       return {
-        sourceChainId: 31337n,
+        // Another chain: a mirror of this chain's own allocations is refused.
+        sourceChainId: 1n,
         sourceAllocationId: allocationId,
         sourceTxHash: id("allocation tx"),
         tvmId: TVM,
@@ -215,8 +216,8 @@ describe("AllocationRegistry", () => {
       const record = mirrorOf(s);
       await expect(s.registry.connect(s.destination).recordMirror(record))
         .to.emit(s.registry, "AllocationMirrored")
-        .withArgs(TVM, 31337n, s.destination.address, 5n, record.sourceTxHash, s.source.address, PRICE, CONFIG, s.destination.address);
-      const stored = await s.registry.mirroredAllocation(31337n, 5n);
+        .withArgs(TVM, 1n, s.destination.address, 5n, record.sourceTxHash, s.source.address, PRICE, CONFIG, s.destination.address);
+      const stored = await s.registry.mirroredAllocation(1n, 5n, s.destination.address);
       expect(stored.recordedBy).to.equal(s.destination.address);
       expect(stored.recordedAt).to.equal(BigInt(await time.latest()));
       expect(stored.record.sourceTxHash).to.equal(record.sourceTxHash);
@@ -258,7 +259,33 @@ describe("AllocationRegistry", () => {
       await s.registry.recordMirror(good);
       await expect(s.registry.recordMirror(good))
         .to.be.revertedWithCustomError(s.registry, "AllocationRegistryMirrorExists")
-        .withArgs(31337n, 5n);
+        .withArgs(1n, 5n, s.destination.address);
+    });
+
+    it("refuses a mirror that names this chain as its source", async () => {
+      const s = await loadFixture(fixture);
+      await s.registry.grantRole(await s.registry.MIRROR_RECORDER_ROLE(), s.admin.address);
+      for (const recorder of [s.admin, s.destination]) {
+        await expect(s.registry.connect(recorder).recordMirror({ ...mirrorOf(s), sourceChainId: s.chainId }))
+          .to.be.revertedWithCustomError(s.registry, "AllocationRegistryMirrorOfThisChain")
+          .withArgs(s.chainId);
+      }
+    });
+
+    it("lets the destination replace a recorder's record for it once, and then nobody", async () => {
+      const s = await loadFixture(fixture);
+      await s.registry.grantRole(await s.registry.MIRROR_RECORDER_ROLE(), s.outsider.address);
+      await s.registry.connect(s.outsider).recordMirror({ ...mirrorOf(s), price: 1n });
+      await expect(s.registry.connect(s.destination).recordMirror(mirrorOf(s)))
+        .to.emit(s.registry, "AllocationMirrored")
+        .withArgs(TVM, 1n, s.destination.address, 5n, id("allocation tx"), s.source.address, PRICE, CONFIG, s.destination.address);
+      const stored = await s.registry.mirroredAllocation(1n, 5n, s.destination.address);
+      expect([stored.record.price, stored.recordedBy]).to.deep.equal([PRICE, s.destination.address]);
+      for (const writer of [s.outsider, s.destination]) {
+        await expect(s.registry.connect(writer).recordMirror({ ...mirrorOf(s), price: 2n }))
+          .to.be.revertedWithCustomError(s.registry, "AllocationRegistryMirrorExists")
+          .withArgs(1n, 5n, s.destination.address);
+      }
     });
   });
 
@@ -321,7 +348,7 @@ describe("AllocationRegistry", () => {
       const unknown = await s.registry.allocation(9n);
       expect([unknown.id, unknown.state, unknown.source]).to.deep.equal([0n, AllocationState.None, ZeroAddress]);
       expect(await s.registry.hostRegistry()).to.equal(s.suite.hostRegistry);
-      expect((await s.registry.mirroredAllocation(1n, 1n)).recordedAt).to.equal(0n);
+      expect((await s.registry.mirroredAllocation(1n, 1n, ZeroAddress)).recordedAt).to.equal(0n);
     });
   });
 

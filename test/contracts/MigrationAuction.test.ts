@@ -257,7 +257,7 @@ describe("MigrationAuction", () => {
       const info = await s.migrationAuction.bidInfo(s.auctionId, bid.bidder.address);
       expect(info.status).to.equal(BidStatus.Committed);
       // The low 248 bits of the commitment are stored.
-      expect(info.commitment).to.equal(BigInt(commitmentOf(s.auctionId, bid)) & (2n ** 248n - 1n));
+      expect(info.commitment).to.equal(BigInt(commitmentOf(s, s.auctionId, bid)) & (2n ** 248n - 1n));
       expect(await auctionBalance(s)).to.equal(RESERVE + BOND);
     });
 
@@ -297,7 +297,7 @@ describe("MigrationAuction", () => {
     it("rejects a host without a ticket from the source", async () => {
       const s = await loadFixture(openFixture);
       const host = s.hosts[0]!;
-      const commitment = commitmentOf(s.auctionId, sealedBid(host, 1n));
+      const commitment = commitmentOf(s, s.auctionId, sealedBid(host, 1n));
       const auction = s.migrationAuction.connect(host);
       // Signed by someone else (the host itself).
       const selfSigned = await ticketFor(s, s.auctionId, host.address, host);
@@ -590,7 +590,7 @@ describe("MigrationAuction", () => {
       const bid = { bidder: { address: accountAddress }, price: 10n, capacity: 1n, salt: id("salt") };
       const ticket = await ticketFor(s, s.auctionId, accountAddress);
       const auction = s.migrationAuction.interface;
-      await account.execute(s.suite.migrationAuction, auction.encodeFunctionData("commitBid", [s.auctionId, commitmentOf(s.auctionId, bid as never), ticket.r, ticket.vs]), { value: BOND });
+      await account.execute(s.suite.migrationAuction, auction.encodeFunctionData("commitBid", [s.auctionId, commitmentOf(s, s.auctionId, bid as never), ticket.r, ticket.vs]), { value: BOND });
       await time.increaseTo(s.params.commitDeadline);
       await account.execute(s.suite.migrationAuction, auction.encodeFunctionData("revealBid", [s.auctionId, 10n, 1n, id("salt")]));
       await account.setRejecting(true);
@@ -691,7 +691,7 @@ describe("MigrationAuction", () => {
       const s = await loadFixture(openFixture);
       const bid = sealedBid(s.hosts[0]!, 123n, 4n);
       expect(await s.migrationAuction.bidCommitment(s.auctionId, bid.bidder.address, bid.price, bid.capacity, bid.salt)).to.equal(
-        commitmentOf(s.auctionId, bid),
+        commitmentOf(s, s.auctionId, bid),
       );
       const digest = TypedDataEncoder.hash(
         auctionDomain(s.chainId, s.suite.migrationAuction),

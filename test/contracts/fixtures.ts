@@ -115,15 +115,16 @@ export function sealedBid(bidder: Signer, price: BigNumberish, capacity: BigNumb
   return { bidder, price: BigInt(price), capacity: BigInt(capacity), salt: hexlify(randomBytes(32)) };
 }
 
-export function commitmentOf(auctionId: bigint, bid: SealedBid): string {
-  return bidCommitment(auctionId, bid.bidder.address, bid.price, bid.capacity, bid.salt);
+/** The commitment of `bid` in auction `auctionId` of the suite's MigrationAuction on this chain. */
+export function commitmentOf(s: Suite, auctionId: bigint, bid: SealedBid): string {
+  return bidCommitment({ chainId: s.chainId, migrationAuction: s.suite.migrationAuction }, auctionId, bid.bidder.address, bid.price, bid.capacity, bid.salt);
 }
 
 export async function commit(s: Suite, auctionId: bigint, bid: SealedBid, value: bigint = BOND) {
   const ticket = await ticketFor(s, auctionId, bid.bidder.address);
   return s.migrationAuction
     .connect(bid.bidder)
-    .commitBid(auctionId, commitmentOf(auctionId, bid), ticket.r, ticket.vs, { value });
+    .commitBid(auctionId, commitmentOf(s, auctionId, bid), ticket.r, ticket.vs, { value });
 }
 
 export async function reveal(s: Suite, auctionId: bigint, bid: SealedBid) {

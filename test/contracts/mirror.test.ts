@@ -47,7 +47,7 @@ describe("allocation mirrored on the destination's chain", () => {
           record.configHash,
           winner.address,
         );
-      const mirrored = await suite.contracts.allocationRegistry.mirroredAllocation(s.chainId, allocationId);
+      const mirrored = await suite.contracts.allocationRegistry.mirroredAllocation(s.chainId, allocationId, winner.address);
       expect(mirrored.record.sourceTxHash).to.equal(allocated.transactionHash);
       expect(mirrored.recordedBy).to.equal(winner.address);
     } finally {

@@ -76,7 +76,7 @@ describe("e2e: the mirror chain down at commit", function () {
     const mirrorProvider = new JsonRpcProvider(cluster().mirror!.node.url);
     try {
       const mirror = AllocationRegistry__factory.connect(cluster().mirror!.addresses.allocationRegistry, mirrorProvider);
-      const m = await mirror.mirroredAllocation(cluster().chain.node.chainId, BigInt(summary.allocationId!));
+      const m = await mirror.mirroredAllocation(cluster().chain.node.chainId, BigInt(summary.allocationId!), roomy.address);
       expect(m.record.destination).to.equal(roomy.address);
       expect(m.record.tvmId).to.equal(td.tvmId);
     } finally {

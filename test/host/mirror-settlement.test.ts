@@ -28,9 +28,9 @@ function flakyMirrorChain(failures: number) {
   };
   const client = {
     chainId: 31338n,
-    mirrored: async (chainId: bigint, id: bigint) => {
+    mirrored: async (chainId: bigint, id: bigint, destination: string) => {
       fail();
-      const r = recorded.find((m) => m.sourceChainId === chainId && m.sourceAllocationId === id);
+      const r = recorded.find((m) => m.sourceChainId === chainId && m.sourceAllocationId === id && m.destination === destination);
       return r ? { ...r, recordedBy: r.destination, recordedAt: 1 } : undefined;
     },
     recordMirror: async (record: MirrorRecord) => {
@@ -84,5 +84,21 @@ describe("host/mirror settlement", () => {
     expect(up.recorded.map((r) => r.sourceAllocationId)).to.deep.equal([4n, 5n]);
     expect(journal.state.mirrors.get(5n)?.status).to.equal("recorded");
     expect(pendingMirrors(journal)).to.deep.equal([]);
+  });
+
+  it("records its own mirror when another host squatted the same allocation naming itself (keys include the destination)", async () => {
+    const up = flakyMirrorChain(0);
+    up.recorded.push({ ...PENDING, sourceAllocationId: PENDING.allocationId, destination: "0x00000000000000000000000000000000000000c3" });
+    const tx = await owe({ mirror: up.client, journal, logger: nullLogger, signal: controller.signal }, PENDING);
+    expect(tx).to.equal(`0x${"ef".repeat(32)}`);
+    expect(up.recorded.map((r) => r.destination)).to.deep.equal(["0x00000000000000000000000000000000000000c3", PENDING.destination]);
+  });
+
+  it("does not send (nor retry) a mirror whose mirror chain is the auction chain itself: the registry refuses it", async () => {
+    const same = flakyMirrorChain(0);
+    const tx = await owe({ mirror: same.client, journal, logger: nullLogger, signal: controller.signal }, { ...PENDING, sourceChainId: 31338n });
+    expect(tx).to.equal(undefined);
+    expect(same.calls()).to.equal(0);
+    expect(journal.state.mirrors.get(4n)?.status).to.equal("pending");
   });
 });

@@ -73,11 +73,44 @@ contract MigrationAuctionTest is MarketBase {
         bytes32 salt
     ) public pure {
         vm.assume(auctionA != auctionB || bidderA != bidderB);
-        bytes32 a = SealedBid.commitment(AuctionId.wrap(auctionA), bidderA, price, capacity, salt);
-        bytes32 b = SealedBid.commitment(AuctionId.wrap(auctionB), bidderB, price, capacity, salt);
+        bytes32 a = SealedBid.commitment(1, address(0xA), AuctionId.wrap(auctionA), bidderA, price, capacity, salt);
+        bytes32 b = SealedBid.commitment(1, address(0xA), AuctionId.wrap(auctionB), bidderB, price, capacity, salt);
         assertTrue(a != b, "distinct commitments");
         // The stored form keeps 248 bits, still distinct.
         assertTrue(SealedBid.packCommitted(a) != SealedBid.packCommitted(b), "distinct stored commitments");
+    }
+
+    function testFuzz_commitment_bindsTheChainAndTheContract(
+        uint256 chainA,
+        uint256 chainB,
+        address contractA,
+        address contractB,
+        uint64 auctionId,
+        uint96 price,
+        bytes32 salt
+    ) public pure {
+        vm.assume(chainA != chainB || contractA != contractB);
+        AuctionId id = AuctionId.wrap(auctionId);
+        bytes32 a = SealedBid.commitment(chainA, contractA, id, address(0xB1D), price, 1, salt);
+        bytes32 b = SealedBid.commitment(chainB, contractB, id, address(0xB1D), price, 1, salt);
+        assertTrue(SealedBid.packCommitted(a) != SealedBid.packCommitted(b), "distinct stored commitments");
+    }
+
+    function testFuzz_revealBid_rejectsACommitmentMadeForAnotherChain(uint96 price, uint64 otherChain) public {
+        price = uint96(bound(price, 0, RESERVE));
+        vm.assume(otherChain != block.chainid);
+        (AuctionId id, uint48 commitDeadline,) = openAuction("tvm");
+        bytes32 salt = keccak256("salt");
+        // The commitment the bidder computed for the same auction id on another chain.
+        bytes32 foreign = SealedBid.commitment(otherChain, address(auction), id, BIDDER, price, 1, salt);
+        (bytes32 r, bytes32 vs) = ticket(id, BIDDER);
+        vm.prank(BIDDER);
+        auction.commitBid{value: BOND}(id, foreign, r, vs);
+        vm.warp(commitDeadline);
+        vm.expectRevert(
+            abi.encodeWithSelector(IMigrationAuction.MigrationAuctionCommitmentMismatch.selector, id, BIDDER)
+        );
+        reveal(id, BIDDER, price, 1, salt);
     }
 
     function testFuzz_revealBid_rejectsAnotherBiddersCommitment(uint96 price, uint32 capacity, bytes32 salt) public {

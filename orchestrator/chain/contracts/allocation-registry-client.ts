@@ -111,8 +111,9 @@ export class AllocationRegistryClient {
     return page.map(toAllocation);
   }
 
-  async mirrored(sourceChainId: bigint, sourceAllocationId: bigint): Promise<(MirrorRecord & { recordedBy: string; recordedAt: number }) | undefined> {
-    const m = await readWithRetry(this.#chain, this.contract, "AllocationRegistry.mirroredAllocation", () => this.contract.mirroredAllocation(sourceChainId, sourceAllocationId));
+  /** The mirror of allocation `sourceAllocationId` of chain `sourceChainId` naming `destination` (records are keyed by all three). */
+  async mirrored(sourceChainId: bigint, sourceAllocationId: bigint, destination: string): Promise<(MirrorRecord & { recordedBy: string; recordedAt: number }) | undefined> {
+    const m = await readWithRetry(this.#chain, this.contract, "AllocationRegistry.mirroredAllocation", () => this.contract.mirroredAllocation(sourceChainId, sourceAllocationId, destination));
     if (m.record.sourceChainId === 0n) return undefined;
     const r = m.record;
     return {

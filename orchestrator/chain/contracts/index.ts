@@ -3,6 +3,7 @@ export type { Allocation, AllocationStateName, MirrorRecord } from "./allocation
 export { HostRegistryClient, HOST_STATES } from "./host-registry-client.js";
 export type { HostInfo, HostPublication, HostStateName, PlatformSummary } from "./host-registry-client.js";
 export { AUCTION_STATES, BID_STATUSES, bidCommitment, MigrationAuctionClient } from "./migration-auction-client.js";
+export type { CommitmentDomain } from "./migration-auction-client.js";
 export type {
   AdmissionTicket,
   AuctionInfo,

@@ -66,9 +66,23 @@ export type FinalizeOutcome =
 
 const ADMISSION_TICKET_TYPES = { AdmissionTicket: [{ name: "auctionId", type: "uint64" }, { name: "host", type: "address" }] };
 
-/** `keccak256(abi.encode(auctionId, bidder, price, capacity, salt))`, as the contract checks at reveal. */
-export function bidCommitment(auctionId: bigint, bidder: string, price: bigint, capacity: number, salt: string): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["uint64", "address", "uint96", "uint32", "bytes32"], [auctionId, bidder, price, capacity, salt]));
+/** The chain and the MigrationAuction contract a commitment is made for (both are bound into it). */
+export interface CommitmentDomain {
+  chainId: bigint;
+  migrationAuction: string;
+}
+
+/**
+ * `keccak256(abi.encode(chainId, migrationAuction, auctionId, bidder, price, capacity, salt))`, as the contract
+ * checks at reveal: a commitment made for another chain or another deployment never matches.
+ */
+export function bidCommitment(domain: CommitmentDomain, auctionId: bigint, bidder: string, price: bigint, capacity: number, salt: string): string {
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(
+      ["uint256", "address", "uint64", "address", "uint96", "uint32", "bytes32"],
+      [domain.chainId, domain.migrationAuction, auctionId, bidder, price, capacity, salt],
+    ),
+  );
 }
 
 /** Typed access to MigrationAuction; writes need a sender (the host's key). */
@@ -88,6 +102,16 @@ export class MigrationAuctionClient {
   #tx(): TxSender {
     if (!this.#sender) throw new TvmxError("CHAIN_TX_FAILED", "this MigrationAuction client is read-only (no key)", {});
     return this.#sender;
+  }
+
+  /** The chain and contract this client's commitments are bound to. */
+  get commitmentDomain(): CommitmentDomain {
+    return { chainId: this.#chain.chainId, migrationAuction: this.address };
+  }
+
+  /** The commitment of a sealed bid in auction `auctionId` of this contract on this chain. */
+  commitmentFor(auctionId: bigint, bidder: string, price: bigint, capacity: number, salt: string): string {
+    return bidCommitment(this.commitmentDomain, auctionId, bidder, price, capacity, salt);
   }
 
   get domain(): TypedDataDomain {
