@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import type { Wallet } from "ethers";
 import { parsePolicy, type AttestationPolicy } from "../attestation/index.js";
 import { connectChain, loadDeploymentFile, resolveContracts, type ChainConnection } from "../chain/index.js";
 import { loadHostConfig, parseJsonText, type HostConfig } from "../config/index.js";
@@ -7,7 +8,7 @@ import { unlockFromConfig } from "../keystore/index.js";
 import { createJsonLogger, type Logger } from "../log/index.js";
 import { checkChain, checkMirrorIsAnotherChain } from "./chain-checks.js";
 import { Host, type HostDeps } from "./host.js";
-import { readPlatformFile, setupPlatform } from "./platform-setup.js";
+import { readPlatformFile, setupPlatform, type HostPlatform } from "./platform-setup.js";
 
 /**
  * `tvmx host start --config <file>`: everything from the config file to a running Host — the key unlocked
@@ -18,11 +19,8 @@ export async function startHostFromConfig(
   configFile: string,
   options: { logger?: Logger; signal?: AbortSignal; env?: NodeJS.ProcessEnv; onProgress?: HostDeps["onProgress"] } = {},
 ): Promise<{ host: Host; config: HostConfig; close(): Promise<void> }> {
-  const config = await loadHostConfig(configFile);
+  const { config, wallet, policy, cpu } = await readHostFiles(configFile, options.env);
   const logger = options.logger ?? createJsonLogger({ level: config.log.level, fields: { host: config.name } });
-  const wallet = await unlockFromConfig(config.keystore, options.env);
-  const policy = await readPolicy(config.policyFile);
-  const cpu = await setupPlatform(await readPlatformFile(config.platformFile));
   const chains: ChainConnection[] = [];
   try {
     const chain = await connectChain(config.chain, { logger: logger.child({ component: "chain" }), ...(options.signal ? { signal: options.signal } : {}) });
@@ -74,6 +72,26 @@ export async function startHostFromConfig(
     for (const c of chains) c.close();
     throw err;
   }
+}
+
+/** What a host is made of before it talks to any chain: its config, its unlocked key, its policy, its platform. */
+export interface HostFiles {
+  config: HostConfig;
+  wallet: Wallet;
+  policy: AttestationPolicy;
+  cpu: HostPlatform;
+}
+
+/**
+ * Reads a host's config file and the files it names: the keystore (unlocked with the password the config points
+ * to in `env`), the policy and the platform file (provisioned). What `startHostFromConfig` starts a host from.
+ */
+export async function readHostFiles(configFile: string, env?: NodeJS.ProcessEnv): Promise<HostFiles> {
+  const config = await loadHostConfig(configFile);
+  const wallet = await unlockFromConfig(config.keystore, env);
+  const policy = await readPolicy(config.policyFile);
+  const cpu = await setupPlatform(await readPlatformFile(config.platformFile));
+  return { config, wallet, policy, cpu };
 }
 
 export async function readPolicy(file: string): Promise<AttestationPolicy> {

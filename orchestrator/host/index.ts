@@ -1,7 +1,8 @@
 /** The host daemon: one process per host (see docs/host.md). */
 export { Host } from "./host.js";
 export type { HostDeps, HostStatus } from "./host.js";
-export { readPolicy, startHostFromConfig } from "./bootstrap.js";
+export { readHostFiles, readPolicy, startHostFromConfig } from "./bootstrap.js";
+export type { HostFiles } from "./bootstrap.js";
 export type { AuctionSummary, MigrateRequest } from "./source-flow.js";
 export type { MigrationOutcomeReport } from "./context.js";
 export { DEFAULT_PLATFORM_FILE, readPlatformFile, setupPlatform } from "./platform-setup.js";

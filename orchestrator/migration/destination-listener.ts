@@ -66,10 +66,16 @@ export interface ListenIncomingOptions {
   /** Of those, from one remote address (default 32: a source's 16 streams and its recovery, twice over). */
   maxPendingPerAddress?: number;
   /** Every refused connection, by its reason (a metric counts them; the log says only some). */
-  onRefused?: (reason: RejectReason | "too-many-pending") => void;
+  onRefused?: (reason: StreamRefusal) => void;
   /** Every state change of every import session, e.g. to check the TD never runs before commit. */
   onStateChange?: (migrationId: string, state: DestinationState, td: TrustDomain | undefined) => void;
 }
+
+/**
+ * Why a stream connection was refused before admission: a REJECT's reason, or closed without one — at accept over
+ * the pending limits (`too-many-pending`), or by the handshake deadline (`deadline`).
+ */
+export type StreamRefusal = RejectReason | "too-many-pending" | "deadline";
 
 export interface IncomingListener {
   readonly port: number;
@@ -215,6 +221,8 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     try {
       hello = decodeHello(await expectHello(conn));
     } catch (err) {
+      // A connection that went away first (its deadline, or the peer hung up) sent no HELLO, not a bad one.
+      if (err instanceof ConnectionClosedError) throw err;
       return refuse(conn, "bad-hello", (err as Error).message, undefined, { err: (err as Error).message });
     }
     if (closed) return refuse(conn, "closed", "the listener is closing");
@@ -269,13 +277,22 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
     const conn = new FramedConnection(socket, { label: "incoming", allocate: (n) => buffers.take(n) });
     conn.setReceiveLimits(HANDSHAKE_LIMITS);
     // An absolute deadline from accept: a slow client cannot stretch the handshake by trickling bytes.
-    const timer = setTimeout(() => conn.destroy(), options.helloTimeoutMs ?? 10_000);
+    const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    let pastDeadline = false;
+    const timer = setTimeout(() => {
+      pastDeadline = true;
+      conn.destroy();
+    }, helloTimeoutMs);
     let admitted: Admitted | undefined;
     try {
       admitted = await authenticate(conn);
     } catch (err) {
-      // The connection went away (deadline, reset) during the handshake.
-      log.debug("stream handshake ended", { err });
+      // The connection went away during the handshake: closed by its deadline (a refusal, counted and sampled like
+      // the others), or reset by the peer (its own business).
+      if (pastDeadline) {
+        options.onRefused?.("deadline");
+        refusedLog.warn({ reason: "deadline", remote: address, helloTimeoutMs });
+      } else log.debug("stream handshake ended", { err });
       conn.destroy();
       return;
     } finally {

@@ -7,7 +7,7 @@ export type { CompletedMigration, MigrateOutOptions, MigrationPhase, MigrationPr
 export { listenIncoming } from "./destination-listener.js";
 export { queryDestinationDecision, resolveOutgoing } from "./recover.js";
 export type { DestinationDecision, ResolveOutgoingOptions } from "./recover.js";
-export type { IncomingListener, ListenIncomingOptions } from "./destination-listener.js";
+export type { IncomingListener, ListenIncomingOptions, StreamRefusal } from "./destination-listener.js";
 export type { CompletedImport, IncomingAdmission, IncomingMigrationRequest, KeyProvider } from "./import-session.js";
 export type { PeerAddress } from "./connect.js";
 export { WorkerPool } from "./worker-pool.js";

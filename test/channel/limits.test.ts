@@ -4,55 +4,18 @@
  * accept; refused connections are all counted but logged only up to the rate limit.
  */
 import { expect } from "chai";
-import { createServer as createNetServer, connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
+import { connect as netConnect } from "node:net";
 import { formatLogLine, MemoryLogger } from "../../orchestrator/log/index.js";
 import { MetricsRegistry, type Counter } from "../../orchestrator/metrics/index.js";
 import { ChannelServer, connectChannel, encodeMessage, type ChannelConnection, type ChannelError, type RejectedPeer } from "../../orchestrator/channel/index.js";
 import { pollUntil } from "../../orchestrator/util/index.js";
+import { captureClientHello, keepOpen, stallAfterTls, stallTcp } from "./hostile-clients.js";
 import { createWorld, type TestHost, type TestWorld } from "./hosts.js";
 
 const LEGIT = 25;
 
 function refusedCounter(): Counter {
   return new MetricsRegistry().counter("tvmx_channel_refused_total", "Connections the channel listener refused, by reason.", ["reason"]);
-}
-
-/** Opens TLS with `host`'s certificate from `localAddress`, then says nothing; resolves once TLS is done. */
-function stallAfterTls(port: number, host: TestHost, localAddress: string): Promise<TLSSocket> {
-  return new Promise((resolve) => {
-    // node:tls passes `localAddress` on to net.connect; its types do not list it.
-    const options: ConnectionOptions & { localAddress: string } = { host: "127.0.0.1", port, localAddress, key: host.identity.privateKeyPem, cert: host.identity.certificatePem, rejectUnauthorized: false, minVersion: "TLSv1.3" };
-    const s = tlsConnect(options);
-    s.on("error", () => undefined);
-    s.resume();
-    s.once("secureConnect", () => resolve(s));
-    s.once("close", () => resolve(s));
-  });
-}
-
-/** Opens a TCP connection from `localAddress` and sends nothing. */
-function stallTcp(port: number, localAddress: string): Promise<Socket> {
-  return new Promise((resolve) => {
-    const s = netConnect({ host: "127.0.0.1", port, localAddress });
-    s.on("error", () => undefined);
-    s.once("connect", () => resolve(s));
-    s.once("close", () => resolve(s));
-  });
-}
-
-/** The first bytes a TLS client sends: a real ClientHello, captured from node:tls. */
-async function captureClientHello(): Promise<Buffer> {
-  const sink = createNetServer();
-  const captured = new Promise<Buffer>((resolve) => sink.once("connection", (s) => s.once("data", (d: Buffer) => { resolve(d); s.destroy(); })));
-  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
-  const port = (sink.address() as { port: number }).port;
-  const client = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false, minVersion: "TLSv1.3" });
-  client.on("error", () => undefined);
-  const hello = await captured;
-  client.destroy();
-  sink.close();
-  return hello;
 }
 
 /** `n` registered hosts dialing at once, each from its own loopback address; how many got through. */
@@ -65,33 +28,6 @@ async function legitimateHandshakes(world: TestWorld, server: ChannelServer, hos
   const ok = results.filter((r): r is PromiseFulfilledResult<ChannelConnection> => r.status === "fulfilled");
   await Promise.all(ok.map((r) => r.value.close()));
   return ok.length;
-}
-
-/** Keeps `open()` connections alive: reopens each one shortly after the server closes it, until stopped. */
-function keepOpen(open: () => Promise<Socket>, count: number): { stop: () => void; sockets: Set<Socket> } {
-  let stopped = false;
-  const sockets = new Set<Socket>();
-  const one = async (): Promise<void> => {
-    if (stopped) return;
-    const s = await open();
-    sockets.add(s);
-    s.once("close", () => {
-      sockets.delete(s);
-      setTimeout(() => void one(), 20);
-    });
-    if (s.destroyed) {
-      sockets.delete(s);
-      setTimeout(() => void one(), 20);
-    }
-  };
-  for (let i = 0; i < count; i++) void one();
-  return {
-    stop: () => {
-      stopped = true;
-      for (const s of sockets) s.destroy();
-    },
-    sockets,
-  };
 }
 
 /** Samples a number every few ms and keeps its maximum. */
@@ -126,7 +62,7 @@ describe("channel listener limits (hostile clients)", function () {
       // per-address limit alone would not stop them; renewed as soon as the server drops one.
       const addresses = Array.from({ length: 8 }, (_, i) => `127.0.2.${i + 1}`);
       let n = 0;
-      const flood = keepOpen(() => stallAfterTls(server.port, flooder, addresses[n++ % addresses.length]!), 64);
+      const flood = keepOpen(() => stallAfterTls(server.port, flooder.identity, addresses[n++ % addresses.length]!), 64);
       const held = () => server.pending.byIdentity.get(flooder.wallet.address) ?? 0;
       await pollUntil(() => (held() === 4 && refused.get({ reason: "limit_identity" }) >= 60 ? true : undefined), { intervalMs: 10, timeoutMs: 10_000 });
       const sampler = sampleMax(held);
@@ -200,7 +136,7 @@ describe("channel listener limits (hostile clients)", function () {
       const slow = await world.host();
       const rejected = new Promise<RejectedPeer>((r) => server.once("rejected", r));
       const started = Date.now();
-      const socket = await stallAfterTls(server.port, slow, "127.0.4.1");
+      const socket = await stallAfterTls(server.port, slow.identity, "127.0.4.1");
       const closed = new Promise<number>((r) => socket.once("close", () => r(Date.now() - started)));
       const hello = encodeMessage({ type: "HELLO", address: slow.wallet.address, role: "client", signature: `0x${"11".repeat(65)}` });
       let i = 0;

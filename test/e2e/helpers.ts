@@ -3,6 +3,8 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Wallet } from "ethers";
+import { connectChain, HostRegistryClient, SUITE_ERROR_INTERFACES, TxSender } from "../../orchestrator/chain/index.js";
 import { Cluster, type ClusterOptions } from "../../orchestrator/demo/cluster.js";
 import { TVMX_BIN } from "../../orchestrator/demo/host-process.js";
 
@@ -103,4 +105,23 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Publishes `keyFingerprint` as the channel key of the registered host `wallet` (as a host process does when it
+ * starts), keeping the rest of its registration, so that a test can dial the channel as that host with an
+ * identity of its own. Waits out the hosts' 2 s cache of registry entries.
+ */
+export async function publishChannelKey(cluster: Cluster, wallet: Wallet, keyFingerprint: string): Promise<void> {
+  const chain = await connectChain({ rpcUrl: cluster.chain.node.url, confirmations: 1, pollIntervalMs: 200, rpcRetries: 3 });
+  try {
+    const registry = new HostRegistryClient(chain, cluster.chain.addresses.hostRegistry, new TxSender(chain, wallet, { errorInterfaces: SUITE_ERROR_INTERFACES }));
+    const info = await registry.hostInfo(wallet.address);
+    await registry.ensureRegistered({ endpoint: info.endpoint, channelKeyFingerprint: keyFingerprint, platform: info.platform, capacity: info.capacity }, 10n ** 18n);
+    const published = (await registry.hostInfo(wallet.address)).channelKeyFingerprint;
+    if (published !== keyFingerprint) throw new Error(`the registry has channel key ${published} for ${wallet.address}, not ${keyFingerprint}`);
+  } finally {
+    chain.close();
+  }
+  await new Promise((r) => setTimeout(r, 2_500));
 }

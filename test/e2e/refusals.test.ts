@@ -2,12 +2,11 @@ import { expect } from "chai";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { parsePolicy } from "../../orchestrator/attestation/index.js";
-import { connectChain, HostRegistryClient, SUITE_ERROR_INTERFACES, TxSender } from "../../orchestrator/chain/index.js";
 import { connectChannel, createChannelIdentity, StaticHostDirectory, type ChannelTrust } from "../../orchestrator/channel/index.js";
 import { CLUSTER_POLICY, DEFAULT_PASSWORD, OUT_OF_DATE_TCB } from "../../orchestrator/demo/cluster.js";
 import { setupPlatform } from "../../orchestrator/host/index.js";
 import { unlockKeystore } from "../../orchestrator/keystore/index.js";
-import { clusterForSuite } from "./helpers.js";
+import { clusterForSuite, publishChannelKey } from "./helpers.js";
 
 /**
  * Hosts that must not take part: one whose quote fails the policy (an out-of-date TCB) and one that is not
@@ -61,18 +60,7 @@ describe("e2e: hosts the policy or the registry refuses", function () {
     const wallet = await unlockKeystore(join(stale.configFile, "..", "key.json"), DEFAULT_PASSWORD);
     // The stale host publishes the channel key it dials with (as its own process does at start), so that the
     // source's cheap checks pass and its verdict rests on the quote.
-    const publish = async (keyFingerprint: string) => {
-      const chain = await connectChain({ rpcUrl: cluster().chain.node.url, confirmations: 1, pollIntervalMs: 200, rpcRetries: 3 });
-      try {
-        const registry = new HostRegistryClient(chain, cluster().chain.addresses.hostRegistry, new TxSender(chain, wallet, { errorInterfaces: SUITE_ERROR_INTERFACES }));
-        const info = await registry.hostInfo(wallet.address);
-        await registry.ensureRegistered({ endpoint: info.endpoint, channelKeyFingerprint: keyFingerprint, platform: info.platform, capacity: info.capacity }, 10n ** 18n);
-        expect((await registry.hostInfo(wallet.address)).channelKeyFingerprint).to.equal(keyFingerprint);
-      } finally {
-        chain.close();
-      }
-      await new Promise((r) => setTimeout(r, 2_500)); // the source caches registry entries for 2 s
-    };
+    const publish = (keyFingerprint: string) => publishChannelKey(cluster(), wallet, keyFingerprint);
     let error: unknown;
     try {
       const conn = await dialSource(wallet, { platformSeed: "stale", teeTcbSvnRest: OUT_OF_DATE_TCB }, publish);

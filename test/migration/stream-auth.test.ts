@@ -11,6 +11,9 @@ import { FramedConnection, frameJson } from "../../orchestrator/migration/framed
 import { decodeChallenge, decodeReject } from "../../orchestrator/migration/control-messages.js";
 import { signHello } from "../../orchestrator/migration/hello-auth.js";
 import { resultCodeOf } from "../../orchestrator/errors/index.js";
+import { formatLogLine, MemoryLogger } from "../../orchestrator/log/index.js";
+import { createHostMetrics } from "../../orchestrator/metrics/index.js";
+import { pollUntil } from "../../orchestrator/util/index.js";
 import { answerChallenge, connectTo, destinationListener, makeHosts, MiB, runningTd, streamHello, startPools, startWorkload, stopPools } from "./fixtures/setup.js";
 import type { Hosts, Pools } from "./fixtures/setup.js";
 
@@ -217,6 +220,12 @@ describe("migration stream: only the holder of the session key gets in", functio
       await Promise.all(silent.map((c) => c.closed));
       clearInterval(trickle);
       expect(Date.now() - started).to.be.below(5_000);
+      // Each is counted as refused by the deadline (a moment after the client sees its close), except the trickler
+      // when its bytes made a frame header over the handshake's 4 KiB first: that is a bad HELLO.
+      await pollUntil(() => (refused.length === 5 ? true : undefined), { intervalMs: 5, timeoutMs: 2_000 });
+      const deadlines = refused.filter((r) => r === "deadline").length;
+      expect(deadlines).to.be.at.least(3);
+      expect(refused.filter((r) => r === "bad-hello")).to.have.length(4 - deadlines);
       // Then the port serves again.
       const td = runningTd(hosts.source, 4 * MiB);
       const incoming = listener.accept();
@@ -226,5 +235,59 @@ describe("migration stream: only the holder of the session key gets in", functio
     } finally {
       await listener.close();
     }
+  });
+
+  it("counts every refused stream connection in tvmx_stream_refused_total but logs only 20 a minute, then one summary", async () => {
+    const hosts = makeHosts();
+    const log = new MemoryLogger({ level: "info" });
+    // The host's own metric, fed as the host feeds it (orchestrator/host/host.ts).
+    const refused = createHostMetrics().streamRefusedTotal;
+    const agreed = "dd".repeat(16);
+    const { listener } = await destinationListener(hosts, {
+      pool: pools!.destination,
+      logger: log,
+      maxPendingPerAddress: 2,
+      key: (req) => (req.migrationId === agreed ? { key: hosts.key, memoryBytes: 4 * MiB } : undefined),
+      onRefused: (reason) => refused.inc({ reason }),
+    });
+    const warnings = () => log.records.filter((r) => r.level === "warn" || r.level === "error");
+    try {
+      // Two silent connections fill the address's share; 20 more are closed at accept.
+      const holders = await Promise.all([connectTo(listener.port), connectTo(listener.port)]);
+      for (const h of holders) expect((await h.receive()).type).to.equal(FRAME_TYPE.CHALLENGE);
+      await Promise.all(Array.from({ length: 20 }, async () => (await connectTo(listener.port)).closed));
+      for (const h of holders) h.destroy();
+      await Promise.all(holders.map((h) => h.closed));
+      // Then 40 HELLOs, one at a time (within the address's share): wrong key, unknown id, malformed.
+      const answers: string[] = [];
+      const hello = async (send: (conn: FramedConnection) => Promise<unknown>): Promise<void> => {
+        const conn = await connectTo(listener.port);
+        await send(conn);
+        answers.push((await rejectOf(conn)).reason);
+        conn.destroy();
+      };
+      for (let i = 0; i < 15; i++) await hello((c) => answerChallenge(c, streamHello(agreed), randomBytes(32)));
+      for (let i = 0; i < 15; i++) await hello((c) => answerChallenge(c, streamHello(randomBytes(16).toString("hex")), hosts.key));
+      const malformed = async (c: FramedConnection): Promise<void> => {
+        expect((await c.receive()).type).to.equal(FRAME_TYPE.CHALLENGE);
+        await c.sendJson(FRAME_TYPE.HELLO, { migrationId: 7 });
+      };
+      for (let i = 0; i < 10; i++) await hello(malformed);
+      expect(answers).to.deep.equal([...Array(15).fill("unauthenticated"), ...Array(15).fill("unknown-migration"), ...Array(10).fill("bad-hello")]);
+      expect(refused.get({ reason: "too-many-pending" })).to.equal(20);
+      expect(refused.get({ reason: "unauthenticated" })).to.equal(15);
+      expect(refused.get({ reason: "unknown-migration" })).to.equal(15);
+      expect(refused.get({ reason: "bad-hello" })).to.equal(10);
+      // 60 refused, 20 lines: the first 20 (all at accept); nothing else was warned about.
+      expect(warnings().map((r) => r.msg)).to.deep.equal(Array(20).fill("refused a stream connection"));
+      expect(warnings().map((r) => r.reason)).to.deep.equal(Array(20).fill("too-many-pending"));
+    } finally {
+      await listener.close();
+    }
+    // Closing writes the summary of the window in progress.
+    expect(warnings().map((r) => r.msg)).to.deep.equal([...Array(20).fill("refused a stream connection"), "refused a stream connection: suppressed"]);
+    expect(log.find("refused a stream connection: suppressed")[0]).to.deep.include({ suppressed: 40, windowMs: 60_000 });
+    const bytes = warnings().reduce((n, r) => n + formatLogLine(r).length, 0);
+    console.log(`      figures: 60 refused stream connections, ${warnings().length} warning lines (${bytes} bytes)`);
   });
 });
