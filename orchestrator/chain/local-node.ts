@@ -57,6 +57,27 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Refuses a port another process listens on: the new node would fail to bind, and the readiness probe would
+ * meanwhile be answered by the process already there (another node, which would pass for this one).
+ */
+async function ensurePortFree(port: number): Promise<void> {
+  const server = createServer();
+  const taken = await new Promise<NodeJS.ErrnoException | undefined>((res) => {
+    server.once("error", (err: NodeJS.ErrnoException) => res(err));
+    server.listen(port, "127.0.0.1", () => res(undefined));
+  });
+  if (taken === undefined) {
+    await new Promise<void>((res) => server.close(() => res()));
+    return;
+  }
+  const url = `http://127.0.0.1:${port}`;
+  throw new TvmxError("CHAIN_PORT_IN_USE", `port ${port} is taken: is a node already answering on ${url}? Stop it or pick another --port`, {
+    details: { port, url, code: taken.code },
+    cause: taken,
+  });
+}
+
 /** The path of a Node >= 22 binary: this one, or the one shipped in node_modules. */
 export function node22Binary(): string {
   const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
@@ -75,6 +96,7 @@ export function node22Binary(): string {
 
 export async function startLocalNode(options: LocalNodeOptions = {}): Promise<LocalNode> {
   const logger = options.logger ?? nullLogger;
+  if (options.port !== undefined && options.port !== 0) await ensurePortFree(options.port);
   const port = options.port ?? (await freePort());
   const chainId = options.chainId ?? 31337;
   const root = options.projectRoot ?? PROJECT_ROOT;

@@ -107,7 +107,7 @@ function pickPlain(load: () => Promise<Record<string, unknown>>, name: string) {
 
 /** chain, deploy, host, td, migrate, auction, allocation, demo: running the exchange. */
 function declareOperationCommands(program: Command, io: CliIo): void {
-  const chain = program.command("chain").description("a local development chain (start, fund)");
+  const chain = program.command("chain").description("a local development chain (start, fund, balance)");
   chain
     .command("start")
     .description("run a local Hardhat node (EDR) on 127.0.0.1 until Ctrl-C")
@@ -128,6 +128,14 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/chain-fund.js"))));
 
+  chain
+    .command("balance")
+    .description("the balance of addresses or keystore files on a chain")
+    .argument("<target...>", "addresses, or keystore files (their address is read without a password)")
+    .option("--rpc <url>", "the chain's JSON-RPC URL", rpcUrl, "http://127.0.0.1:8545")
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, pickPlain(() => import("./commands/chain-fund.js"), "balance")));
+
   program
     .command("deploy")
     .description("deploy the contract suite (HostRegistry, AllocationRegistry, MigrationAuction) with Hardhat Ignition and write a deployment file")
@@ -138,13 +146,15 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--password-file <file>", "file holding the keystore password")
     .option("--mirror-recorder <address...>", "hosts allowed to record mirror allocations on this chain", (v: string, prev: string[] = []) => [...prev, address(v)])
     .option("--min-stake-wei <wei>", "minimum host stake (default 1 ETH)", weiAmount)
+    .option("--commit-window-floor <s>", "least commit window an auction may have, in seconds (default 36; 1 on a local chain that mines on demand)", intIn(1, 86_400))
+    .option("--reveal-window-floor <s>", "least reveal window, in seconds (default 36; 1 on a local chain)", intIn(1, 86_400))
     .option("--parameters <file>", "Ignition parameters file for the TvmExchange module (e.g. deploy/parameters/testnet.json); flags win")
     .option("--deployment-dir <dir>", "keep Ignition's deployment journal here, so an interrupted deployment resumes (default: none)")
     .option("--confirmations <n>", "confirmations to wait for per transaction", intIn(1, 64), 1)
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/deploy.js"))));
 
-  const host = program.command("host").description("run and inspect a host daemon (start, status)");
+  const host = program.command("host").description("run and inspect a host daemon (start, status, transactions)");
   host
     .command("start")
     .description("run the host daemon in the foreground until Ctrl-C (logs: JSON lines on stderr; see docs/host.md)")
@@ -154,6 +164,9 @@ function declareOperationCommands(program: Command, io: CliIo): void {
   hostTarget(host.command("status").description("what a running host is doing (through its control API)"))
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/host-status.js"))));
+  hostTarget(host.command("transactions").description("every transaction the running host sent since it started (both chains): method, block, gas, fee, value"))
+    .option("--json", "machine-readable output")
+    .action(runHandler(io, pick(() => import("./commands/host-status.js"), "transactions")));
 
   const td = program.command("td").description("trust domains on a running host (create, list, show)");
   hostTarget(td.command("create").description("create a TD (with an optional guest writing to its memory)"))
@@ -162,6 +175,7 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .option("--workload-bytes-per-sec <n>", "guest write rate (0: an idle guest)", intIn(0, 10_000_000_000), 0)
     .option("--workload-hot-mib <n>", "size of the memory the guest writes to", intIn(1, 65_536))
     .option("--workload-seed <n>", "seed of the guest's writes", intIn(0, 2 ** 31))
+    .option("-q, --quiet", "print only the TVM id (for a shell variable: TVM=$(tvmx td create -q ...))")
     .option("--json", "machine-readable output")
     .action(runHandler(io, pick(() => import("./commands/td.js"), "create")));
   hostTarget(td.command("list").description("TDs running on the host"))

@@ -63,6 +63,7 @@ export const ERROR_REGISTRY = {
   CHAIN_CANCELLED: [310, "a chain operation was cancelled by its signal"],
   CHAIN_HOST_DEREGISTERED: [311, "the host registry says this host has deregistered"],
   CHAIN_MIRROR_IS_AUCTION_CHAIN: [312, "the mirror chain is the auction chain itself"],
+  CHAIN_PORT_IN_USE: [313, "the port a local node should listen on is taken by another process"],
   // journal: the crash-safe record on disk
   JOURNAL_IO: [401, "the journal cannot be read or written"],
   JOURNAL_CORRUPT: [402, "a journal record does not decode"],

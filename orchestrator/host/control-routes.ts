@@ -13,7 +13,7 @@ import type { Host } from "./host.js";
  *   POST /v1/tds/:id/migrate        run the migration {reservePriceWei?, downtimeMs?}; answers with its summary
  *   GET  /v1/auctions               auctions opened and bids made by this host (from the journal)
  *   GET  /v1/auctions/:id           one auction as the chain sees it
- *   GET  /v1/allocations/:tvmId     where a TVM runs and its allocation history
+ *   GET  /v1/allocations/:tvmId     where a TVM runs, its allocation history and (with a mirror chain) the mirror records
  *   GET  /v1/transactions           every transaction this host sent, with its gas
  */
 export function controlRoutes(host: Host): ControlRoute[] {
@@ -72,7 +72,15 @@ export function controlRoutes(host: Host): ControlRoute[] {
         if (!/^0x[0-9a-fA-F]{64}$/.test(tvmId)) throw new TvmxError("CONTROL_BAD_REQUEST", `TVM id must be 32 bytes of 0x-hex, got ${JSON.stringify(tvmId)}`, { details: { tvmId } });
         const allocations = host.context.market.allocations;
         const [placement, history] = await Promise.all([allocations.currentPlacement(tvmId), allocations.history(tvmId)]);
-        return { tvmId, placement, history };
+        // The mirror record of each allocation as this host's own chain has it (keyed by source chain,
+        // allocation id and destination), when the host has one: the winner writes it there after the outcome.
+        const mirrorRegistry = host.context.mirror;
+        if (!mirrorRegistry) return { tvmId, placement, history };
+        const sourceChainId = allocations.chainId;
+        const mirrors = await Promise.all(
+          history.map(async (a) => ({ allocationId: a.id, destination: a.destination, record: (await mirrorRegistry.mirrored(sourceChainId, a.id, a.destination)) ?? null })),
+        );
+        return { tvmId, placement, history, mirrorChainId: mirrorRegistry.chainId, mirrors };
       },
     },
     { method: "GET", path: "/v1/transactions", handler: () => host.transactions() },

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { id, JsonRpcProvider, Wallet } from "ethers";
 import { freePort } from "../../orchestrator/chain/index.js";
@@ -83,6 +84,20 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
     const h = await tvmx(["host", "start", "--config", config], { env });
     expect(h.code).to.equal(1);
     expect(h.stderr).to.match(/error \[CHAIN_RPC_UNAVAILABLE\]/);
+  });
+
+  it("refuses to start a chain on a taken port instead of reporting the process already there as its node", async () => {
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((res) => server.listen(0, "127.0.0.1", () => res()));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const r = await tvmx(["chain", "start", "--port", String(port)]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.contain(`error [CHAIN_PORT_IN_USE]: port ${port} is taken`);
+      expect(r.stdout).to.not.contain("answering on");
+    } finally {
+      await new Promise((res) => server.close(res));
+    }
   });
 
   it("refuses a wrong keystore password, and a missing one, before touching the chain", async () => {

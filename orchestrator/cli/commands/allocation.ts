@@ -1,4 +1,7 @@
-/** `tvmx allocation show <tvm>`: where a TVM runs and its allocation history, from the chain. */
+/**
+ * `tvmx allocation show <tvm>`: where a TVM runs and its allocation history, from the auction chain, and, when
+ * the host has a mirror chain, each allocation's mirror record there (written by the winner after the outcome).
+ */
 import type { CliIo } from "../io.js";
 import { controlClientFor, type HostTargetOptions } from "./host-target.js";
 import { formatWei } from "../../util/index.js";
@@ -8,6 +11,9 @@ interface AllocationView {
   tvmId: string;
   placement: { host: string; allocationId: string };
   history: { id: string; auctionId: string; state: string; source: string; destination: string; price: string; stateDigest: string; abortReason: number }[];
+  /** Present when the host has a mirror chain. */
+  mirrorChainId?: string;
+  mirrors?: { allocationId: string; destination: string; record: { sourceChainId: string; sourceTxHash: string; recordedBy: string; recordedAt: number } | null }[];
 }
 
 export async function show(tvmId: string, options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
@@ -24,5 +30,16 @@ export async function show(tvmId: string, options: HostTargetOptions & { json?: 
       ? table([["  id", "auction", "state", "source", "destination", "price"], ...v.history.map((h) => ["  " + h.id, h.auctionId, h.state + (h.state === "Aborted" ? ` (reason ${h.abortReason})` : ""), h.source, h.destination, formatWei(h.price)])])
       : "  none",
   );
+  if (v.mirrors !== undefined) {
+    io.out(`mirror records on chain ${v.mirrorChainId}:`);
+    io.out(
+      v.mirrors.length
+        ? table([
+            ["  allocation", "destination", "recorded", "source tx"],
+            ...v.mirrors.map((m) => ["  " + m.allocationId, m.destination, m.record ? `by ${m.record.recordedBy} at ${new Date(m.record.recordedAt * 1000).toISOString()}` : "not (yet)", m.record?.sourceTxHash ?? "-"]),
+          ])
+        : "  none",
+    );
+  }
   return 0;
 }

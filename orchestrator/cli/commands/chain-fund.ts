@@ -1,7 +1,8 @@
 /**
  * `tvmx chain fund <address|keystore file>...`: sends each target the same amount of ether, from the node's first
  * unlocked account (a `tvmx chain start` node) or from `--keystore`. A keystore file names its address, so
- * an operator funds host keys by their files, on each chain in turn.
+ * an operator funds host keys by their files, on each chain in turn. `tvmx chain balance` reads the same targets'
+ * balances (what the hosts spent on gas and stakes, and received in payments and withdrawals).
  */
 import { stat } from "node:fs/promises";
 import { formatEther, getAddress, isAddress, JsonRpcProvider, Network, parseEther, type Signer } from "ethers";
@@ -40,6 +41,22 @@ export async function run(targets: string[], options: ChainFundOptions, io: CliI
     return 0;
   } finally {
     provider.destroy();
+    chain.close();
+  }
+}
+
+export async function balance(targets: string[], options: { rpc: string; json?: boolean }, io: CliIo): Promise<number> {
+  const owners = await Promise.all(targets.map(resolveTarget));
+  const chain = await connectChain({ rpcUrl: options.rpc, confirmations: 1, pollIntervalMs: 500, rpcRetries: 2 });
+  try {
+    const rows = await Promise.all(owners.map(async ({ target, address }) => ({ target, address, balanceWei: await chain.provider.getBalance(address) })));
+    if (options.json) printJson(io, { chainId: chain.chainId.toString(), balances: rows });
+    else {
+      io.out(`chain ${chain.chainId}`);
+      io.out(table([["address", "balance (ETH)", "target"], ...rows.map((r) => [r.address, formatEther(r.balanceWei), r.target])]));
+    }
+    return 0;
+  } finally {
     chain.close();
   }
 }

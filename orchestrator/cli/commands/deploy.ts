@@ -25,6 +25,8 @@ export interface DeployOptions {
   passwordFile?: string;
   mirrorRecorder?: string[];
   minStakeWei?: string;
+  commitWindowFloor?: number;
+  revealWindowFloor?: number;
   parameters?: string;
   deploymentDir?: string;
   confirmations?: number;
@@ -40,6 +42,8 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   const parameters: DeploymentParameters[string] = {
     ...fromFile,
     ...(options.minStakeWei !== undefined ? { minStake: BigInt(options.minStakeWei) } : {}),
+    ...(options.commitWindowFloor !== undefined ? { commitWindowFloor: BigInt(options.commitWindowFloor) } : {}),
+    ...(options.revealWindowFloor !== undefined ? { revealWindowFloor: BigInt(options.revealWindowFloor) } : {}),
     // The module grants one recorder; any further ones are granted below by the deployer (the registry's admin).
     ...(mirrorRecorders.length > 0 ? { mirrorRecorder: mirrorRecorders[0]! } : {}),
   };

@@ -1,8 +1,13 @@
-/** `tvmx host status`: what a running host says about itself (address, ports, registration, capacity, journal). */
+/**
+ * `tvmx host status`: what a running host says about itself (address, ports, registration, capacity, journal);
+ * `tvmx host transactions`: every transaction it sent, on both chains (registrations, bids, withdrawals...).
+ */
 import type { HostStatus } from "../../host/index.js";
+import type { TxReport } from "../../chain/index.js";
+import { formatEther } from "ethers";
 import type { CliIo } from "../io.js";
 import { controlClientFor, type HostTargetOptions } from "./host-target.js";
-import { fields, printJson } from "./output.js";
+import { fields, printJson, table } from "./output.js";
 
 export async function run(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
   const client = await controlClientFor(options);
@@ -28,6 +33,21 @@ export async function run(options: HostTargetOptions & { json?: boolean }, io: C
       ["crypto backend", `${s.crypto.backend} (asked: ${s.crypto.requested}${s.crypto.fallbackReason !== undefined ? `; ${s.crypto.fallbackReason}` : ""})`],
     ]),
   );
+  return 0;
+}
+
+export async function transactions(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
+  const client = await controlClientFor(options);
+  const txs = await client.get<Json<Omit<TxReport, "receipt">>[]>("/v1/transactions");
+  if (options.json) printJson(io, txs);
+  else if (txs.length === 0) io.out("no transactions sent by this host");
+  else
+    io.out(
+      table([
+        ["chain", "block", "method", "gas", "fee (ETH)", "value (ETH)", "hash"],
+        ...txs.map((t) => [t.chainId, t.blockNumber, t.label, t.gasUsed, formatEther(BigInt(t.feeWei)), formatEther(BigInt(t.valueWei)), t.hash]),
+      ]),
+    );
   return 0;
 }
 

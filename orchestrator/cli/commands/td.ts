@@ -11,6 +11,8 @@ export interface TdCreateOptions extends HostTargetOptions {
   workloadBytesPerSec?: number;
   workloadHotMib?: number;
   workloadSeed?: number;
+  /** Print only the TVM id (`TVM=$(tvmx td create -q ...)`). */
+  quiet?: boolean;
   json?: boolean;
 }
 
@@ -26,7 +28,8 @@ export async function create(options: TdCreateOptions, io: CliIo): Promise<numbe
     vcpus: options.vcpus,
     ...(rate > 0 ? { workload: { bytesPerSecond: rate, hotSetMiB: hot, seed: options.workloadSeed ?? 1 } } : {}),
   });
-  if (options.json) printJson(io, td);
+  if (options.quiet) io.out(td.tvmId);
+  else if (options.json) printJson(io, td);
   else io.out(`created TD ${td.tdId} (TVM ${td.tvmId}): ${td.memoryMiB} MiB, ${td.vcpus} vCPU(s)${rate > 0 ? `, guest writing ${rate} B/s over ${hot} MiB` : ", idle guest"}`);
   return 0;
 }
