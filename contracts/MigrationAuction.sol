@@ -13,8 +13,9 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 
 /// @title MigrationAuction
 /// @notice Sealed-bid reverse auctions for TVM migrations. See {IMigrationAuction}.
-/// @dev Gas design. {commitBid} reads one slot of the auction (source, commit deadline, bond) and fills one
-/// fresh slot (the bid); commits are not counted. {revealBid} only rewrites slots that are already non-zero: the
+/// @dev Gas design. {commitBid} reads two slots of the auction (source, commit deadline and bond; the TCB
+/// requirement, which it checks against the bidder's registered platform) and fills one fresh slot (the bid);
+/// commits are not counted. {revealBid} only rewrites slots that are already non-zero: the
 /// bid slot, the counters slot, and the best-two slots, which {openAuction} initialises with a non-zero sentinel
 /// price. {finalize} reads the best two and the reveal count, so its cost does not depend on the number of bids.
 ///
@@ -220,7 +221,10 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ADMISSION_TICKET_TYPEHASH, auctionId, msg.sender)));
         (address signer,,) = ECDSA.tryRecover(digest, ticketR, ticketVs);
         if (signer != source) revert MigrationAuctionInvalidTicket(auctionId, msg.sender, signer);
-        if (!_hostRegistry.isActive(msg.sender)) revert MigrationAuctionHostNotActive(auctionId, msg.sender);
+        // Everything {revealBid} can refuse a bidder for is checked here too, before the bond is at risk: an active
+        // host whose registered platform meets the TVM's TCB requirement. A source that sets the requirement above
+        // every bidder's platform gets no commits instead of bonds it could make unrevealable.
+        _requireStanding(auctionId, a, msg.sender);
 
         bids[msg.sender] = SealedBid.packCommitted(commitment);
         emit BidCommitted(auctionId, msg.sender);

@@ -35,7 +35,8 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 ///
 /// The source may cancel while the commit phase lasts; it is meant for the time before the first commit (for
 /// example when the TVM no longer needs to move), and bidders that did commit get their bond back. Commits are
-/// not counted on-chain: {commitBid} reads one slot of the auction and writes only the bidder's own slot.
+/// not counted on-chain: {commitBid} reads two slots of the auction (its terms and its TCB requirement) and writes
+/// only the bidder's own slot.
 /// @dev Lifecycle, computed by {state} from stored deadlines and flags:
 ///
 ///     None --openAuction--> Commit --(commit deadline)--> Reveal --(reveal deadline)--> Ended
@@ -278,8 +279,9 @@ interface IMigrationAuction {
     /// @notice The revealed capacity is zero: a host without room cannot take the TVM.
     error MigrationAuctionZeroCapacity(AuctionId auctionId, address bidder);
 
-    /// @notice The bidder's registered platform does not meet the TVM's TCB requirement (its bid cannot win; its bond
-    /// is forfeited and burned).
+    /// @notice The bidder's registered platform does not meet the TVM's TCB requirement: at commit, before any bond is
+    /// posted; at reveal, only when the bidder changed its registered platform since its commit (its bond is then
+    /// forfeited and burned).
     error MigrationAuctionTcbBelowRequirement(
         AuctionId auctionId, address bidder, bytes16 teeTcbSvn, uint16 tdxModuleVersion
     );
@@ -303,7 +305,10 @@ interface IMigrationAuction {
     function cancelAuction(AuctionId auctionId) external;
 
     /// @notice Commits a sealed bid with the bond as `msg.value`, presenting the source's admission ticket as an
-    /// EIP-2098 compact signature `(ticketR, ticketVs)`. `msg.sender` must be an active host.
+    /// EIP-2098 compact signature `(ticketR, ticketVs)`. `msg.sender` must be an active host whose registered
+    /// platform meets the TVM's TCB requirement ({MigrationAuctionHostNotActive},
+    /// {MigrationAuctionTcbBelowRequirement}): every standing {revealBid} checks is checked here first, so a bidder
+    /// never posts a bond on terms it could not reveal under.
     /// @param commitment `keccak256(abi.encode(block.chainid, address(this), auctionId, msg.sender, price, capacity,
     /// salt))`, see {bidCommitment}.
     function commitBid(AuctionId auctionId, bytes32 commitment, bytes32 ticketR, bytes32 ticketVs) external payable;
