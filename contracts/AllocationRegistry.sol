@@ -101,6 +101,13 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
         }
         TvmRecord storage tvm = _tvms[tvmId];
         if (AllocationId.unwrap(tvm.live) != 0) revert AllocationRegistryTvmAlreadyAllocated(tvmId, tvm.live);
+        // Checked here, not only by the auction at opening, so that no holder of the allocator role (a second
+        // auction contract, an admin that granted itself the role) can start a migration from a host the TVM does
+        // not run on.
+        address holder = tvm.host;
+        if (holder == address(0) ? address(bytes20(tvmId)) != source : holder != source) {
+            revert AllocationRegistryNotTvmHolder(tvmId, source, holder);
+        }
 
         unchecked {
             // 2^64 allocations are out of reach.

@@ -190,7 +190,14 @@ interface IAllocationRegistry {
     /// @notice Sending `amount` wei to `to` failed.
     error AllocationRegistryTransferFailed(address to, uint256 amount);
 
-    /// @notice Allocates TVM `tvmId` to `destination` (ALLOCATOR_ROLE); `msg.value` is the escrowed deposit.
+    /// @notice `source` may not offer TVM `tvmId`: it is neither the TVM's current placement (`holder`) nor, for a TVM
+    /// never placed (`holder` zero), its origin `address(bytes20(tvmId))`.
+    error AllocationRegistryNotTvmHolder(bytes32 tvmId, address source, address holder);
+
+    /// @notice Allocates TVM `tvmId` to `destination` (ALLOCATOR_ROLE); `msg.value` is the escrowed deposit. `source`
+    /// must be the TVM's current placement or, for a TVM never placed, its origin ({AllocationRegistryNotTvmHolder}):
+    /// an allocator can start a migration only from where the TVM runs, and the placement moves only when that
+    /// source signs the receipt ({confirmMigration}).
     /// @return allocationId The new allocation's id.
     function allocate(
         bytes32 tvmId,
