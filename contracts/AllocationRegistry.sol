@@ -4,6 +4,7 @@ pragma solidity 0.8.34;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
 import {AllocationId, AuctionId} from "./types/Ids.sol";
@@ -13,12 +14,19 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// @dev Accounting: the contract holds exactly the deposits of Allocated allocations plus the credited balances.
 /// A deposit leaves its allocation once (Committed: price to the destination, the rest to the source; Aborted:
 /// all to the source) and a balance is zeroed before it is paid.
-contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
+///
+/// Emergency stop: while paused (PAUSER_ROLE) no allocation is made and no mirror recorded; migrations under way still
+/// confirm or abort and every balance can be withdrawn, so the stop holds nobody's money. An auction that cannot
+/// allocate meanwhile is rescued by its own contract after a grace period (see MigrationAuction).
+contract AllocationRegistry is IAllocationRegistry, AccessControl, Pausable, EIP712 {
     /// @notice Role of the auction contract: the only caller of {allocate}.
     bytes32 public constant ALLOCATOR_ROLE = keccak256("ALLOCATOR_ROLE");
 
     /// @notice Role allowed to record allocations of other chains.
     bytes32 public constant MIRROR_RECORDER_ROLE = keccak256("MIRROR_RECORDER_ROLE");
+
+    /// @notice Role allowed to pause and unpause new allocations and mirror records.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
     /// @notice EIP-712 type of the source's countersignature of the migrated state.
     bytes32 public constant RECEIPT_TYPEHASH =
@@ -80,6 +88,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
         EIP712("AllocationRegistry", "1")
     {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
         _hostRegistry = hostRegistry_;
         _setConfirmationTimeout(confirmationTimeout_);
     }
@@ -92,7 +101,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
         address destination,
         uint96 price,
         bytes32 configHash
-    ) external payable onlyRole(ALLOCATOR_ROLE) returns (AllocationId allocationId) {
+    ) external payable onlyRole(ALLOCATOR_ROLE) whenNotPaused returns (AllocationId allocationId) {
         if (source == address(0) || destination == address(0) || source == destination) {
             revert AllocationRegistryInvalidParties(source, destination);
         }
@@ -190,7 +199,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IAllocationRegistry
-    function recordMirror(MirrorRecord calldata record) external {
+    function recordMirror(MirrorRecord calldata record) external whenNotPaused {
         address destination = record.destination;
         bool byDestination = msg.sender == destination;
         if (!hasRole(MIRROR_RECORDER_ROLE, msg.sender) && (!byDestination || !_hostRegistry.isActive(msg.sender))) {
@@ -224,6 +233,16 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
             record.configHash,
             msg.sender
         );
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
     }
 
     /// @inheritdoc IAllocationRegistry

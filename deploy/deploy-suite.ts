@@ -128,8 +128,10 @@ export async function deploySuite(deployer: Signer, params: SuiteParams): Promis
     await (await hostRegistry.grantRole(adminRole, admin)).wait();
     await (await hostRegistry.grantRole(pauserRole, admin)).wait();
     await (await allocationRegistry.grantRole(adminRole, admin)).wait();
+    await (await allocationRegistry.grantRole(pauserRole, admin)).wait();
     await (await hostRegistry.renounceRole(pauserRole, deployerAddress)).wait();
     await (await hostRegistry.renounceRole(adminRole, deployerAddress)).wait();
+    await (await allocationRegistry.renounceRole(pauserRole, deployerAddress)).wait();
     await (await allocationRegistry.renounceRole(adminRole, deployerAddress)).wait();
   }
 

@@ -225,6 +225,12 @@ interface IAllocationRegistry {
     /// replace a record a MIRROR_RECORDER_ROLE holder made for it (its own record is final).
     function recordMirror(MirrorRecord calldata record) external;
 
+    /// @notice Stops new allocations and mirror records (PAUSER_ROLE); confirmations, aborts and withdrawals go on.
+    function pause() external;
+
+    /// @notice Lifts the stop (PAUSER_ROLE).
+    function unpause() external;
+
     /// @notice Sets the confirmation timeout (DEFAULT_ADMIN_ROLE); applies to later allocations.
     function setConfirmationTimeout(uint48 newTimeout) external;
 

@@ -43,6 +43,7 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 ///     Commit --cancelAuction--> Cancelled
 ///     Ended --finalize (>= 1 reveal)--> Finalized
 ///     Ended --finalize (no reveal)--> Failed
+///     Ended --rescue (RESCUE_GRACE after the reveal deadline)--> Failed
 interface IMigrationAuction {
     /// @notice Lifecycle state of an auction.
     enum AuctionState {
@@ -56,7 +57,8 @@ interface IMigrationAuction {
         Ended,
         /// The source cancelled during the commit phase; the deposit is back in its balance.
         Cancelled,
-        /// Finalized without any revealed bid; the deposit is back in the source's balance.
+        /// Finalized without any revealed bid, or rescued because it could not be finalized; the deposit is back in the
+        /// source's balance.
         Failed,
         /// Finalized with a winner; the deposit moved to the AllocationRegistry.
         Finalized
@@ -192,6 +194,10 @@ interface IMigrationAuction {
     /// @notice Emitted when auction `auctionId` is finalized without any revealed bid.
     event AuctionFailed(AuctionId indexed auctionId);
 
+    /// @notice Auction `auctionId` could not be finalized within the rescue grace and was failed by `caller`; its
+    /// reserve is credited back to the source.
+    event AuctionRescued(AuctionId indexed auctionId, address indexed caller);
+
     /// @notice Emitted when the bond of `bidder`, who never revealed, is credited to the source.
     event BondForfeited(AuctionId indexed auctionId, address indexed bidder, uint96 amount);
 
@@ -289,6 +295,9 @@ interface IMigrationAuction {
     /// @notice `account` has nothing to withdraw.
     error MigrationAuctionNothingToWithdraw(address account);
 
+    /// @notice Auction `auctionId` may be rescued only from `rescueAt` (its reveal deadline plus the rescue grace).
+    error MigrationAuctionRescueTooEarly(AuctionId auctionId, uint256 rescueAt, uint256 now);
+
     /// @notice Sending `amount` wei to `to` failed.
     error MigrationAuctionTransferFailed(address to, uint256 amount);
 
@@ -331,6 +340,19 @@ interface IMigrationAuction {
 
     /// @notice Pays `msg.sender` its whole credited balance (returned deposits).
     function withdraw() external;
+
+    /// @notice Fails auction `auctionId`, which ended and was not finalized within the rescue grace after its reveal
+    /// deadline (anyone may call): for an auction the AllocationRegistry will not allocate (its allocator role
+    /// revoked, paused). Credits the reserve back to the source and frees the TVM for a new auction; revealed bonds
+    /// stay refundable, unrevealed ones forfeitable.
+    function rescue(AuctionId auctionId) external;
+
+    /// @notice Stops the opening of auctions (PAUSER_ROLE); open auctions run to their end, and everything that
+    /// settles or returns money goes on.
+    function pause() external;
+
+    /// @notice Lifts the stop (PAUSER_ROLE).
+    function unpause() external;
 
     /// @notice Lifecycle state of auction `auctionId`.
     function state(AuctionId auctionId) external view returns (AuctionState);

@@ -9,7 +9,8 @@ import { id } from "ethers";
  * - minStake            wei a host stakes to register (immutable)
  * - withdrawalDelay     seconds between deregistration and stake withdrawal
  * - confirmationTimeout seconds after an allocation before its source may abort alone
- * - admin               address given the admin and pauser roles (defaults to the deployer, which keeps its
+ * - admin               address given the admin and pauser roles of all three contracts (defaults to the
+ *                       deployer; on the registries the deployer keeps its
  *                       roles as well; hand them over with grantRole/renounceRole if it must not)
  * - mirrorRecorder      address given MIRROR_RECORDER_ROLE, to record allocations of another chain (defaults
  *                       to the deployer)
@@ -55,6 +56,7 @@ export default buildModule("TvmExchange", (m) => {
   m.call(hostRegistry, "grantRole", [adminRole, admin], { id: "GrantHostRegistryAdmin" });
   m.call(hostRegistry, "grantRole", [id("PAUSER_ROLE"), admin], { id: "GrantHostRegistryPauser" });
   m.call(allocationRegistry, "grantRole", [adminRole, admin], { id: "GrantAllocationRegistryAdmin" });
+  m.call(allocationRegistry, "grantRole", [id("PAUSER_ROLE"), admin], { id: "GrantAllocationRegistryPauser" });
 
   return { hostRegistry, allocationRegistry, migrationAuction };
 });

@@ -214,6 +214,34 @@ describe("AllocationRegistry", () => {
     });
   });
 
+  describe("pause", () => {
+    it("is reserved to PAUSER_ROLE and stops new allocations and mirror records only", async () => {
+      const s = await loadFixture(allocatedFixture);
+      const role = await s.registry.PAUSER_ROLE();
+      await expect(s.registry.connect(s.outsider).pause())
+        .to.be.revertedWithCustomError(s.registry, "AccessControlUnauthorizedAccount")
+        .withArgs(s.outsider.address, role);
+      await s.registry.pause();
+      await expect(s.registry.allocate(tvmIdOf(s.source.address, "other"), 8n, s.source.address, s.destination.address, 1n, CONFIG, { value: 1n }))
+        .to.be.revertedWithCustomError(s.registry, "EnforcedPause");
+      const mirror = { sourceChainId: 999n, sourceAllocationId: 1n, tvmId: TVM, source: s.source.address, destination: s.destination.address, price: 1n, configHash: CONFIG, sourceTxHash: DIGEST };
+      await expect(s.registry.connect(s.destination).recordMirror(mirror)).to.be.revertedWithCustomError(s.registry, "EnforcedPause");
+      // The migration under way still settles, and the money comes out.
+      await s.registry.connect(s.destination).confirmMigration(s.allocationId, DIGEST, await receiptFor(s, s.allocationId, TVM, DIGEST));
+      await expect(s.registry.connect(s.destination).withdraw()).to.changeEtherBalances(ethers, [s.destination], [PRICE]);
+      await expect(s.registry.connect(s.source).withdraw()).to.changeEtherBalances(ethers, [s.source], [DEPOSIT - PRICE]);
+      await s.registry.unpause();
+      await expect(s.registry.connect(s.destination).recordMirror(mirror)).to.emit(s.registry, "AllocationMirrored");
+    });
+
+    it("lets a destination abort while paused, and the source withdraw its deposit", async () => {
+      const s = await loadFixture(allocatedFixture);
+      await s.registry.pause();
+      await s.registry.connect(s.destination).abortMigration(s.allocationId, 7);
+      await expect(s.registry.connect(s.source).withdraw()).to.changeEtherBalances(ethers, [s.source], [DEPOSIT]);
+    });
+  });
+
   describe("recordMirror", () => {
     function mirrorOf(s: { source: { address: string }; destination: { address: string } }, allocationId = 5n) {
       return {

@@ -20,7 +20,9 @@ describe("deployment", () => {
       [hostRegistry, ZeroHash],
       [hostRegistry, id("PAUSER_ROLE")],
       [allocationRegistry, ZeroHash],
+      [allocationRegistry, id("PAUSER_ROLE")],
       [migrationAuction, ZeroHash],
+      [migrationAuction, id("PAUSER_ROLE")],
     ] as const) {
       expect(await contract.hasRole(role, admin!.address)).to.equal(true);
       expect(await contract.hasRole(role, deployer!.address)).to.equal(false);
@@ -41,6 +43,8 @@ describe("deployment", () => {
     expect(await hostRegistry.getFunction("hasRole")(ZeroHash, admin!.address)).to.equal(true);
     expect(await hostRegistry.getFunction("hasRole")(id("PAUSER_ROLE"), admin!.address)).to.equal(true);
     expect(await allocationRegistry.getFunction("hasRole")(ZeroHash, admin!.address)).to.equal(true);
+    expect(await allocationRegistry.getFunction("hasRole")(id("PAUSER_ROLE"), admin!.address)).to.equal(true);
+    expect(await migrationAuction.getFunction("hasRole")(id("PAUSER_ROLE"), admin!.address)).to.equal(true);
     expect(await hostRegistry.getFunction("minStake")()).to.equal(5n);
     expect(await hostRegistry.getFunction("withdrawalDelay")()).to.equal(7n);
     expect(await allocationRegistry.getFunction("confirmationTimeout")()).to.equal(9n);
