@@ -4,6 +4,7 @@ pragma solidity 0.8.34;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
@@ -148,8 +149,14 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, Pausable, EIP
         if (stateDigest == bytes32(0)) revert AllocationRegistryZeroStateDigest(allocationId);
         bytes32 tvmId = r.tvmId;
         address source = r.source;
-        (address signer,,) = ECDSA.tryRecover(_receiptDigest(allocationId, tvmId, stateDigest), sourceSignature);
-        if (signer != source) revert AllocationRegistryInvalidReceipt(allocationId, signer, source);
+        bytes32 digest = _receiptDigest(allocationId, tvmId, stateDigest);
+        (address signer,,) = ECDSA.tryRecover(digest, sourceSignature);
+        // A contract-wallet source (ERC-1271) is asked only when the signature is not the source's own key's.
+        if (
+            signer != source
+                && (source.code.length == 0
+                    || !SignatureChecker.isValidERC1271SignatureNow(source, digest, sourceSignature))
+        ) revert AllocationRegistryInvalidReceipt(allocationId, signer, source);
 
         r.state = AllocationState.Committed;
         r.settledAt = uint48(block.timestamp);

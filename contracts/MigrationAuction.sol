@@ -4,6 +4,7 @@ pragma solidity 0.8.34;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
@@ -240,7 +241,11 @@ contract MigrationAuction is IMigrationAuction, AccessControl, Pausable, EIP712 
         }
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ADMISSION_TICKET_TYPEHASH, auctionId, msg.sender)));
         (address signer,,) = ECDSA.tryRecover(digest, ticketR, ticketVs);
-        if (signer != source) revert MigrationAuctionInvalidTicket(auctionId, msg.sender, signer);
+        // A contract-wallet source (ERC-1271) is asked only when the signature is not the source's own key's, so an
+        // EOA source pays nothing for the support.
+        if (signer != source && !_isValidContractSignature(source, digest, abi.encodePacked(ticketR, ticketVs))) {
+            revert MigrationAuctionInvalidTicket(auctionId, msg.sender, signer);
+        }
         // Everything {revealBid} can refuse a bidder for is checked here too, before the bond is at risk: an active
         // host whose registered platform meets the TVM's TCB requirement. A source that sets the requirement above
         // every bidder's platform gets no commits instead of bonds it could make unrevealable.
@@ -547,6 +552,15 @@ contract MigrationAuction is IMigrationAuction, AccessControl, Pausable, EIP712 
         _minRevealWindow = limits.minRevealWindow;
         _maxBond = limits.maxBond;
         emit AuctionLimitsChanged(previous, limits);
+    }
+
+    /// @dev `account` is a contract that accepts `signature` over `digest` (ERC-1271).
+    function _isValidContractSignature(address account, bytes32 digest, bytes memory signature)
+        private
+        view
+        returns (bool)
+    {
+        return account.code.length != 0 && SignatureChecker.isValidERC1271SignatureNow(account, digest, signature);
     }
 
     function _bond(AuctionRecord storage a) private view returns (uint96) {

@@ -209,7 +209,8 @@ interface IAllocationRegistry {
     ) external payable returns (AllocationId allocationId);
 
     /// @notice Confirms the completed migration (destination only), with the source's EIP-712 signature over
-    /// `MigrationReceipt(allocationId, tvmId, stateDigest)`.
+    /// `MigrationReceipt(allocationId, tvmId, stateDigest)`: an ECDSA signature of the source's key, or, for a
+    /// contract-wallet source, any signature its ERC-1271 `isValidSignature` accepts.
     function confirmMigration(AllocationId allocationId, bytes32 stateDigest, bytes calldata sourceSignature)
         external;
 

@@ -8,7 +8,8 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 ///
 /// The source host opens an auction, depositing the reserve (maximum) price in escrow. Each host that
 /// acknowledged the request receives from the source an EIP-712 admission ticket
-/// `AdmissionTicket(uint64 auctionId,address host)` signed by the source, which it presents when it commits;
+/// `AdmissionTicket(uint64 auctionId,address host)` signed by the source (its key's ECDSA signature, or one its
+/// ERC-1271 `isValidSignature` accepts when the source is a contract wallet), which it presents when it commits;
 /// opening therefore costs the same gas whatever the number of acknowledging hosts. A bidder commits
 /// `keccak256(abi.encode(chainId, auctionContract, auctionId, bidder, price, capacity, salt))` with the bond
 /// (bound to this chain and this contract, see {bidCommitment}), then reveals
