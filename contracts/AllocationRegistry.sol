@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.34;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
+import {ADMIN_TRANSFER_DELAY} from "./libraries/AdminRules.sol";
 import {AllocationId, AuctionId} from "./types/Ids.sol";
 
 /// @title AllocationRegistry
@@ -19,8 +21,10 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// Emergency stop: while paused (PAUSER_ROLE) no allocation is made and no mirror recorded; migrations under way still
 /// confirm or abort and every balance can be withdrawn, so the stop holds nobody's money. An auction that cannot
 /// allocate meanwhile is rescued by its own contract after a grace period (see MigrationAuction).
-contract AllocationRegistry is IAllocationRegistry, AccessControl, Pausable, EIP712 {
-    /// @notice Role of the auction contract: the only caller of {allocate}.
+contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRules, Pausable, EIP712 {
+    /// @notice Role of the auction contract: the only caller of {allocate}. The deployer grants it once, with
+    /// {bindAllocator}; later the admin may grant or revoke it (an auction whose role it revokes is rescued, see
+    /// MigrationAuction).
     bytes32 public constant ALLOCATOR_ROLE = keccak256("ALLOCATOR_ROLE");
 
     /// @notice Role allowed to record allocations of other chains.
@@ -69,8 +73,12 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, Pausable, EIP
 
     IHostRegistry private immutable _hostRegistry;
 
+    /// @dev The deployer: it may call {bindAllocator} once, and holds no role.
+    address private immutable _binder;
+
     uint48 private _confirmationTimeout;
     uint64 private _allocationCount;
+    bool private _allocatorBound;
     mapping(AllocationId allocationId => AllocationRecord) private _allocations;
     mapping(bytes32 tvmId => TvmRecord) private _tvms;
     mapping(bytes32 tvmId => AllocationId[]) private _history;
@@ -82,16 +90,33 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, Pausable, EIP
     ) private _mirrors;
     mapping(address account => uint256) private _balances;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE (it then grants ALLOCATOR_ROLE to the auction contract).
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (transferred in two steps, see {ADMIN_TRANSFER_DELAY}) and
+    /// PAUSER_ROLE. The deployer receives no role: it wires the auction with {bindAllocator}.
     /// @param hostRegistry_ HostRegistry of this chain, whose active hosts may record their own mirrors.
     /// @param confirmationTimeout_ Seconds after allocation before the source may abort alone.
-    constructor(address admin, IHostRegistry hostRegistry_, uint48 confirmationTimeout_)
-        EIP712("AllocationRegistry", "1")
-    {
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    /// @param mirrorRecorders Accounts given MIRROR_RECORDER_ROLE.
+    constructor(
+        address admin,
+        IHostRegistry hostRegistry_,
+        uint48 confirmationTimeout_,
+        address[] memory mirrorRecorders
+    ) AccessControlDefaultAdminRules(ADMIN_TRANSFER_DELAY, admin) EIP712("AllocationRegistry", "1") {
         _grantRole(PAUSER_ROLE, admin);
+        for (uint256 i = 0; i < mirrorRecorders.length; ++i) {
+            _grantRole(MIRROR_RECORDER_ROLE, mirrorRecorders[i]);
+        }
+        _binder = msg.sender;
         _hostRegistry = hostRegistry_;
         _setConfirmationTimeout(confirmationTimeout_);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function bindAllocator(address allocator) external {
+        if (msg.sender != _binder) revert AllocationRegistryNotBinder(msg.sender, _binder);
+        if (_allocatorBound) revert AllocationRegistryAllocatorBound();
+        if (allocator == address(0)) revert AllocationRegistryZeroAllocator();
+        _allocatorBound = true;
+        _grantRole(ALLOCATOR_ROLE, allocator);
     }
 
     /// @inheritdoc IAllocationRegistry

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.34;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -9,6 +10,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
 import {IMigrationAuction} from "./interfaces/IMigrationAuction.sol";
+import {ADMIN_TRANSFER_DELAY} from "./libraries/AdminRules.sol";
 import {SealedBid} from "./libraries/SealedBid.sol";
 import {TcbLevel} from "./libraries/TcbLevel.sol";
 import {AllocationId, AuctionId} from "./types/Ids.sol";
@@ -44,7 +46,7 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// revoked, it is paused, or it reverts for any other reason) would hold the reserve and the TVM's one live auction
 /// forever. {RESCUE_GRACE} after the reveal deadline anyone may {rescue} it instead: it fails, the reserve is credited
 /// back to the source, revealed bonds stay refundable and unrevealed ones forfeitable, as after any failed auction.
-contract MigrationAuction is IMigrationAuction, AccessControl, Pausable, EIP712 {
+contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, Pausable, EIP712 {
     using SealedBid for uint256;
 
     /// @notice EIP-712 type of the admission ticket the source signs for each acknowledging host.
@@ -138,7 +140,8 @@ contract MigrationAuction is IMigrationAuction, AccessControl, Pausable, EIP712 
     mapping(bytes32 tvmId => AuctionId) private _liveAuction;
     mapping(address account => uint256) private _balances;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE, which sets the {AuctionLimits}, and PAUSER_ROLE.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE, which sets the {AuctionLimits} (transferred in two steps, see
+    /// {ADMIN_TRANSFER_DELAY}), and PAUSER_ROLE.
     /// @param hostRegistry_ Registry whose active hosts may bid.
     /// @param allocationRegistry_ Registry that records the allocations (it must grant this contract its
     /// ALLOCATOR_ROLE).
@@ -152,13 +155,12 @@ contract MigrationAuction is IMigrationAuction, AccessControl, Pausable, EIP712 
         uint32 commitWindowFloor,
         uint32 revealWindowFloor,
         uint96 maxBond
-    ) EIP712("MigrationAuction", "1") {
+    ) AccessControlDefaultAdminRules(ADMIN_TRANSFER_DELAY, admin) EIP712("MigrationAuction", "1") {
         if (commitWindowFloor == 0 || revealWindowFloor == 0) {
             revert MigrationAuctionInvalidLimits(
                 commitWindowFloor, revealWindowFloor, commitWindowFloor, revealWindowFloor, MAX_WINDOW_MINIMUM
             );
         }
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
         _hostRegistry = hostRegistry_;
         _allocationRegistry = allocationRegistry_;

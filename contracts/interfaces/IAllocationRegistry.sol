@@ -190,9 +190,22 @@ interface IAllocationRegistry {
     /// @notice Sending `amount` wei to `to` failed.
     error AllocationRegistryTransferFailed(address to, uint256 amount);
 
+    /// @notice Only the deployer (`binder`) may bind the allocator.
+    error AllocationRegistryNotBinder(address caller, address binder);
+
+    /// @notice The allocator was bound already: {bindAllocator} works once.
+    error AllocationRegistryAllocatorBound();
+
+    /// @notice {bindAllocator} needs an allocator address.
+    error AllocationRegistryZeroAllocator();
+
     /// @notice `source` may not offer TVM `tvmId`: it is neither the TVM's current placement (`holder`) nor, for a TVM
     /// never placed (`holder` zero), its origin `address(bytes20(tvmId))`.
     error AllocationRegistryNotTvmHolder(bytes32 tvmId, address source, address holder);
+
+    /// @notice Grants ALLOCATOR_ROLE to `allocator` (the suite's MigrationAuction): callable once, by the deployer,
+    /// which holds no role. It exists because the auction is deployed after the registry it names.
+    function bindAllocator(address allocator) external;
 
     /// @notice Allocates TVM `tvmId` to `destination` (ALLOCATOR_ROLE); `msg.value` is the escrowed deposit. `source`
     /// must be the TVM's current placement or, for a TVM never placed, its origin ({AllocationRegistryNotTvmHolder}):

@@ -348,7 +348,7 @@ describe("AllocationRegistry", () => {
           .to.be.revertedWithCustomError(s.registry, "AllocationRegistryInvalidTimeout")
           .withArgs(bad, max);
       }
-      await expect(new AllocationRegistry__factory(s.admin).deploy(s.admin.address, s.suite.hostRegistry, 0))
+      await expect(new AllocationRegistry__factory(s.admin).deploy(s.admin.address, s.suite.hostRegistry, 0, []))
         .to.be.revertedWithCustomError(s.registry, "AllocationRegistryInvalidTimeout")
         .withArgs(0n, max);
       await expect(s.registry.connect(s.outsider).setConfirmationTimeout(60))
