@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.34;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
+import {ADMIN_TRANSFER_DELAY} from "./libraries/AdminRules.sol";
 import {AllocationId, AuctionId} from "./types/Ids.sol";
 
 /// @title AllocationRegistry
@@ -13,12 +17,21 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// @dev Accounting: the contract holds exactly the deposits of Allocated allocations plus the credited balances.
 /// A deposit leaves its allocation once (Committed: price to the destination, the rest to the source; Aborted:
 /// all to the source) and a balance is zeroed before it is paid.
-contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
-    /// @notice Role of the auction contract: the only caller of {allocate}.
+///
+/// Emergency stop: while paused (PAUSER_ROLE) no allocation is made and no mirror recorded; migrations under way still
+/// confirm or abort and every balance can be withdrawn, so the stop holds nobody's money. An auction that cannot
+/// allocate meanwhile is rescued by its own contract after a grace period (see MigrationAuction).
+contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRules, Pausable, EIP712 {
+    /// @notice Role of the auction contract: the only caller of {allocate}. The deployer grants it once, with
+    /// {bindAllocator}; later the admin may grant or revoke it (an auction whose role it revokes is rescued, see
+    /// MigrationAuction).
     bytes32 public constant ALLOCATOR_ROLE = keccak256("ALLOCATOR_ROLE");
 
     /// @notice Role allowed to record allocations of other chains.
     bytes32 public constant MIRROR_RECORDER_ROLE = keccak256("MIRROR_RECORDER_ROLE");
+
+    /// @notice Role allowed to pause and unpause new allocations and mirror records.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
     /// @notice EIP-712 type of the source's countersignature of the migrated state.
     bytes32 public constant RECEIPT_TYPEHASH =
@@ -60,8 +73,12 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
 
     IHostRegistry private immutable _hostRegistry;
 
+    /// @dev The deployer: it may call {bindAllocator} once, and holds no role.
+    address private immutable _binder;
+
     uint48 private _confirmationTimeout;
     uint64 private _allocationCount;
+    bool private _allocatorBound;
     mapping(AllocationId allocationId => AllocationRecord) private _allocations;
     mapping(bytes32 tvmId => TvmRecord) private _tvms;
     mapping(bytes32 tvmId => AllocationId[]) private _history;
@@ -73,15 +90,33 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
     ) private _mirrors;
     mapping(address account => uint256) private _balances;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE (it then grants ALLOCATOR_ROLE to the auction contract).
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (transferred in two steps, see {ADMIN_TRANSFER_DELAY}) and
+    /// PAUSER_ROLE. The deployer receives no role: it wires the auction with {bindAllocator}.
     /// @param hostRegistry_ HostRegistry of this chain, whose active hosts may record their own mirrors.
     /// @param confirmationTimeout_ Seconds after allocation before the source may abort alone.
-    constructor(address admin, IHostRegistry hostRegistry_, uint48 confirmationTimeout_)
-        EIP712("AllocationRegistry", "1")
-    {
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    /// @param mirrorRecorders Accounts given MIRROR_RECORDER_ROLE.
+    constructor(
+        address admin,
+        IHostRegistry hostRegistry_,
+        uint48 confirmationTimeout_,
+        address[] memory mirrorRecorders
+    ) AccessControlDefaultAdminRules(ADMIN_TRANSFER_DELAY, admin) EIP712("AllocationRegistry", "1") {
+        _grantRole(PAUSER_ROLE, admin);
+        for (uint256 i = 0; i < mirrorRecorders.length; ++i) {
+            _grantRole(MIRROR_RECORDER_ROLE, mirrorRecorders[i]);
+        }
+        _binder = msg.sender;
         _hostRegistry = hostRegistry_;
         _setConfirmationTimeout(confirmationTimeout_);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function bindAllocator(address allocator) external {
+        if (msg.sender != _binder) revert AllocationRegistryNotBinder(msg.sender, _binder);
+        if (_allocatorBound) revert AllocationRegistryAllocatorBound();
+        if (allocator == address(0)) revert AllocationRegistryZeroAllocator();
+        _allocatorBound = true;
+        _grantRole(ALLOCATOR_ROLE, allocator);
     }
 
     /// @inheritdoc IAllocationRegistry
@@ -92,7 +127,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
         address destination,
         uint96 price,
         bytes32 configHash
-    ) external payable onlyRole(ALLOCATOR_ROLE) returns (AllocationId allocationId) {
+    ) external payable onlyRole(ALLOCATOR_ROLE) whenNotPaused returns (AllocationId allocationId) {
         if (source == address(0) || destination == address(0) || source == destination) {
             revert AllocationRegistryInvalidParties(source, destination);
         }
@@ -101,6 +136,13 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
         }
         TvmRecord storage tvm = _tvms[tvmId];
         if (AllocationId.unwrap(tvm.live) != 0) revert AllocationRegistryTvmAlreadyAllocated(tvmId, tvm.live);
+        // Checked here, not only by the auction at opening, so that no holder of the allocator role (a second
+        // auction contract, an admin that granted itself the role) can start a migration from a host the TVM does
+        // not run on.
+        address holder = tvm.host;
+        if (holder == address(0) ? address(bytes20(tvmId)) != source : holder != source) {
+            revert AllocationRegistryNotTvmHolder(tvmId, source, holder);
+        }
 
         unchecked {
             // 2^64 allocations are out of reach.
@@ -132,8 +174,14 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
         if (stateDigest == bytes32(0)) revert AllocationRegistryZeroStateDigest(allocationId);
         bytes32 tvmId = r.tvmId;
         address source = r.source;
-        (address signer,,) = ECDSA.tryRecover(_receiptDigest(allocationId, tvmId, stateDigest), sourceSignature);
-        if (signer != source) revert AllocationRegistryInvalidReceipt(allocationId, signer, source);
+        bytes32 digest = _receiptDigest(allocationId, tvmId, stateDigest);
+        (address signer,,) = ECDSA.tryRecover(digest, sourceSignature);
+        // A contract-wallet source (ERC-1271) is asked only when the signature is not the source's own key's.
+        if (
+            signer != source
+                && (source.code.length == 0
+                    || !SignatureChecker.isValidERC1271SignatureNow(source, digest, sourceSignature))
+        ) revert AllocationRegistryInvalidReceipt(allocationId, signer, source);
 
         r.state = AllocationState.Committed;
         r.settledAt = uint48(block.timestamp);
@@ -183,7 +231,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IAllocationRegistry
-    function recordMirror(MirrorRecord calldata record) external {
+    function recordMirror(MirrorRecord calldata record) external whenNotPaused {
         address destination = record.destination;
         bool byDestination = msg.sender == destination;
         if (!hasRole(MIRROR_RECORDER_ROLE, msg.sender) && (!byDestination || !_hostRegistry.isActive(msg.sender))) {
@@ -217,6 +265,16 @@ contract AllocationRegistry is IAllocationRegistry, AccessControl, EIP712 {
             record.configHash,
             msg.sender
         );
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
     }
 
     /// @inheritdoc IAllocationRegistry

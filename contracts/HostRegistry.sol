@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.34;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
+import {ADMIN_TRANSFER_DELAY} from "./libraries/AdminRules.sol";
 
 /// @title HostRegistry
 /// @notice Registry of the hosts that may take part in migration auctions. See {IHostRegistry}.
@@ -11,7 +13,7 @@ import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
 /// slot: the first slot of the host's record ({HostCore}), which holds the lifecycle and the platform's TCB. The
 /// minimum stake is immutable, and a host's stake can only grow, so an active host always holds at least the
 /// minimum (an active host is never under-staked).
-contract HostRegistry is IHostRegistry, AccessControl, Pausable {
+contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable {
     /// @notice Role allowed to pause the registry and to suspend or reinstate hosts.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
@@ -51,11 +53,12 @@ contract HostRegistry is IHostRegistry, AccessControl, Pausable {
     uint256 private _hostCount;
     mapping(address host => HostRecord) private _hosts;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (transferred in two steps, see {ADMIN_TRANSFER_DELAY}) and PAUSER_ROLE.
     /// @param minStake_ Minimum stake, in wei (non-zero).
     /// @param withdrawalDelay_ Initial withdrawal delay, in seconds (at most {MAX_WITHDRAWAL_DELAY}).
-    constructor(address admin, uint96 minStake_, uint48 withdrawalDelay_) {
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    constructor(address admin, uint96 minStake_, uint48 withdrawalDelay_)
+        AccessControlDefaultAdminRules(ADMIN_TRANSFER_DELAY, admin)
+    {
         _grantRole(PAUSER_ROLE, admin);
         if (minStake_ == 0) revert HostRegistryZeroMinStake();
         _minStake = minStake_;

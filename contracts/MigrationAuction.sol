@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.34;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
 import {IMigrationAuction} from "./interfaces/IMigrationAuction.sol";
+import {ADMIN_TRANSFER_DELAY} from "./libraries/AdminRules.sol";
 import {SealedBid} from "./libraries/SealedBid.sol";
 import {TcbLevel} from "./libraries/TcbLevel.sol";
 import {AllocationId, AuctionId} from "./types/Ids.sol";
 
 /// @title MigrationAuction
 /// @notice Sealed-bid reverse auctions for TVM migrations. See {IMigrationAuction}.
-/// @dev Gas design. {commitBid} reads one slot of the auction (source, commit deadline, bond) and fills one
-/// fresh slot (the bid); commits are not counted. {revealBid} only rewrites slots that are already non-zero: the
+/// @dev Gas design. {commitBid} reads two slots of the auction (source, commit deadline and bond; the TCB
+/// requirement, which it checks against the bidder's registered platform) and fills one fresh slot (the bid);
+/// commits are not counted. {revealBid} only rewrites slots that are already non-zero: the
 /// bid slot, the counters slot, and the best-two slots, which {openAuction} initialises with a non-zero sentinel
 /// price. {finalize} reads the best two and the reveal count, so its cost does not depend on the number of bids.
 ///
@@ -30,11 +35,29 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// the admin's `maxBond`. The minimums are admin parameters that can never go below floors fixed at deploy: the
 /// production deployment fixes them at {SLOT_SAFE_WINDOW} (three 12 s slots), local chains that mine on demand
 /// lower them explicitly.
-contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
+///
+/// Emergency stop: while paused (PAUSER_ROLE) no auction opens. Auctions already open run to their end (their
+/// phases are bounded, so the stop takes hold within one auction's length), and reveals, finalization, rescue,
+/// refunds, forfeits and withdrawals go on: the stop holds nobody's money and makes no honest bidder miss its reveal.
+/// Commits are not paused: that would cost every commit a cold read of the pause flag, and a bidder of an open
+/// auction commits on terms it has checked.
+///
+/// Rescue: an auction that cannot be finalized (the AllocationRegistry refuses the allocation: its allocator role was
+/// revoked, it is paused, or it reverts for any other reason) would hold the reserve and the TVM's one live auction
+/// forever. {RESCUE_GRACE} after the reveal deadline anyone may {rescue} it instead: it fails, the reserve is credited
+/// back to the source, revealed bonds stay refundable and unrevealed ones forfeitable, as after any failed auction.
+contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, Pausable, EIP712 {
     using SealedBid for uint256;
 
     /// @notice EIP-712 type of the admission ticket the source signs for each acknowledging host.
     bytes32 public constant ADMISSION_TICKET_TYPEHASH = keccak256("AdmissionTicket(uint64 auctionId,address host)");
+
+    /// @notice Role allowed to pause and unpause the opening of auctions.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @notice Time after the reveal deadline during which only {finalize} may settle an auction; after it, {rescue}
+    /// may too. A day leaves every party, the winner first, ample time to finalize on a congested chain.
+    uint32 public constant RESCUE_GRACE = 1 days;
 
     /// @dev Sentinel price of the best-two slots before any reveal: above every valid price (reserves are below
     /// it), and non-zero so that the first reveal rewrites rather than fills the slots.
@@ -117,7 +140,8 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
     mapping(bytes32 tvmId => AuctionId) private _liveAuction;
     mapping(address account => uint256) private _balances;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE, which sets the {AuctionLimits}.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE, which sets the {AuctionLimits} (transferred in two steps, see
+    /// {ADMIN_TRANSFER_DELAY}), and PAUSER_ROLE.
     /// @param hostRegistry_ Registry whose active hosts may bid.
     /// @param allocationRegistry_ Registry that records the allocations (it must grant this contract its
     /// ALLOCATOR_ROLE).
@@ -131,13 +155,13 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
         uint32 commitWindowFloor,
         uint32 revealWindowFloor,
         uint96 maxBond
-    ) EIP712("MigrationAuction", "1") {
+    ) AccessControlDefaultAdminRules(ADMIN_TRANSFER_DELAY, admin) EIP712("MigrationAuction", "1") {
         if (commitWindowFloor == 0 || revealWindowFloor == 0) {
             revert MigrationAuctionInvalidLimits(
                 commitWindowFloor, revealWindowFloor, commitWindowFloor, revealWindowFloor, MAX_WINDOW_MINIMUM
             );
         }
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
         _hostRegistry = hostRegistry_;
         _allocationRegistry = allocationRegistry_;
         _commitWindowFloor = commitWindowFloor;
@@ -146,7 +170,7 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IMigrationAuction
-    function openAuction(AuctionParams calldata params) external payable returns (AuctionId auctionId) {
+    function openAuction(AuctionParams calldata params) external payable whenNotPaused returns (AuctionId auctionId) {
         _requireBoundedTerms(params.commitDeadline, params.revealDeadline, params.bond);
         bytes32 tvmId = params.tvmId;
         AuctionId live = _liveAuction[tvmId];
@@ -219,8 +243,15 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
         }
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ADMISSION_TICKET_TYPEHASH, auctionId, msg.sender)));
         (address signer,,) = ECDSA.tryRecover(digest, ticketR, ticketVs);
-        if (signer != source) revert MigrationAuctionInvalidTicket(auctionId, msg.sender, signer);
-        if (!_hostRegistry.isActive(msg.sender)) revert MigrationAuctionHostNotActive(auctionId, msg.sender);
+        // A contract-wallet source (ERC-1271) is asked only when the signature is not the source's own key's, so an
+        // EOA source pays nothing for the support.
+        if (signer != source && !_isValidContractSignature(source, digest, abi.encodePacked(ticketR, ticketVs))) {
+            revert MigrationAuctionInvalidTicket(auctionId, msg.sender, signer);
+        }
+        // Everything {revealBid} can refuse a bidder for is checked here too, before the bond is at risk: an active
+        // host whose registered platform meets the TVM's TCB requirement. A source that sets the requirement above
+        // every bidder's platform gets no commits instead of bonds it could make unrevealable.
+        _requireStanding(auctionId, a, msg.sender);
 
         bids[msg.sender] = SealedBid.packCommitted(commitment);
         emit BidCommitted(auctionId, msg.sender);
@@ -290,6 +321,18 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IMigrationAuction
+    function rescue(AuctionId auctionId) external {
+        AuctionRecord storage a = _auctions[auctionId];
+        _requireState(auctionId, a, AuctionState.Ended);
+        uint256 rescueAt = uint256(a.revealDeadline) + RESCUE_GRACE;
+        if (block.timestamp < rescueAt) revert MigrationAuctionRescueTooEarly(auctionId, rescueAt, block.timestamp);
+        a.outcome = Outcome.Failed;
+        _liveAuction[a.tvmId] = AuctionId.wrap(0);
+        emit AuctionRescued(auctionId, msg.sender);
+        _credit(a.source, auctionId, a.reserve);
+    }
+
+    /// @inheritdoc IMigrationAuction
     function withdrawBond(AuctionId auctionId) external {
         mapping(address => uint256) storage bids = _bids[auctionId];
         uint256 slot = bids[msg.sender];
@@ -340,6 +383,16 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
     /// @inheritdoc IMigrationAuction
     function setAuctionLimits(AuctionLimits calldata limits) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setAuctionLimits(limits);
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IMigrationAuction
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
     }
 
     /// @inheritdoc IMigrationAuction
@@ -501,6 +554,15 @@ contract MigrationAuction is IMigrationAuction, AccessControl, EIP712 {
         _minRevealWindow = limits.minRevealWindow;
         _maxBond = limits.maxBond;
         emit AuctionLimitsChanged(previous, limits);
+    }
+
+    /// @dev `account` is a contract that accepts `signature` over `digest` (ERC-1271).
+    function _isValidContractSignature(address account, bytes32 digest, bytes memory signature)
+        private
+        view
+        returns (bool)
+    {
+        return account.code.length != 0 && SignatureChecker.isValidERC1271SignatureNow(account, digest, signature);
     }
 
     function _bond(AuctionRecord storage a) private view returns (uint96) {

@@ -15,8 +15,8 @@ export interface SuiteParams {
   /** Seconds after an allocation before its source may abort alone. */
   confirmationTimeout: bigint;
   /**
-   * Final holder of the admin roles. Defaults to the deployer. When it differs, the deployer wires the suite,
-   * hands its roles to `admin` and renounces them.
+   * Holder of the admin and pauser roles of all three contracts, from their constructors. Defaults to the deployer;
+   * otherwise the deployer holds no role at any time (it only binds the auction as the registry's allocator).
    */
   admin?: string;
   /** Accounts granted MIRROR_RECORDER_ROLE on the AllocationRegistry. */
@@ -79,14 +79,16 @@ export const LOCAL_SUITE_PARAMS: SuiteParams = {
 
 /**
  * Deploys HostRegistry, AllocationRegistry and MigrationAuction with plain ethers and the typechain factories,
- * and wires them (ALLOCATOR_ROLE of the AllocationRegistry to the auction). The auction's admin (who sets its
- * limits) is `admin` from the start. Waits for every transaction, so it
- * works the same against an in-process network and a running node.
+ * exactly as the Ignition module does (deploy/modules/TvmExchange.ts): `admin` holds the admin and pauser roles
+ * from the constructors, the recorders their role, and the deployer only binds the auction as the registry's
+ * allocator (AllocationRegistry.bindAllocator). Waits for every transaction, so it works the same against an
+ * in-process network and a running node.
  */
 export async function deploySuite(deployer: Signer, params: SuiteParams): Promise<DeployedSuite> {
   const deployerAddress = await deployer.getAddress();
+  const admin = params.admin ?? deployerAddress;
   const hostRegistry = await new HostRegistry__factory(deployer).deploy(
-    deployerAddress,
+    admin,
     params.minStake,
     params.withdrawalDelay,
   );
@@ -94,17 +96,17 @@ export async function deploySuite(deployer: Signer, params: SuiteParams): Promis
   const hostRegistryAddress = await hostRegistry.getAddress();
 
   const allocationRegistry = await new AllocationRegistry__factory(deployer).deploy(
-    deployerAddress,
+    admin,
     hostRegistryAddress,
     params.confirmationTimeout,
+    [...(params.mirrorRecorders ?? [])],
   );
   await allocationRegistry.waitForDeployment();
   const allocationRegistryAddress = await allocationRegistry.getAddress();
 
-  // The auction needs no wiring by the deployer, so its admin is the final one from the start.
   const limits = params.auctionLimits ?? SLOT_SAFE_AUCTION_LIMITS;
   const migrationAuction = await new MigrationAuction__factory(deployer).deploy(
-    params.admin ?? deployerAddress,
+    admin,
     hostRegistryAddress,
     allocationRegistryAddress,
     limits.commitWindowFloor,
@@ -114,24 +116,8 @@ export async function deploySuite(deployer: Signer, params: SuiteParams): Promis
   await migrationAuction.waitForDeployment();
   const migrationAuctionAddress = await migrationAuction.getAddress();
 
-  const allocatorRole = await allocationRegistry.ALLOCATOR_ROLE();
-  await (await allocationRegistry.grantRole(allocatorRole, migrationAuctionAddress)).wait();
-  const mirrorRole = await allocationRegistry.MIRROR_RECORDER_ROLE();
-  for (const recorder of params.mirrorRecorders ?? []) {
-    await (await allocationRegistry.grantRole(mirrorRole, recorder)).wait();
-  }
-
-  const admin = params.admin;
-  if (admin !== undefined && admin.toLowerCase() !== deployerAddress.toLowerCase()) {
-    const adminRole = await hostRegistry.DEFAULT_ADMIN_ROLE();
-    const pauserRole = await hostRegistry.PAUSER_ROLE();
-    await (await hostRegistry.grantRole(adminRole, admin)).wait();
-    await (await hostRegistry.grantRole(pauserRole, admin)).wait();
-    await (await allocationRegistry.grantRole(adminRole, admin)).wait();
-    await (await hostRegistry.renounceRole(pauserRole, deployerAddress)).wait();
-    await (await hostRegistry.renounceRole(adminRole, deployerAddress)).wait();
-    await (await allocationRegistry.renounceRole(adminRole, deployerAddress)).wait();
-  }
+  // The only wiring, and the deployer's only power: it binds the auction as the registry's allocator, once.
+  await (await allocationRegistry.bindAllocator(migrationAuctionAddress)).wait();
 
   return {
     hostRegistry: hostRegistryAddress,

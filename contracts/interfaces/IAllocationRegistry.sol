@@ -190,7 +190,27 @@ interface IAllocationRegistry {
     /// @notice Sending `amount` wei to `to` failed.
     error AllocationRegistryTransferFailed(address to, uint256 amount);
 
-    /// @notice Allocates TVM `tvmId` to `destination` (ALLOCATOR_ROLE); `msg.value` is the escrowed deposit.
+    /// @notice Only the deployer (`binder`) may bind the allocator.
+    error AllocationRegistryNotBinder(address caller, address binder);
+
+    /// @notice The allocator was bound already: {bindAllocator} works once.
+    error AllocationRegistryAllocatorBound();
+
+    /// @notice {bindAllocator} needs an allocator address.
+    error AllocationRegistryZeroAllocator();
+
+    /// @notice `source` may not offer TVM `tvmId`: it is neither the TVM's current placement (`holder`) nor, for a TVM
+    /// never placed (`holder` zero), its origin `address(bytes20(tvmId))`.
+    error AllocationRegistryNotTvmHolder(bytes32 tvmId, address source, address holder);
+
+    /// @notice Grants ALLOCATOR_ROLE to `allocator` (the suite's MigrationAuction): callable once, by the deployer,
+    /// which holds no role. It exists because the auction is deployed after the registry it names.
+    function bindAllocator(address allocator) external;
+
+    /// @notice Allocates TVM `tvmId` to `destination` (ALLOCATOR_ROLE); `msg.value` is the escrowed deposit. `source`
+    /// must be the TVM's current placement or, for a TVM never placed, its origin ({AllocationRegistryNotTvmHolder}):
+    /// an allocator can start a migration only from where the TVM runs, and the placement moves only when that
+    /// source signs the receipt ({confirmMigration}).
     /// @return allocationId The new allocation's id.
     function allocate(
         bytes32 tvmId,
@@ -202,7 +222,8 @@ interface IAllocationRegistry {
     ) external payable returns (AllocationId allocationId);
 
     /// @notice Confirms the completed migration (destination only), with the source's EIP-712 signature over
-    /// `MigrationReceipt(allocationId, tvmId, stateDigest)`.
+    /// `MigrationReceipt(allocationId, tvmId, stateDigest)`: an ECDSA signature of the source's key, or, for a
+    /// contract-wallet source, any signature its ERC-1271 `isValidSignature` accepts.
     function confirmMigration(AllocationId allocationId, bytes32 stateDigest, bytes calldata sourceSignature)
         external;
 
@@ -217,6 +238,12 @@ interface IAllocationRegistry {
     /// `(sourceChainId, sourceAllocationId, destination)`. Stored once, except that the destination itself may
     /// replace a record a MIRROR_RECORDER_ROLE holder made for it (its own record is final).
     function recordMirror(MirrorRecord calldata record) external;
+
+    /// @notice Stops new allocations and mirror records (PAUSER_ROLE); confirmations, aborts and withdrawals go on.
+    function pause() external;
+
+    /// @notice Lifts the stop (PAUSER_ROLE).
+    function unpause() external;
 
     /// @notice Sets the confirmation timeout (DEFAULT_ADMIN_ROLE); applies to later allocations.
     function setConfirmationTimeout(uint48 newTimeout) external;

@@ -8,7 +8,8 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 ///
 /// The source host opens an auction, depositing the reserve (maximum) price in escrow. Each host that
 /// acknowledged the request receives from the source an EIP-712 admission ticket
-/// `AdmissionTicket(uint64 auctionId,address host)` signed by the source, which it presents when it commits;
+/// `AdmissionTicket(uint64 auctionId,address host)` signed by the source (its key's ECDSA signature, or one its
+/// ERC-1271 `isValidSignature` accepts when the source is a contract wallet), which it presents when it commits;
 /// opening therefore costs the same gas whatever the number of acknowledging hosts. A bidder commits
 /// `keccak256(abi.encode(chainId, auctionContract, auctionId, bidder, price, capacity, salt))` with the bond
 /// (bound to this chain and this contract, see {bidCommitment}), then reveals
@@ -35,13 +36,15 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 ///
 /// The source may cancel while the commit phase lasts; it is meant for the time before the first commit (for
 /// example when the TVM no longer needs to move), and bidders that did commit get their bond back. Commits are
-/// not counted on-chain: {commitBid} reads one slot of the auction and writes only the bidder's own slot.
+/// not counted on-chain: {commitBid} reads two slots of the auction (its terms and its TCB requirement) and writes
+/// only the bidder's own slot.
 /// @dev Lifecycle, computed by {state} from stored deadlines and flags:
 ///
 ///     None --openAuction--> Commit --(commit deadline)--> Reveal --(reveal deadline)--> Ended
 ///     Commit --cancelAuction--> Cancelled
 ///     Ended --finalize (>= 1 reveal)--> Finalized
 ///     Ended --finalize (no reveal)--> Failed
+///     Ended --rescue (RESCUE_GRACE after the reveal deadline)--> Failed
 interface IMigrationAuction {
     /// @notice Lifecycle state of an auction.
     enum AuctionState {
@@ -55,7 +58,8 @@ interface IMigrationAuction {
         Ended,
         /// The source cancelled during the commit phase; the deposit is back in its balance.
         Cancelled,
-        /// Finalized without any revealed bid; the deposit is back in the source's balance.
+        /// Finalized without any revealed bid, or rescued because it could not be finalized; the deposit is back in the
+        /// source's balance.
         Failed,
         /// Finalized with a winner; the deposit moved to the AllocationRegistry.
         Finalized
@@ -191,6 +195,10 @@ interface IMigrationAuction {
     /// @notice Emitted when auction `auctionId` is finalized without any revealed bid.
     event AuctionFailed(AuctionId indexed auctionId);
 
+    /// @notice Auction `auctionId` could not be finalized within the rescue grace and was failed by `caller`; its
+    /// reserve is credited back to the source.
+    event AuctionRescued(AuctionId indexed auctionId, address indexed caller);
+
     /// @notice Emitted when the bond of `bidder`, who never revealed, is credited to the source.
     event BondForfeited(AuctionId indexed auctionId, address indexed bidder, uint96 amount);
 
@@ -278,14 +286,18 @@ interface IMigrationAuction {
     /// @notice The revealed capacity is zero: a host without room cannot take the TVM.
     error MigrationAuctionZeroCapacity(AuctionId auctionId, address bidder);
 
-    /// @notice The bidder's registered platform does not meet the TVM's TCB requirement (its bid cannot win; its bond
-    /// is forfeited and burned).
+    /// @notice The bidder's registered platform does not meet the TVM's TCB requirement: at commit, before any bond is
+    /// posted; at reveal, only when the bidder changed its registered platform since its commit (its bond is then
+    /// forfeited and burned).
     error MigrationAuctionTcbBelowRequirement(
         AuctionId auctionId, address bidder, bytes16 teeTcbSvn, uint16 tdxModuleVersion
     );
 
     /// @notice `account` has nothing to withdraw.
     error MigrationAuctionNothingToWithdraw(address account);
+
+    /// @notice Auction `auctionId` may be rescued only from `rescueAt` (its reveal deadline plus the rescue grace).
+    error MigrationAuctionRescueTooEarly(AuctionId auctionId, uint256 rescueAt, uint256 now);
 
     /// @notice Sending `amount` wei to `to` failed.
     error MigrationAuctionTransferFailed(address to, uint256 amount);
@@ -303,7 +315,10 @@ interface IMigrationAuction {
     function cancelAuction(AuctionId auctionId) external;
 
     /// @notice Commits a sealed bid with the bond as `msg.value`, presenting the source's admission ticket as an
-    /// EIP-2098 compact signature `(ticketR, ticketVs)`. `msg.sender` must be an active host.
+    /// EIP-2098 compact signature `(ticketR, ticketVs)`. `msg.sender` must be an active host whose registered
+    /// platform meets the TVM's TCB requirement ({MigrationAuctionHostNotActive},
+    /// {MigrationAuctionTcbBelowRequirement}): every standing {revealBid} checks is checked here first, so a bidder
+    /// never posts a bond on terms it could not reveal under.
     /// @param commitment `keccak256(abi.encode(block.chainid, address(this), auctionId, msg.sender, price, capacity,
     /// salt))`, see {bidCommitment}.
     function commitBid(AuctionId auctionId, bytes32 commitment, bytes32 ticketR, bytes32 ticketVs) external payable;
@@ -326,6 +341,19 @@ interface IMigrationAuction {
 
     /// @notice Pays `msg.sender` its whole credited balance (returned deposits).
     function withdraw() external;
+
+    /// @notice Fails auction `auctionId`, which ended and was not finalized within the rescue grace after its reveal
+    /// deadline (anyone may call): for an auction the AllocationRegistry will not allocate (its allocator role
+    /// revoked, paused). Credits the reserve back to the source and frees the TVM for a new auction; revealed bonds
+    /// stay refundable, unrevealed ones forfeitable.
+    function rescue(AuctionId auctionId) external;
+
+    /// @notice Stops the opening of auctions (PAUSER_ROLE); open auctions run to their end, and everything that
+    /// settles or returns money goes on.
+    function pause() external;
+
+    /// @notice Lifts the stop (PAUSER_ROLE).
+    function unpause() external;
 
     /// @notice Lifecycle state of auction `auctionId`.
     function state(AuctionId auctionId) external view returns (AuctionState);

@@ -1,22 +1,25 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import { id } from "ethers";
 
 /**
  * The TVM Exchange contract suite: HostRegistry, AllocationRegistry and MigrationAuction, wired together
- * (the auction holds the AllocationRegistry's ALLOCATOR_ROLE).
+ * (the auction holds the AllocationRegistry's ALLOCATOR_ROLE). deploy/deploy-suite.ts deploys the same suite
+ * with plain ethers, with the same roles.
  *
  * Parameters (module "TvmExchange"):
  * - minStake            wei a host stakes to register (immutable)
  * - withdrawalDelay     seconds between deregistration and stake withdrawal
  * - confirmationTimeout seconds after an allocation before its source may abort alone
- * - admin               address given the admin and pauser roles (defaults to the deployer, which keeps its
- *                       roles as well; hand them over with grantRole/renounceRole if it must not)
- * - mirrorRecorder      address given MIRROR_RECORDER_ROLE, to record allocations of another chain (defaults
- *                       to the deployer)
+ * - admin               address given the admin and pauser roles of all three contracts, from their
+ *                       constructors (defaults to the deployer). Admin transfers take two steps and a day.
+ * - mirrorRecorders     addresses given MIRROR_RECORDER_ROLE, to record allocations of another chain (default
+ *                       none: a destination records its own mirror as an active host of that chain)
  * - commitWindowFloor   least seconds from an auction's opening to its commit deadline; the MigrationAuction
  *                       admin may raise the minimum but never below this (default 36: three 12 s slots)
  * - revealWindowFloor   the same for the reveal phase (default 36)
  * - maxBond             largest bond a source may ask, in wei (default 1 ETH; the admin may change it)
+ *
+ * The deployer holds no role unless it is the admin or a recorder: its one power is binding the auction as the
+ * AllocationRegistry's allocator, once (AllocationRegistry.bindAllocator).
  *
  * The window defaults hold on a chain with 12 s slots. Only a local chain that mines on demand may lower them
  * (deploy/parameters/local.json and mirror.json do, to 1 s).
@@ -30,14 +33,13 @@ export default buildModule("TvmExchange", (m) => {
   const withdrawalDelay = m.getParameter<bigint>("withdrawalDelay", 3600n);
   const confirmationTimeout = m.getParameter<bigint>("confirmationTimeout", 600n);
   const admin = m.getParameter("admin", deployer);
-  const mirrorRecorder = m.getParameter("mirrorRecorder", deployer);
+  const mirrorRecorders = m.getParameter<string[]>("mirrorRecorders", []);
   const commitWindowFloor = m.getParameter<bigint>("commitWindowFloor", 36n);
   const revealWindowFloor = m.getParameter<bigint>("revealWindowFloor", 36n);
   const maxBond = m.getParameter<bigint>("maxBond", 10n ** 18n);
 
-  const hostRegistry = m.contract("HostRegistry", [deployer, minStake, withdrawalDelay]);
-  const allocationRegistry = m.contract("AllocationRegistry", [deployer, hostRegistry, confirmationTimeout]);
-  // The auction's admin (its limits) is the named admin from the start: the deployer has nothing to wire there.
+  const hostRegistry = m.contract("HostRegistry", [admin, minStake, withdrawalDelay]);
+  const allocationRegistry = m.contract("AllocationRegistry", [admin, hostRegistry, confirmationTimeout, mirrorRecorders]);
   const migrationAuction = m.contract("MigrationAuction", [
     admin,
     hostRegistry,
@@ -46,15 +48,7 @@ export default buildModule("TvmExchange", (m) => {
     revealWindowFloor,
     maxBond,
   ]);
-
-  m.call(allocationRegistry, "grantRole", [id("ALLOCATOR_ROLE"), migrationAuction], { id: "GrantAllocatorRole" });
-  m.call(allocationRegistry, "grantRole", [id("MIRROR_RECORDER_ROLE"), mirrorRecorder], {
-    id: "GrantMirrorRecorderRole",
-  });
-  const adminRole = "0x0000000000000000000000000000000000000000000000000000000000000000";
-  m.call(hostRegistry, "grantRole", [adminRole, admin], { id: "GrantHostRegistryAdmin" });
-  m.call(hostRegistry, "grantRole", [id("PAUSER_ROLE"), admin], { id: "GrantHostRegistryPauser" });
-  m.call(allocationRegistry, "grantRole", [adminRole, admin], { id: "GrantAllocationRegistryAdmin" });
+  m.call(allocationRegistry, "bindAllocator", [migrationAuction], { id: "BindAllocator" });
 
   return { hostRegistry, allocationRegistry, migrationAuction };
 });

@@ -2,9 +2,10 @@ import { expect } from "chai";
 import { TypedDataEncoder, ZeroAddress, ZeroHash, id } from "ethers";
 import { AllocationRegistry__factory } from "../../types/ethers-contracts/index.js";
 import { MIGRATION_RECEIPT_TYPES, allocationDomain } from "../../deploy/eip712.js";
-import { AllocationState, PARAMS, ethers, loadFixture, receiptFor, runAuction, sealedBid, suiteFixture, time } from "./fixtures.js";
+import { AllocationState, PARAMS, ethers, loadFixture, receiptFor, runAuction, sealedBid, suiteFixture, time, tvmIdOf } from "./fixtures.js";
 
-const TVM = id("tvm-1");
+/** A TVM of the suite's source (signer 1): its origin, so the source may offer it before it was ever placed. */
+const TVM = tvmIdOf((await ethers.getSigners())[1]!.address);
 const CONFIG = id("td config");
 const DIGEST = id("state digest at pause");
 const DEPOSIT = 1000n;
@@ -66,6 +67,23 @@ describe("AllocationRegistry", () => {
       await expect(s.registry.allocate(TVM, 1n, src, dst, 11n, CONFIG, { value: 10n }))
         .to.be.revertedWithCustomError(s.registry, "AllocationRegistryInvalidDeposit")
         .withArgs(10n, 11n);
+    });
+
+    it("starts a migration only from the TVM's holder, or from its origin before it was ever placed", async () => {
+      const s = await loadFixture(fixture);
+      const [other, next] = [s.hosts[1]!, s.hosts[2]!];
+      // Never placed: only the origin (the id's high 20 bytes) may be the source.
+      await expect(s.registry.allocate(TVM, 1n, other.address, s.destination.address, 1n, CONFIG, { value: 1n }))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryNotTvmHolder")
+        .withArgs(TVM, other.address, ZeroAddress);
+      // Placed on the destination: the destination may offer it on, its former source may not.
+      await s.registry.allocate(TVM, 1n, s.source.address, s.destination.address, 1n, CONFIG, { value: 1n });
+      await s.registry.connect(s.destination).confirmMigration(1n, DIGEST, await receiptFor(s, 1n, TVM, DIGEST));
+      await expect(s.registry.allocate(TVM, 2n, s.source.address, next.address, 1n, CONFIG, { value: 1n }))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryNotTvmHolder")
+        .withArgs(TVM, s.source.address, s.destination.address);
+      await expect(s.registry.allocate(TVM, 2n, s.destination.address, next.address, 1n, CONFIG, { value: 1n }))
+        .to.emit(s.registry, "Allocated");
     });
 
     it("never holds two live allocations for one TVM", async () => {
@@ -186,13 +204,41 @@ describe("AllocationRegistry", () => {
       const s = await loadFixture(fixture);
       const account = await (await ethers.getContractFactory("ProgrammableAccount", s.admin)).deploy();
       const accountAddress = await account.getAddress();
-      await s.registry.allocate(TVM, 1n, accountAddress, s.destination.address, PRICE, CONFIG, { value: DEPOSIT });
+      await s.registry.allocate(tvmIdOf(accountAddress), 1n, accountAddress, s.destination.address, PRICE, CONFIG, { value: DEPOSIT });
       await s.registry.connect(s.destination).abortMigration(1n, 1);
       await account.setRejecting(true);
       await expect(account.execute(s.registry, s.registry.interface.encodeFunctionData("withdraw")))
         .to.be.revertedWithCustomError(s.registry, "AllocationRegistryTransferFailed")
         .withArgs(accountAddress, DEPOSIT);
       expect(await s.registry.balanceOf(accountAddress)).to.equal(DEPOSIT);
+    });
+  });
+
+  describe("pause", () => {
+    it("is reserved to PAUSER_ROLE and stops new allocations and mirror records only", async () => {
+      const s = await loadFixture(allocatedFixture);
+      const role = await s.registry.PAUSER_ROLE();
+      await expect(s.registry.connect(s.outsider).pause())
+        .to.be.revertedWithCustomError(s.registry, "AccessControlUnauthorizedAccount")
+        .withArgs(s.outsider.address, role);
+      await s.registry.pause();
+      await expect(s.registry.allocate(tvmIdOf(s.source.address, "other"), 8n, s.source.address, s.destination.address, 1n, CONFIG, { value: 1n }))
+        .to.be.revertedWithCustomError(s.registry, "EnforcedPause");
+      const mirror = { sourceChainId: 999n, sourceAllocationId: 1n, tvmId: TVM, source: s.source.address, destination: s.destination.address, price: 1n, configHash: CONFIG, sourceTxHash: DIGEST };
+      await expect(s.registry.connect(s.destination).recordMirror(mirror)).to.be.revertedWithCustomError(s.registry, "EnforcedPause");
+      // The migration under way still settles, and the money comes out.
+      await s.registry.connect(s.destination).confirmMigration(s.allocationId, DIGEST, await receiptFor(s, s.allocationId, TVM, DIGEST));
+      await expect(s.registry.connect(s.destination).withdraw()).to.changeEtherBalances(ethers, [s.destination], [PRICE]);
+      await expect(s.registry.connect(s.source).withdraw()).to.changeEtherBalances(ethers, [s.source], [DEPOSIT - PRICE]);
+      await s.registry.unpause();
+      await expect(s.registry.connect(s.destination).recordMirror(mirror)).to.emit(s.registry, "AllocationMirrored");
+    });
+
+    it("lets a destination abort while paused, and the source withdraw its deposit", async () => {
+      const s = await loadFixture(allocatedFixture);
+      await s.registry.pause();
+      await s.registry.connect(s.destination).abortMigration(s.allocationId, 7);
+      await expect(s.registry.connect(s.source).withdraw()).to.changeEtherBalances(ethers, [s.source], [DEPOSIT]);
     });
   });
 
@@ -302,7 +348,7 @@ describe("AllocationRegistry", () => {
           .to.be.revertedWithCustomError(s.registry, "AllocationRegistryInvalidTimeout")
           .withArgs(bad, max);
       }
-      await expect(new AllocationRegistry__factory(s.admin).deploy(s.admin.address, s.suite.hostRegistry, 0))
+      await expect(new AllocationRegistry__factory(s.admin).deploy(s.admin.address, s.suite.hostRegistry, 0, []))
         .to.be.revertedWithCustomError(s.registry, "AllocationRegistryInvalidTimeout")
         .withArgs(0n, max);
       await expect(s.registry.connect(s.outsider).setConfirmationTimeout(60))

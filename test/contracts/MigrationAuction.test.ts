@@ -323,6 +323,23 @@ describe("MigrationAuction", () => {
         .withArgs(s.auctionId, host.address, ZeroAddress);
     });
 
+    it("rejects a host whose registered platform is below the TVM's TCB requirement, before its bond moves", async () => {
+      const s = await loadFixture(openFixture);
+      const [low, old] = [s.hosts[0]!, s.hosts[1]!];
+      const lowerComponent = { ...PLATFORM, teeTcbSvn: "0x0b010200000000000000000000000000" };
+      const olderModule = { ...PLATFORM, tdxModuleVersion: 0x0104 };
+      await s.hostRegistry.connect(low).update(ENDPOINT, id("channel key 0"), lowerComponent, 4);
+      await s.hostRegistry.connect(old).update(ENDPOINT, id("channel key 1"), olderModule, 4);
+      await expect(commit(s, s.auctionId, sealedBid(low, 1n)))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTcbBelowRequirement")
+        .withArgs(s.auctionId, low.address, lowerComponent.teeTcbSvn, PLATFORM.tdxModuleVersion);
+      await expect(commit(s, s.auctionId, sealedBid(old, 1n)))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTcbBelowRequirement")
+        .withArgs(s.auctionId, old.address, PLATFORM.teeTcbSvn, 0x0104);
+      expect((await s.migrationAuction.bidInfo(s.auctionId, low.address)).status).to.equal(BidStatus.None);
+      await expect(commit(s, s.auctionId, sealedBid(s.hosts[2]!, 1n))).to.emit(s.migrationAuction, "BidCommitted");
+    });
+
     it("rejects an admitted account that is not an active host", async () => {
       const s = await loadFixture(openFixture);
       await expect(commit(s, s.auctionId, sealedBid(s.outsider, 1n)))

@@ -24,9 +24,9 @@ abstract contract MarketBase is CheatcodeTest {
 
     function deploySuite() internal {
         hostRegistry = new HostRegistry(address(this), uint96(MIN_STAKE), 1 hours);
-        allocationRegistry = new AllocationRegistry(address(this), hostRegistry, 10 minutes);
+        allocationRegistry = new AllocationRegistry(address(this), hostRegistry, 10 minutes, new address[](0));
         auction = new MigrationAuction(address(this), hostRegistry, allocationRegistry, 36, 36, 1 ether);
-        allocationRegistry.grantRole(allocationRegistry.ALLOCATOR_ROLE(), address(auction));
+        allocationRegistry.bindAllocator(address(auction));
         source = vm.addr(SOURCE_KEY);
         vm.deal(source, 100 ether);
     }

@@ -58,8 +58,10 @@ export function checkSuiteParameters(parameters: DeploymentParameters[string]): 
         if (typeof value !== "bigint" || value < 0n || value >= 2n ** 96n) throw bad("an integer of wei below 2^96");
         break;
       case "admin":
-      case "mirrorRecorder":
         if (typeof value !== "string" || !isAddress(value)) throw bad("an address");
+        break;
+      case "mirrorRecorders":
+        if (!Array.isArray(value) || !value.every((a) => typeof a === "string" && isAddress(a))) throw bad("an array of addresses");
         break;
       default:
         throw new TvmxError("DEPLOYMENT_INVALID", `the ${MODULE_ID} module has no parameter ${name}`, { details: { name } });

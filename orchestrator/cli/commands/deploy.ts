@@ -7,10 +7,8 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { id, JsonRpcProvider, Network, type Signer } from "ethers";
 import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 import { connectChain } from "../../chain/index.js";
-import { loadWithBindings } from "../../demo/load-suite.js";
 import { checkSuiteParameters, deploySuiteWithIgnition, MODULE_ID } from "../../chain/ignition/deploy-suite-module.js";
 import { CliArgumentError } from "../errors.js";
 import type { CliIo } from "../io.js";
@@ -44,8 +42,7 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
     ...(options.minStakeWei !== undefined ? { minStake: BigInt(options.minStakeWei) } : {}),
     ...(options.commitWindowFloor !== undefined ? { commitWindowFloor: BigInt(options.commitWindowFloor) } : {}),
     ...(options.revealWindowFloor !== undefined ? { revealWindowFloor: BigInt(options.revealWindowFloor) } : {}),
-    // The module grants one recorder; any further ones are granted below by the deployer (the registry's admin).
-    ...(mirrorRecorders.length > 0 ? { mirrorRecorder: mirrorRecorders[0]! } : {}),
+    ...(mirrorRecorders.length > 0 ? { mirrorRecorders } : {}),
   };
   const chain = await connectChain({ rpcUrl: options.rpc, confirmations: 1, pollIntervalMs: 500, rpcRetries: 2 });
   try {
@@ -59,15 +56,6 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
       ...(options.deploymentDir !== undefined ? { deploymentDir: options.deploymentDir } : {}),
       ...(options.confirmations !== undefined ? { confirmations: options.confirmations } : {}),
     });
-    if (mirrorRecorders.length > 1) {
-      const provider = new JsonRpcProvider(options.rpc, Network.from(chain.chainId), { staticNetwork: true });
-      try {
-        const deployer: Signer = wallet ? wallet.connect(provider) : await provider.getSigner(suite.deployer);
-        await grantMirrorRecorders(deployer, suite.allocationRegistry, mirrorRecorders.slice(1));
-      } finally {
-        provider.destroy();
-      }
-    }
     const deployment = {
       chainId: chain.chainId.toString(),
       deploymentBlock,
@@ -96,12 +84,6 @@ export async function run(options: DeployOptions, io: CliIo): Promise<number> {
   } finally {
     chain.close();
   }
-}
-
-async function grantMirrorRecorders(deployer: Signer, allocationRegistry: string, recorders: readonly string[]): Promise<void> {
-  const { AllocationRegistry__factory } = await loadWithBindings(() => import("../../../types/ethers-contracts/index.js"));
-  const registry = AllocationRegistry__factory.connect(allocationRegistry, deployer);
-  for (const recorder of recorders) await (await registry.grantRole(id("MIRROR_RECORDER_ROLE"), recorder)).wait();
 }
 
 /**
