@@ -7,8 +7,13 @@
  *   npm run bench:migrate -- --memory-mib 64 --runs 3 --workload-mibps 40 --hot-set-mib 16 --streams 1 \
  *                            --downtime-target-ms 10 [--fresh-memory] [--aes-ms 1000] [--aes-run-ms 500]
  *
- * The limit is sampled for --aes-ms before and after the runs and for --aes-run-ms right before each run; the report
- * compares the median run with the median sample (and, for the record, with the fastest sample).
+ * The limits are sampled before and after the runs and right before each run (AES-GCM for --aes-ms and --aes-run-ms,
+ * the native codec and loopback TCP for half those); the report
+ * compares the median run with the median sample (and, for the record, with the fastest sample). Two AES-GCM limits:
+ * node:crypto with one cipher per page (nodeAesGcmLimitMBps, the old yardstick, also as aesGcmLimitMBps) and the
+ * native codec sealing 128-page batches (nativeAesGcmLimitMBps, null without the addon); and one loopback TCP
+ * connection (loopbackTcpLimitMBps). `backend` is the page codec the workers use (TVMX_CRYPTO_BACKEND=node forces
+ * node:crypto).
  *
  * Source and destination run in this one process (each with its own worker pool) and share the machine's cores.
  * Memory is pre-touched and reused across runs unless --fresh-memory is given (fresh pages are slow on these
@@ -18,11 +23,19 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { listenIncoming, measureAesGcmLimit, migrateOut, migrationWorkerEntry, WorkerPool } from "../orchestrator/migration/index.js";
+import {
+  listenIncoming,
+  measureAesGcmLimit,
+  measureLoopbackTcpLimit,
+  measureNativeAesGcmLimit,
+  migrateOut,
+  migrationWorkerEntry,
+  WorkerPool,
+} from "../orchestrator/migration/index.js";
 import type { CompletedImport, CompletedMigration } from "../orchestrator/migration/index.js";
 import { median, percentile } from "../orchestrator/migration/metrics.js";
 import { INITIAL_OLD_SPACE_MIB, initialOldSpaceMiB } from "../orchestrator/runtime/engine-flags.js";
-import { GuestWorkload, PAGE_SIZE, Platform } from "../orchestrator/tdx/index.js";
+import { codecReport, GuestWorkload, PAGE_SIZE, Platform } from "../orchestrator/tdx/index.js";
 
 const MiB = 1024 * 1024;
 
@@ -117,12 +130,25 @@ async function main(): Promise<void> {
   // The machine's speed drifts (a shared VM): the limit is sampled again right before every run, so the runs are
   // compared with the machine as it was while they ran, not with one moment before or after them.
   const aesSamples: number[] = [aesBefore.mbPerSec];
+  const nativeSamples: number[] = [];
+  const sampleNative = (durationMs: number): void => {
+    const native = measureNativeAesGcmLimit({ durationMs });
+    if (native !== undefined) nativeSamples.push(native.mbPerSec);
+  };
+  sampleNative(config.aesMs);
+  if (nativeSamples.length > 0) say(`  native codec AES-256-GCM, one core, 128-page batches: ${nativeSamples[0]!.toFixed(0)} MB/s`);
+  const tcpSamples: number[] = [(await measureLoopbackTcpLimit({ durationMs: config.aesRunMs })).mbPerSec];
+  say(`  loopback TCP, one connection: ${tcpSamples[0]!.toFixed(0)} MB/s`);
 
   const source = new Platform({ name: "bench-source" });
   const destination = new Platform({ name: "bench-destination" });
   const key = randomBytes(32);
   const sourcePool = await WorkerPool.start({ size: config.streams, entry: migrationWorkerEntry(), name: "bench-export" });
   const destinationPool = await WorkerPool.start({ size: config.streams, entry: migrationWorkerEntry(), name: "bench-import" });
+  const workerCodecs = [...(await sourcePool.codecs()), ...(await destinationPool.codecs())];
+  const backends = new Set(workerCodecs.map((c) => c.backend));
+  const backend = backends.size === 1 ? [...backends][0]! : "mixed";
+  say(`  page codec in the workers: ${backend}${workerCodecs[0]?.fallbackReason !== undefined ? ` (${workerCodecs[0].fallbackReason})` : ""}`);
 
   // Pre-touched memory, reused by every run (a real VMM prepares the destination's memory before -incoming).
   const touched = (): SharedArrayBuffer => {
@@ -154,6 +180,8 @@ async function main(): Promise<void> {
     for (let run = 1; run <= config.runs; run++) {
       const aesLimitMBps = measureAesGcmLimit({ durationMs: config.aesRunMs }).mbPerSec;
       aesSamples.push(aesLimitMBps);
+      sampleNative(config.aesRunMs / 2);
+      tcpSamples.push((await measureLoopbackTcpLimit({ durationMs: config.aesRunMs / 2 })).mbPerSec);
       const td = source.createTd({ memoryBytes, numVcpus: 2, ...(sourceMemory ? { memory: sourceMemory } : {}) });
       for (let gpa = 0; gpa < memoryBytes; gpa += PAGE_SIZE) td.guestFill32(gpa, PAGE_SIZE, Math.imul(gpa / PAGE_SIZE + run, 2654435761));
       const workload = new GuestWorkload(td, { bytesPerSecond: config.workloadMiBps * MiB, hotSetBytes, seed: run, tickMs: 2 });
@@ -231,6 +259,9 @@ async function main(): Promise<void> {
   const cpuMsPerMB = median(results.map((r) => r.cpuMsPerMB));
   const cores = availableParallelism();
   aesSamples.push(aesAfter.mbPerSec);
+  sampleNative(config.aesMs);
+  tcpSamples.push((await measureLoopbackTcpLimit({ durationMs: config.aesRunMs })).mbPerSec);
+  const nativeAesGcmLimitMBps = nativeSamples.length > 0 ? median(nativeSamples) : undefined;
   // The median of the samples, like the throughput it is compared with (a median over the runs).
   const aesGcmLimitMBps = median(aesSamples);
   const aesGcmLimitMaxMBps = Math.max(...aesSamples);
@@ -248,6 +279,14 @@ async function main(): Promise<void> {
     aesGcmLimitMBps: round(aesGcmLimitMBps),
     ratio: round(throughputMBps / aesGcmLimitMBps, 3),
     digestMatch: results.every((r) => r.digestMatch),
+    backend,
+    nativeAesGcmLimitMBps: nativeAesGcmLimitMBps === undefined ? null : round(nativeAesGcmLimitMBps),
+    nodeAesGcmLimitMBps: round(aesGcmLimitMBps),
+    loopbackTcpLimitMBps: round(median(tcpSamples)),
+    ratioToNativeLimit: nativeAesGcmLimitMBps === undefined ? null : round(throughputMBps / nativeAesGcmLimitMBps, 3),
+    nativeAesGcmLimitSamplesMBps: nativeSamples.map((x) => round(x)),
+    loopbackTcpLimitSamplesMBps: tcpSamples.map((x) => round(x)),
+    mainThreadBackend: codecReport(),
     memory: config.freshMemory ? "fresh" : "warm",
     v8InitialOldSpaceMiB: oldSpaceMiB ?? null,
     workloadMiBps: config.workloadMiBps,
@@ -299,6 +338,7 @@ async function main(): Promise<void> {
   say("");
   say(`  downtime: median ${report.downtimeMs} ms, p99 ${report.downtimeMsP99} ms (target <= 25 ms median)`);
   say(`  stream payload rate: median ${report.throughputMBps} MB/s = ${report.ratio} x the AES-GCM limit ${report.aesGcmLimitMBps} MB/s (target >= 0.5)`);
+  say(`  page codec: ${report.backend}; native AES-GCM limit ${report.nativeAesGcmLimitMBps ?? "n/a (addon not built)"} MB/s, ratio to it ${report.ratioToNativeLimit ?? "n/a"}; loopback TCP (one connection) ${report.loopbackTcpLimitMBps} MB/s`);
   say(`  AES-GCM limit: median of ${aesSamples.length} samples (before the runs, before each, after them), ${report.aesGcmLimitSamplesMBps.map((x) => x.toFixed(0)).join(" ")} MB/s; against the fastest (${report.aesGcmLimitMaxMBps}) the ratio is ${report.ratioToMaxLimit}`);
   say(`  blackout (median): ${report.blackoutMedianMs.pages} pages; pause → start token ${report.blackoutMedianMs.exportMs} ms, → READY ${report.blackoutMedianMs.readyMs} ms, → running ${report.blackoutMedianMs.commitMs} ms`);
   say(`  bulk copy (round 1 alone): median ${report.bulkThroughputMBps} MB/s = ${report.bulkRatio} x the limit`);

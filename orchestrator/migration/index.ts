@@ -16,7 +16,9 @@ export { decideConvergence, DEFAULT_CONVERGENCE_POLICY, estimateDowntimeMs } fro
 export type { ConvergenceDecision, ConvergenceInput, ConvergenceLimitStrategy, ConvergencePolicy } from "./convergence.js";
 export { DEFAULT_AUTO_CONVERGE_POLICY, guestSpeedFactor, INITIAL_AUTO_CONVERGE_STATE, nextAutoConverge } from "./auto-converge.js";
 export type { AutoConvergePolicy, AutoConvergeState } from "./auto-converge.js";
-export { measureAesGcmLimit } from "./aes-limit.js";
+export { measureAesGcmLimit, measureNativeAesGcmLimit } from "./aes-limit.js";
+export { measureLoopbackTcpLimit } from "./tcp-limit.js";
+export type { TcpLimit } from "./tcp-limit.js";
 export type { AesGcmLimit, AesGcmLimitOptions } from "./aes-limit.js";
 export { ENGINE_PROTOCOL, negotiateVersion } from "./control-messages.js";
 export type { VersionRange } from "./control-messages.js";

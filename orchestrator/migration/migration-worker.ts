@@ -3,7 +3,7 @@
  * it, on TDs reopened from their shared handles. Leaves report failures as TDX statuses in the result; only a
  * programmer error (unknown TD, malformed descriptor) fails the descriptor itself.
  */
-import { memBundleSize, openTdShared, TdxModule } from "../tdx/index.js";
+import { codecReport, memBundleSize, openTdShared, TdxModule } from "../tdx/index.js";
 import type { TrustDomain } from "../tdx/index.js";
 import { WorkerError } from "./errors.js";
 import type { ExportMemOutcome, ImportBundleOutcome, WorkDescriptor } from "./work-descriptors.js";
@@ -25,6 +25,8 @@ serveWorkDescriptors((raw) => {
     case "open-td":
       tds.set(d.handle.id, openTdShared(d.handle));
       return { result: true };
+    case "codec":
+      return { result: codecReport() };
     case "close-td":
       tds.delete(d.tdId);
       return { result: true };

@@ -2,11 +2,13 @@
  * The work descriptors the migration controller queues for its workers, and their results. Plain data only:
  * they cross the thread boundary by postMessage (SharedArrayBuffers are shared, ArrayBuffers are transferred).
  */
-import type { MigStreamContext, TdSharedHandle, TdxStatus } from "../tdx/index.js";
+import type { CodecReport, MigStreamContext, TdSharedHandle, TdxStatus } from "../tdx/index.js";
 
 export type WorkDescriptor =
   /** Reopen a TD from its shared handle in the worker (once per TD per worker). */
   | { kind: "open-td"; handle: TdSharedHandle }
+  /** Which page codec the worker seals and opens pages with (its result is a `CodecReport`). */
+  | { kind: "codec" }
   /** Forget a TD (after the session). */
   | { kind: "close-td"; tdId: string }
   /**

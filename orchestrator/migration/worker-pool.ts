@@ -7,6 +7,7 @@
  * descriptors are posted at once; the rest wait in the queue, so a fast producer cannot flood a worker.
  */
 import { Worker } from "node:worker_threads";
+import type { CodecReport } from "../tdx/index.js";
 import { WorkerError } from "./errors.js";
 
 export interface WorkerPoolOptions {
@@ -90,6 +91,11 @@ export class WorkerPool {
   async cpuUsage(): Promise<{ user: number; system: number }> {
     const usages = await Promise.all(this.#workers.map((w) => w.worker.cpuUsage()));
     return usages.reduce((a, u) => ({ user: a.user + u.user, system: a.system + u.system }), { user: 0, system: 0 });
+  }
+
+  /** The page codec each worker seals and opens pages with (chosen in each thread from TVMX_CRYPTO_BACKEND). */
+  codecs(): Promise<CodecReport[]> {
+    return this.broadcast<CodecReport>({ kind: "codec" });
   }
 
   /** Descriptors queued or in flight on one worker. */
