@@ -161,7 +161,11 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "host config file (JSON)")
     .option("--json", "print the host's status as one JSON line once it is up")
     .action(runHandler(io, bound(() => import("./commands/host-start.js"))));
-  hostTarget(host.command("status").description("what a running host is doing (through its control API)"))
+  hostTarget(
+    host
+      .command("status")
+      .description("what a running host is doing (through its control API); from local state when its chain is unavailable (exit 3)"),
+  )
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/host-status.js"))));
   hostTarget(host.command("transactions").description("every transaction the running host sent since it started (both chains): method, block, gas, fee, value"))
