@@ -49,7 +49,27 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   declareKeystoreCommands(program, io);
   declareOperationCommands(program, io);
+  requireSubcommands(program);
   return program;
+}
+
+/**
+ * A command group run without one of its commands (`tvmx host`) is a usage error like any other, in the one error
+ * format (commander would print the group's help and exit 1 with no error line): its `action` names the commands.
+ */
+function requireSubcommands(cmd: Command): void {
+  for (const sub of cmd.commands) {
+    if (sub.commands.length === 0) continue;
+    requireSubcommands(sub);
+    const names = sub.commands.map((c) => c.name()).filter((n) => n !== "help");
+    sub.allowExcessArguments(true).action((_options: unknown, self: Command) => {
+      const given = self.args[0];
+      self.error(given === undefined ? `missing command for '${self.name()}' (one of: ${names.join(", ")})` : `unknown command '${given}' for '${self.name()}' (one of: ${names.join(", ")})`, {
+        code: "commander.missingSubcommand",
+        exitCode: 1,
+      });
+    });
+  }
 }
 
 /** Options naming the running host a command talks to (through its control API). */
