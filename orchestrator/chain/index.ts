@@ -13,6 +13,8 @@ export { abortError, backoffMs, DEFAULT_RETRY, withRpcRetry } from "./retry.js";
 export type { RetryDeadline, RetryOptions, RetryPolicy } from "./retry.js";
 export { decodeRevert, isCallException, isNonceConflict, isTransientRpcError, revertDataOf } from "./rpc-errors.js";
 export type { DecodedRevert } from "./rpc-errors.js";
+export { capFees } from "./fees.js";
+export type { FeeCaps, TxFees } from "./fees.js";
 export { TxSender } from "./tx-sender.js";
 export { TVM_ID_NONCE_BYTES, tvmIdFor, tvmOriginOf } from "./tvm-id.js";
 export type { TxOverrides, TxReport, TxSenderOptions } from "./tx-sender.js";

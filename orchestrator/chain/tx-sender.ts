@@ -3,6 +3,7 @@ import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
 import type { ChainConnection } from "./connection.js";
 import { noContractError } from "./contract-code.js";
+import { capBites, capFees } from "./fees.js";
 import { decodeRevert, isCallException, isNonceConflict } from "./rpc-errors.js";
 import { sleep } from "../util/index.js";
 import { abortError, withRpcRetry, type RetryDeadline } from "./retry.js";
@@ -126,20 +127,15 @@ export class TxSender {
           throw this.#revertError(label, err, interfaces);
         }
       }
-      const fee = await this.#rpc(`${label} getFeeData`, () => provider.getFeeData(), until);
+      const suggested = await this.#rpc(`${label} getFeeData`, () => provider.getFeeData(), until);
+      // The config's caps (chain.fees): the base fee is read only when a cap lowers the suggestion.
+      const caps = this.#chain.fees;
+      const baseFee = capBites(suggested, caps) ? (await this.#rpc(`${label} getBlock`, () => provider.getBlock("latest"), until))?.baseFeePerGas : undefined;
+      const fees = capFees(label, suggested, caps, baseFee);
       for (let attempt = 0; ; attempt++) {
         this.#nonce ??= await this.#rpc(`${label} getTransactionCount`, () => provider.getTransactionCount(from, "pending"), until);
         const nonce = this.#nonce;
-        const tx = Transaction.from({
-          type: fee.maxFeePerGas !== null ? 2 : 0,
-          chainId: this.#chain.chainId,
-          to,
-          data,
-          value,
-          nonce,
-          gasLimit,
-          ...(fee.maxFeePerGas !== null ? { maxFeePerGas: fee.maxFeePerGas, maxPriorityFeePerGas: fee.maxPriorityFeePerGas ?? 0n } : { gasPrice: fee.gasPrice ?? 0n }),
-        });
+        const tx = Transaction.from({ ...fees, chainId: this.#chain.chainId, to, data, value, nonce, gasLimit });
         const raw = await this.#wallet.signTransaction(tx);
         const hash = Transaction.from(raw).hash!;
         let sent: "sent" | "nonce-used";
