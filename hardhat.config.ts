@@ -34,21 +34,39 @@ export default defineConfig({
       fuzz: { runs: 256, seed: "0x7476786d" },
     },
   },
+  // Contract verification (hardhat-verify, in the toolbox): Etherscan's v2 API takes one key for every chain above;
+  // Blockscout and Sourcify need none.
+  verify: {
+    etherscan: { apiKey: configVariable("ETHERSCAN_API_KEY") },
+  },
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
     mirror: { type: "http", chainType: "l1", url: "http://127.0.0.1:8546" },
+    // Public networks: the RPC URL and the deployer key are configuration variables (the hardhat-keystore or an
+    // environment variable of the same name), never committed; the chain ids make Hardhat refuse a URL of another
+    // chain. Holesky is retired: Hoodi replaced it. docs/contracts.md "Deployment" has the steps.
     sepolia: {
       type: "http",
       chainType: "l1",
+      chainId: 11_155_111,
       url: configVariable("SEPOLIA_RPC_URL"),
       accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
     },
-    holesky: {
+    hoodi: {
       type: "http",
       chainType: "l1",
-      url: configVariable("HOLESKY_RPC_URL"),
-      accounts: [configVariable("HOLESKY_PRIVATE_KEY")],
+      chainId: 560_048,
+      url: configVariable("HOODI_RPC_URL"),
+      accounts: [configVariable("HOODI_PRIVATE_KEY")],
+    },
+    // An OP Stack L2 testnet: chain type "op" gives the L1 data fee its due (Hardhat's OP chain descriptors).
+    opSepolia: {
+      type: "http",
+      chainType: "op",
+      chainId: 11_155_420,
+      url: configVariable("OP_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("OP_SEPOLIA_PRIVATE_KEY")],
     },
   },
 });

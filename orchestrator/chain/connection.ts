@@ -2,6 +2,7 @@ import { JsonRpcProvider, Network, type Provider } from "ethers";
 import type { ChainEndpointConfig } from "../config/index.js";
 import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
+import type { FeeCaps } from "./fees.js";
 import { DEFAULT_RETRY, withRpcRetry, type RetryPolicy } from "./retry.js";
 
 /**
@@ -17,6 +18,8 @@ export interface ChainConnection {
   retry: RetryPolicy;
   confirmations: number;
   pollIntervalMs: number;
+  /** Caps on what a transaction pays per gas (the endpoint's `fees`), applied by TxSender. */
+  fees?: FeeCaps;
   close(): void;
 }
 
@@ -65,6 +68,7 @@ export async function connectChain(endpoint: ChainEndpointConfig, options: Conne
     retry,
     confirmations: endpoint.confirmations,
     pollIntervalMs: endpoint.pollIntervalMs,
+    ...(endpoint.fees ? { fees: feeCapsOf(endpoint.fees) } : {}),
     close: () => provider.destroy(),
   };
 }
@@ -72,7 +76,7 @@ export async function connectChain(endpoint: ChainEndpointConfig, options: Conne
 /** Wraps a provider that already exists (an in-process EDR network in tests, or a caller-managed one). */
 export async function connectionFromProvider(
   provider: Provider,
-  options: { url?: string; retry?: Partial<RetryPolicy>; confirmations?: number; pollIntervalMs?: number } = {},
+  options: { url?: string; retry?: Partial<RetryPolicy>; confirmations?: number; pollIntervalMs?: number; fees?: FeeCaps } = {},
 ): Promise<ChainConnection> {
   const { chainId } = await provider.getNetwork();
   return {
@@ -82,7 +86,16 @@ export async function connectionFromProvider(
     retry: { ...DEFAULT_RETRY, ...options.retry },
     confirmations: options.confirmations ?? 1,
     pollIntervalMs: options.pollIntervalMs ?? 100,
+    ...(options.fees ? { fees: options.fees } : {}),
     close: () => {},
+  };
+}
+
+/** The config's `chain.fees` as the TxSender's caps. */
+function feeCapsOf(fees: NonNullable<ChainEndpointConfig["fees"]>): FeeCaps {
+  return {
+    ...(fees.maxFeePerGasWei !== undefined ? { maxFeePerGas: fees.maxFeePerGasWei } : {}),
+    ...(fees.maxPriorityFeePerGasWei !== undefined ? { maxPriorityFeePerGas: fees.maxPriorityFeePerGasWei } : {}),
   };
 }
 

@@ -3,9 +3,23 @@ import { TvmxError } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
 import type { ChainConnection } from "./connection.js";
 import { noContractError } from "./contract-code.js";
+import { capBites, capFees } from "./fees.js";
 import { decodeRevert, isCallException, isNonceConflict } from "./rpc-errors.js";
 import { sleep } from "../util/index.js";
-import { abortError, withRpcRetry } from "./retry.js";
+import { abortError, withRpcRetry, type RetryDeadline } from "./retry.js";
+
+/** Per-transaction settings of `TxSender.send`. */
+export interface TxOverrides {
+  value?: bigint;
+  /** Skips gas estimation. */
+  gasLimit?: bigint;
+  /**
+   * Retry the RPC calls that get the transaction out (getCode, estimateGas, getFeeData, nonce, broadcast) until this
+   * deadline rather than `rpcRetries` times: CHAIN_DEADLINE_PASSED once it has passed. Waiting for the receipt of a
+   * transaction already broadcast is bounded by `receiptTimeoutMs` as always.
+   */
+  until?: RetryDeadline;
+}
 
 /** What the operator (and the demo's gas table) sees of every transaction. */
 export interface TxReport {
@@ -73,17 +87,18 @@ export class TxSender {
    * Calls `method(...args)` on `contract` as a transaction (overrides such as { value } go last in `args`,
    * as with ethers), waits for the configured confirmations and returns its report.
    */
-  send(label: string, contract: BaseContract, method: string, args: readonly unknown[] = [], overrides: { value?: bigint; gasLimit?: bigint } = {}): Promise<TxReport> {
+  send(label: string, contract: BaseContract, method: string, args: readonly unknown[] = [], overrides: TxOverrides = {}): Promise<TxReport> {
     const run = this.#queue.then(() => this.#send(label, contract, method, args, overrides));
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #rpc<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async #rpc<T>(what: string, fn: () => Promise<T>, until?: RetryDeadline): Promise<T> {
     return withRpcRetry(what, fn, {
       policy: this.#chain.retry,
       url: this.#chain.url,
       ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      ...(until ? { until } : {}),
       onRetry: (attempt, err, delayMs) => {
         this.#options.onRetry?.(what, attempt);
         this.#logger.warn("chain: RPC failed, retrying", { what, attempt, delayMs, err });
@@ -91,7 +106,8 @@ export class TxSender {
     });
   }
 
-  async #send(label: string, contract: BaseContract, method: string, args: readonly unknown[], overrides: { value?: bigint; gasLimit?: bigint }): Promise<TxReport> {
+  async #send(label: string, contract: BaseContract, method: string, args: readonly unknown[], overrides: TxOverrides): Promise<TxReport> {
+    const until = overrides.until;
     const interfaces = [contract.interface, ...this.#errorInterfaces];
     const to = await contract.getAddress();
     const data = contract.interface.encodeFunctionData(method, args);
@@ -100,36 +116,31 @@ export class TxSender {
     const provider = this.#chain.provider;
     // A call to an address without code "succeeds" as a plain transfer, with no event and no effect: on a node
     // restarted empty that would read as a lost auction, so it is refused here naming the address.
-    if ((await this.#rpc(`${label} getCode`, () => provider.getCode(to))) === "0x") throw noContractError(this.#chain, label.split(".")[0]!, to);
+    if ((await this.#rpc(`${label} getCode`, () => provider.getCode(to), until)) === "0x") throw noContractError(this.#chain, label.split(".")[0]!, to);
     try {
       let gasLimit = overrides.gasLimit;
       if (gasLimit === undefined) {
         try {
-          const estimate = await this.#rpc(`${label} estimateGas`, () => provider.estimateGas({ from, to, data, value }));
+          const estimate = await this.#rpc(`${label} estimateGas`, () => provider.estimateGas({ from, to, data, value }), until);
           gasLimit = (estimate * 12n) / 10n + 10_000n; // headroom: state can change between estimate and inclusion
         } catch (err) {
           throw this.#revertError(label, err, interfaces);
         }
       }
-      const fee = await this.#rpc(`${label} getFeeData`, () => provider.getFeeData());
+      const suggested = await this.#rpc(`${label} getFeeData`, () => provider.getFeeData(), until);
+      // The config's caps (chain.fees): the base fee is read only when a cap lowers the suggestion.
+      const caps = this.#chain.fees;
+      const baseFee = capBites(suggested, caps) ? (await this.#rpc(`${label} getBlock`, () => provider.getBlock("latest"), until))?.baseFeePerGas : undefined;
+      const fees = capFees(label, suggested, caps, baseFee);
       for (let attempt = 0; ; attempt++) {
-        this.#nonce ??= await this.#rpc("getTransactionCount", () => provider.getTransactionCount(from, "pending"));
+        this.#nonce ??= await this.#rpc(`${label} getTransactionCount`, () => provider.getTransactionCount(from, "pending"), until);
         const nonce = this.#nonce;
-        const tx = Transaction.from({
-          type: fee.maxFeePerGas !== null ? 2 : 0,
-          chainId: this.#chain.chainId,
-          to,
-          data,
-          value,
-          nonce,
-          gasLimit,
-          ...(fee.maxFeePerGas !== null ? { maxFeePerGas: fee.maxFeePerGas, maxPriorityFeePerGas: fee.maxPriorityFeePerGas ?? 0n } : { gasPrice: fee.gasPrice ?? 0n }),
-        });
+        const tx = Transaction.from({ ...fees, chainId: this.#chain.chainId, to, data, value, nonce, gasLimit });
         const raw = await this.#wallet.signTransaction(tx);
         const hash = Transaction.from(raw).hash!;
         let sent: "sent" | "nonce-used";
         try {
-          sent = await this.#broadcast(label, raw, hash);
+          sent = await this.#broadcast(label, raw, hash, until);
         } catch (err) {
           // A node that executes on submission (automine) reports a revert here; the nonce may be spent: refetch it.
           if (err instanceof TvmxError || !isCallException(err)) throw err;
@@ -185,7 +196,7 @@ export class TxSender {
   }
 
   /** Sends a signed transaction; "sent" once the node has it, "nonce-used" when the nonce was taken by another tx. */
-  async #broadcast(label: string, raw: string, hash: string): Promise<"sent" | "nonce-used"> {
+  async #broadcast(label: string, raw: string, hash: string, until: RetryDeadline | undefined): Promise<"sent" | "nonce-used"> {
     const provider = this.#chain.provider;
     let attempted = false;
     try {
@@ -199,11 +210,11 @@ export class TxSender {
         } finally {
           attempted = true;
         }
-      });
+      }, until);
       return "sent";
     } catch (err) {
       if (isNonceConflict(err)) {
-        const known = await this.#rpc("getTransaction", () => provider.getTransaction(hash));
+        const known = await this.#rpc(`${label} getTransaction`, () => provider.getTransaction(hash), until);
         return known !== null ? "sent" : "nonce-used";
       }
       throw err;

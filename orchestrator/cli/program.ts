@@ -49,7 +49,27 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   declareKeystoreCommands(program, io);
   declareOperationCommands(program, io);
+  requireSubcommands(program);
   return program;
+}
+
+/**
+ * A command group run without one of its commands (`tvmx host`) is a usage error like any other, in the one error
+ * format (commander would print the group's help and exit 1 with no error line): its `action` names the commands.
+ */
+function requireSubcommands(cmd: Command): void {
+  for (const sub of cmd.commands) {
+    if (sub.commands.length === 0) continue;
+    requireSubcommands(sub);
+    const names = sub.commands.map((c) => c.name()).filter((n) => n !== "help");
+    sub.allowExcessArguments(true).action((_options: unknown, self: Command) => {
+      const given = self.args[0];
+      self.error(given === undefined ? `missing command for '${self.name()}' (one of: ${names.join(", ")})` : `unknown command '${given}' for '${self.name()}' (one of: ${names.join(", ")})`, {
+        code: "commander.missingSubcommand",
+        exitCode: 1,
+      });
+    });
+  }
 }
 
 /** Options naming the running host a command talks to (through its control API). */
@@ -161,7 +181,11 @@ function declareOperationCommands(program: Command, io: CliIo): void {
     .requiredOption("--config <file>", "host config file (JSON)")
     .option("--json", "print the host's status as one JSON line once it is up")
     .action(runHandler(io, bound(() => import("./commands/host-start.js"))));
-  hostTarget(host.command("status").description("what a running host is doing (through its control API)"))
+  hostTarget(
+    host
+      .command("status")
+      .description("what a running host is doing (through its control API); from local state when its chain is unavailable (exit 3)"),
+  )
     .option("--json", "machine-readable output")
     .action(runHandler(io, bound(() => import("./commands/host-status.js"))));
   hostTarget(host.command("transactions").description("every transaction the running host sent since it started (both chains): method, block, gas, fee, value"))

@@ -59,6 +59,18 @@ export interface ChainEndpointConfig {
   pollIntervalMs: number;
   /** Attempts for a transaction or call on a transient RPC error (connection refused/reset, timeout). */
   rpcRetries: number;
+  /** Caps on what a transaction may pay per gas (EIP-1559); absent: the node's suggestion, uncapped. */
+  fees?: FeeCapsConfig;
+}
+
+/**
+ * `chain.fees`: the most this host pays per gas, in wei (decimal strings). The node's suggestion is used up to
+ * the caps; a transaction whose chain's base fee is already above `maxFeePerGasWei` is refused (CHAIN_FEE_ABOVE_CAP)
+ * rather than sent to wait in the pool. On a chain without EIP-1559, `maxFeePerGasWei` caps the gas price.
+ */
+export interface FeeCapsConfig {
+  maxFeePerGasWei?: bigint;
+  maxPriorityFeePerGasWei?: bigint;
 }
 
 export interface MirrorChainConfig extends ChainEndpointConfig {
@@ -281,14 +293,36 @@ export function parseHostConfig(raw: unknown, baseDir: string, source = "config"
 function readEndpoint(r: FieldReader, raw: Record<string, unknown>, key: string, required: boolean, extra: readonly string[] = []): ChainEndpointConfig | undefined {
   const obj = r.object(raw, key, "", required as true);
   if (!obj) return undefined;
-  r.noUnknownFields(obj, key, ["rpcUrl", "chainId", "confirmations", "pollIntervalMs", "rpcRetries", ...extra]);
+  r.noUnknownFields(obj, key, ["rpcUrl", "chainId", "confirmations", "pollIntervalMs", "rpcRetries", "fees", ...extra]);
   const rpcUrl = r.url(obj, "rpcUrl", key, true);
   const chainId = r.integer(obj, "chainId", key, { required: false, min: 1, max: Number.MAX_SAFE_INTEGER });
   const confirmations = r.integer(obj, "confirmations", key, { required: false, min: 1, max: 64 }) ?? 1;
   const pollIntervalMs = r.integer(obj, "pollIntervalMs", key, { required: false, min: 10, max: 600_000 }) ?? 500;
   const rpcRetries = r.integer(obj, "rpcRetries", key, { required: false, min: 0, max: 100 }) ?? 5;
+  const fees = readFeeCaps(r, obj, key);
   if (rpcUrl === undefined) return undefined;
-  return { rpcUrl, ...(chainId !== undefined ? { chainId: BigInt(chainId) } : {}), confirmations, pollIntervalMs, rpcRetries };
+  return { rpcUrl, ...(chainId !== undefined ? { chainId: BigInt(chainId) } : {}), confirmations, pollIntervalMs, rpcRetries, ...(fees ? { fees } : {}) };
+}
+
+/** A cap below this (1 wei) would never be mined; above 10^6 gwei per gas is a typo, not a fee. */
+const MAX_FEE_CAP_WEI = 10n ** 15n;
+
+function readFeeCaps(r: FieldReader, endpoint: Record<string, unknown>, key: string): FeeCapsConfig | undefined {
+  const obj = r.object(endpoint, "fees", key, false);
+  if (!obj) return undefined;
+  const at = `${key}.fees`;
+  r.noUnknownFields(obj, at, ["maxFeePerGasWei", "maxPriorityFeePerGasWei"]);
+  const caps: FeeCapsConfig = {};
+  const maxFee = r.wei(obj, "maxFeePerGasWei", at, { required: false, min: 1n });
+  const priority = r.wei(obj, "maxPriorityFeePerGasWei", at, { required: false, min: 0n });
+  if (maxFee !== undefined && maxFee > MAX_FEE_CAP_WEI) r.issue(`${at}.maxFeePerGasWei`, obj.maxFeePerGasWei, `an amount of wei per gas from 1 to ${MAX_FEE_CAP_WEI} (10^6 gwei)`);
+  else if (maxFee !== undefined) caps.maxFeePerGasWei = maxFee;
+  if (priority !== undefined && maxFee !== undefined && priority > maxFee) {
+    r.issue(`${at}.maxPriorityFeePerGasWei`, obj.maxPriorityFeePerGasWei, `an amount of wei per gas at most ${at}.maxFeePerGasWei (${maxFee})`);
+  } else if (priority !== undefined && priority > MAX_FEE_CAP_WEI) {
+    r.issue(`${at}.maxPriorityFeePerGasWei`, obj.maxPriorityFeePerGasWei, `an amount of wei per gas from 0 to ${MAX_FEE_CAP_WEI} (10^6 gwei)`);
+  } else if (priority !== undefined) caps.maxPriorityFeePerGasWei = priority;
+  return caps;
 }
 
 function readChannelLimits(r: FieldReader, channelRaw: Record<string, unknown>): ChannelLimitsConfig | undefined {

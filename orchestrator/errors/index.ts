@@ -1,3 +1,5 @@
+export { failedComponentOf, innermostCodeOf } from "./component.js";
+export type { FailedComponent } from "./component.js";
 export { describeError, isTvmxError, TvmxError } from "./tvmx-error.js";
 export type { ErrorDetails, TvmxErrorOptions } from "./tvmx-error.js";
 export {

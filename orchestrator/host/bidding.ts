@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { AdmissionTicket, Market, TxReport } from "../chain/index.js";
+import type { AdmissionTicket, Market, RetryDeadline, TxReport } from "../chain/index.js";
 import { isTvmxError, TvmxError } from "../errors/index.js";
 import type { BidRecord, HostJournal } from "../journal/index.js";
 import type { Logger } from "../log/index.js";
@@ -66,13 +66,18 @@ export async function placeSealedBid(ctx: BiddingContext, req: BidRequest): Prom
 /**
  * Step reveal for one journaled bid: waits for the commit deadline (read from the chain), then reveals.
  * Returns "revealed", or why it did not: the chain never saw the commit, or the reveal window closed.
+ *
+ * The retry budget of every chain call on the way is the reveal window itself, not a number of attempts: through
+ * an RPC outage the reads and the reveal are retried (with backoff) for as long as the window is open, and once it
+ * has closed no further attempt is made: CHAIN_DEADLINE_PASSED, naming the chain RPC and the window.
  */
 export async function revealBid(ctx: BiddingContext, auctionId: bigint): Promise<"revealed" | "not-committed" | "too-late"> {
   const log = ctx.logger.child({ auctionId, step: "reveal" });
   const bid = ctx.journal.state.bids.get(auctionId);
   if (!bid) throw new TvmxError("AUCTION_BID_MISSING", `no journaled bid for auction ${auctionId}`, { details: { auctionId } });
   const me = senderOf(ctx).address;
-  const onChain = await ctx.market.auction.bid(auctionId, me);
+  const until = await revealWindowDeadline(ctx, auctionId, bid.revealDeadline);
+  const onChain = await ctx.market.auction.bid(auctionId, me, until);
   if (onChain.status === "Revealed" || onChain.status === "Refunded") {
     if (bid.status !== "revealed") await ctx.journal.record({ type: "bid.revealed", auctionId, txHash: bid.revealTx ?? "" });
     return "revealed";
@@ -88,7 +93,7 @@ export async function revealBid(ctx: BiddingContext, auctionId: bigint): Promise
     return "too-late";
   }
   if (bid.status === "prepared") await ctx.journal.record({ type: "bid.committed", auctionId, txHash: "" });
-  const info = await ctx.market.auction.info(auctionId);
+  const info = await ctx.market.auction.info(auctionId, until);
   await ctx.clock.until(info.commitDeadline, ctx.signal);
   if ((await ctx.clock.nowSec()) >= info.revealDeadline) {
     await ctx.journal.record({ type: "bid.settled", auctionId, status: "forfeited" });
@@ -96,7 +101,7 @@ export async function revealBid(ctx: BiddingContext, auctionId: bigint): Promise
     ctx.metrics?.bidsTotal.inc({ outcome: "forfeited" });
     return "too-late";
   }
-  const report = await sendReveal(ctx, bid, log);
+  const report = await sendReveal(ctx, bid, log, until);
   await ctx.journal.record({ type: "bid.revealed", auctionId, txHash: report.hash });
   ctx.metrics?.bidsTotal.inc({ outcome: "revealed" });
   log.info("bid revealed", { txHash: report.hash, priceWei: bid.priceWei });
@@ -107,10 +112,10 @@ export async function revealBid(ctx: BiddingContext, auctionId: bigint): Promise
 export const REVEAL_GAS_LIMIT = 200_000n;
 
 /** The reveal transaction; a node whose clock lags the deadline by a second gets a few more tries. */
-async function sendReveal(ctx: BiddingContext, bid: BidRecord, log: Logger): Promise<TxReport> {
+async function sendReveal(ctx: BiddingContext, bid: BidRecord, log: Logger, until: RetryDeadline): Promise<TxReport> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await ctx.market.auction.reveal(bid.auctionId, bid.priceWei, bid.capacity, bid.salt, { gasLimit: REVEAL_GAS_LIMIT });
+      return await ctx.market.auction.reveal(bid.auctionId, bid.priceWei, bid.capacity, bid.salt, { gasLimit: REVEAL_GAS_LIMIT, until });
     } catch (err) {
       // MigrationAuctionUnexpectedState(auctionId, current, expected) with current = Commit (1): not yet.
       const args = isTvmxError(err) ? (err.details.args as { current?: unknown } | undefined) : undefined;
@@ -120,6 +125,15 @@ async function sendReveal(ctx: BiddingContext, bid: BidRecord, log: Logger): Pro
       await ctx.clock.until((await ctx.clock.nowSec()) + 1, ctx.signal);
     }
   }
+}
+
+/**
+ * The end of auction `auctionId`'s reveal window (chain time `revealDeadlineSec`) as a wall-clock retry deadline:
+ * the chain clock's estimate of chain time now (which needs no RPC answer) tells how far away it is.
+ */
+export async function revealWindowDeadline(ctx: Pick<BiddingContext, "clock">, auctionId: bigint, revealDeadlineSec: number, wallNowMs = Date.now()): Promise<RetryDeadline> {
+  const chainNow = await ctx.clock.nowSec();
+  return { atMs: wallNowMs + (revealDeadlineSec - chainNow) * 1000, what: `the reveal window of auction ${auctionId}` };
 }
 
 /** Recovery: reveals every journaled bid that is committed (or may be) and not yet revealed. */

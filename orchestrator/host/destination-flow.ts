@@ -1,7 +1,7 @@
 import { getAddress, keccak256 } from "ethers";
 import { buildAck, runProtectedSession, sessionVersionRange, verifyMigrationRequest, type ChannelConnection, type MessageOf } from "../channel/index.js";
 import type { DecodedEvent } from "../chain/index.js";
-import { describeError, isTvmxError, resultCodeOf, TvmxError } from "../errors/index.js";
+import { describeError, failedComponentOf, innermostCodeOf, isTvmxError, resultCodeOf, TvmxError } from "../errors/index.js";
 import { decideBid } from "../pricing/index.js";
 import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
 import { auctionTermsProblem } from "./auction-terms.js";
@@ -155,8 +155,21 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
   } catch (err) {
     log.warn("no protected session with the source after bidding; revealing anyway", { step: "protected-session", err });
   }
-  // step: reveal
-  const revealed = await revealBid(biddingOf(ctx), auctionId);
+  // step: reveal — retried through a chain outage until the reveal window closes (see revealBid)
+  let revealed: Awaited<ReturnType<typeof revealBid>>;
+  try {
+    revealed = await revealBid(biddingOf(ctx), auctionId);
+  } catch (err) {
+    // Named after what failed (the chain RPC, typically), not after the channel message that started the bid.
+    log.error("reveal failed; the bond is forfeited unless the bid was revealed after all (recovery checks at restart)", {
+      step: "reveal",
+      failedComponent: failedComponentOf(err),
+      code: innermostCodeOf(err),
+      err,
+    });
+    ctx.metrics.bidsTotal.inc({ outcome: "reveal-failed" });
+    return;
+  }
   log.info("reveal step done", { step: "reveal", result: revealed });
   // step: refund-bond — a revealed bid's bond may be taken back at once, whoever wins.
   if (revealed === "revealed") {

@@ -18,7 +18,7 @@ import {
 import { createChannelIdentity, type ChannelConnection } from "../channel/index.js";
 import type { HostConfig } from "../config/index.js";
 import { ENDPOINT_FILE, ensureControlToken, startControlServer, writeControlEndpoint, type ControlServer } from "../control/index.js";
-import { describeError } from "../errors/index.js";
+import { describeError, innermostCodeOf, isTvmxError } from "../errors/index.js";
 import { HostJournal } from "../journal/index.js";
 import type { Logger } from "../log/index.js";
 import { createHostMetrics, startMetricsServer, type HostMetrics, type MetricsServer } from "../metrics/index.js";
@@ -38,7 +38,7 @@ import { Peers, type InboundMessage } from "./peers.js";
 import type { HostPlatform } from "./platform-setup.js";
 import { finalizePending } from "./source-auction.js";
 import { migrateTd, onAllocatedAsSource, type AuctionSummary, type MigrateRequest } from "./source-flow.js";
-import { TdManager } from "./td-manager.js";
+import { TdManager, type TdSummary } from "./td-manager.js";
 
 export interface HostDeps {
   config: HostConfig;
@@ -67,15 +67,46 @@ export interface HostStatus {
   migrationPort: number;
   controlPort: number;
   metricsUrl?: string;
+  /** The registry's word on this host ("Active", ...), or "unknown" when the chain did not answer. */
   registration: string;
+  /** The daemon's process id. */
+  pid: number;
+  /** Whether the auction chain answered the status query; the rest of the status is local state either way. */
+  chain: ChainAvailability;
   capacity: ReturnType<TdManager["capacity"]>;
   tds: number;
+  /** The TDs running here (local state). */
+  trustDomains: TdSummary[];
   migrationsInFlight: number;
+  /** Every migration the journal knows, in flight or finished (local state). */
+  migrations: MigrationStatus[];
   journal: { dir: string; fromSnapshot: number; fromLog: number; tornTail: boolean };
   mirrorChainId?: bigint;
   /** The page codec sealing and opening migration bundles: native (the addon) or node (node:crypto). */
   crypto: CodecReport;
 }
+
+/** The auction chain as the status query found it: answering, or not (with the error's code and message). */
+export interface ChainAvailability {
+  url: string;
+  available: boolean;
+  error?: { code: string; message: string };
+}
+
+/** One migration of the journal, for `host status`. */
+export interface MigrationStatus {
+  allocationId: bigint;
+  role: string;
+  status: string;
+  tvmId: string;
+  peer: string;
+}
+
+/**
+ * How long `status()` waits for the chain (retrying through an outage) before answering from local state with the
+ * chain marked unavailable: the operator asks exactly when something is wrong, and must get an answer.
+ */
+export const STATUS_CHAIN_BUDGET_MS = 2_000;
 
 /**
  * One host daemon: registers in HostRegistry, serves the secure auction channel and incoming migrations,
@@ -360,9 +391,23 @@ export class Host {
     return migrateTd(this.context, req);
   }
 
+  /**
+   * What this host is doing. Everything but the registration is local state (ports, TDs, journal, migrations), so a
+   * chain that does not answer within STATUS_CHAIN_BUDGET_MS is reported (`chain.available: false`, with the error
+   * code) rather than failing the whole status.
+   */
   async status(): Promise<HostStatus> {
     const ctx = this.context;
-    const info = await ctx.market.hostRegistry.hostInfo(ctx.address);
+    const chain: ChainAvailability = { url: ctx.market.chain.url, available: true };
+    let registration = "unknown";
+    try {
+      const until = { atMs: Date.now() + STATUS_CHAIN_BUDGET_MS, what: `the status query's ${STATUS_CHAIN_BUDGET_MS} ms chain budget` };
+      registration = (await ctx.market.hostRegistry.hostInfo(ctx.address, until)).state;
+    } catch (err) {
+      chain.available = false;
+      chain.error = { code: innermostCodeOf(err) ?? "UNKNOWN", message: isTvmxError(err) ? err.message : describeError(err) };
+      ctx.logger.warn("status: the chain did not answer; answering from local state", { code: chain.error.code, err });
+    }
     const report = ctx.journal.report;
     return {
       name: ctx.config.name,
@@ -373,10 +418,14 @@ export class Host {
       migrationPort: this.migrationPort,
       controlPort: this.controlPort,
       ...(this.metricsUrl ? { metricsUrl: this.metricsUrl } : {}),
-      registration: info.state,
+      registration,
+      pid: process.pid,
+      chain,
       capacity: ctx.tds.capacity(),
       tds: ctx.tds.list().length,
+      trustDomains: ctx.tds.list(),
       migrationsInFlight: [...ctx.journal.state.migrations.values()].filter((m) => m.status === "running").length,
+      migrations: [...ctx.journal.state.migrations.values()].map((m) => ({ allocationId: m.allocationId, role: m.role, status: m.status, tvmId: m.tvmId, peer: m.peer })),
       journal: { dir: ctx.journal.dir, fromSnapshot: report.fromSnapshot, fromLog: report.fromLog, tornTail: report.tornTail !== undefined },
       ...(ctx.mirror ? { mirrorChainId: ctx.mirror.chainId } : {}),
       crypto: codecReport(),

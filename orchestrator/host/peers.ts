@@ -8,7 +8,7 @@ import {
   type ChannelTrust,
   type MessageOf,
 } from "../channel/index.js";
-import { TvmxError } from "../errors/index.js";
+import { failedComponentOf, innermostCodeOf, TvmxError } from "../errors/index.js";
 import type { Logger } from "../log/index.js";
 import type { Counter } from "../metrics/index.js";
 import type { ChainHostDirectory } from "./chain-directory.js";
@@ -124,9 +124,12 @@ export class Peers {
       } catch {
         return; // the connection closed; whoever needs the peer again dials it
       }
-      this.#onMessage(conn, message).catch((err: unknown) =>
-        this.#log.error("channel: handling a message failed", { peer, type: message.type, migrationId: message.migrationId, err }),
-      );
+      // The record names the component that failed (the chain RPC, the journal, ...), which is the channel itself
+      // only when the code says so: the message merely started the work.
+      this.#onMessage(conn, message).catch((err: unknown) => {
+        const failedComponent = failedComponentOf(err);
+        this.#log.error(`handling ${message.type} failed in the ${failedComponent}`, { peer, type: message.type, migrationId: message.migrationId, failedComponent, code: innermostCodeOf(err), err });
+      });
     }
   }
 

@@ -32,13 +32,28 @@ export interface MigrateRequest {
   only?: string[];
 }
 
+/** One bid of the auction as the source saw it: its notice, then (after finalize) what the chain says of it. */
+export interface BidSummary {
+  /** The bidder's address. */
+  host: string;
+  /** The bidder's endpoint in the host registry: the name other hosts know it by. */
+  endpoint?: string;
+  commitment: string;
+  /** The commit transaction. */
+  txHash?: string;
+  /** After finalize: Committed (never revealed), Revealed, Refunded (revealed, bond back) or Forfeited. */
+  status?: string;
+  /** After finalize, once revealed: the bid price. */
+  priceWei?: bigint;
+}
+
 export interface AuctionSummary {
   migrationId: string;
   tdId: string;
   tvmId: string;
   acknowledged: { host: string; capacity: number }[];
   refused: { host: string; reason: string; code?: string }[];
-  bids: { host: string; commitment: string; txHash?: string }[];
+  bids: BidSummary[];
   auctionId?: bigint;
   auctionTx?: string;
   finalizeTx?: string;
@@ -154,6 +169,7 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
   );
   // step: finalize
   const fin = await finalizeWhenDue({ market: ctx.market, wallet: ctx.wallet, journal: ctx.journal, clock: ctx.clock, logger: log, metrics: ctx.metrics, signal: ctx.signal }, opened.auctionId);
+  await describeBids(ctx, opened.auctionId, summary.bids, log);
   if (fin.kind === "failed" || (fin.kind === "already" && fin.state !== "Finalized")) {
     summary.status = "NoBids";
     ctx.outcomes.delete(opened.auctionId);
@@ -171,6 +187,25 @@ export async function migrateTd(ctx: HostContext, req: MigrateRequest): Promise<
   summary.outcome = await outcome.promise;
   summary.status = summary.outcome.status;
   return summary;
+}
+
+/**
+ * Completes each bid of the summary with what the chain says once the auction is over: its status and, revealed,
+ * its price, and the bidder's registered endpoint. For the operator only: a failure here is logged, never fatal.
+ */
+async function describeBids(ctx: HostContext, auctionId: bigint, bids: BidSummary[], log: HostContext["logger"]): Promise<void> {
+  await Promise.all(
+    bids.map(async (b) => {
+      try {
+        const [onChain, info] = await Promise.all([ctx.market.auction.bid(auctionId, b.host), ctx.directory.info(b.host)]);
+        b.endpoint = info.endpoint;
+        b.status = onChain.status;
+        if (onChain.status === "Revealed" || onChain.status === "Refunded") b.priceWei = onChain.price;
+      } catch (err) {
+        log.warn("could not read a bid back from the chain for the summary", { step: "finalize", host: b.host, err });
+      }
+    }),
+  );
 }
 
 /** A protected session with `peer` for `migrationId`, this host initiating (the source always dials). */

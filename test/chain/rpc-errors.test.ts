@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Interface } from "ethers";
-import { TvmxError } from "../../orchestrator/errors/index.js";
+import { failedComponentOf, TvmxError } from "../../orchestrator/errors/index.js";
 import { decodeRevert, isNonceConflict, isTransientRpcError } from "../../orchestrator/chain/rpc-errors.js";
 import { backoffMs, withRpcRetry } from "../../orchestrator/chain/retry.js";
 import { sleep } from "../../orchestrator/util/index.js";
@@ -88,6 +88,55 @@ describe("chain/retry", () => {
     }, { policy: fast }).catch((e: unknown) => e);
     expect(err).to.equal(revert);
     expect(calls).to.equal(1);
+  });
+
+  it("with a deadline, retries past the attempt budget until the deadline and then succeeds", async () => {
+    let calls = 0;
+    const start = Date.now();
+    const value = await withRpcRetry(
+      "getFeeData",
+      async () => {
+        // fails for 150 ms: far more than `fast`'s 4 attempts
+        if (Date.now() - start < 150) {
+          calls++;
+          throw errno("ECONNREFUSED");
+        }
+        return "fees";
+      },
+      { policy: fast, until: { atMs: start + 2_000, what: "the reveal window of auction 1" } },
+    );
+    expect(value).to.equal("fees");
+    expect(calls).to.be.greaterThan(fast.retries + 1);
+  });
+
+  it("with a deadline, makes no attempt once it has passed: CHAIN_DEADLINE_PASSED naming the chain RPC and the window", async () => {
+    const attempts: number[] = [];
+    const atMs = Date.now() + 120;
+    const err = (await withRpcRetry(
+      "MigrationAuction.revealBid getFeeData",
+      async () => {
+        attempts.push(Date.now());
+        throw errno("ECONNREFUSED");
+      },
+      { policy: { retries: 0, baseDelayMs: 50, maxDelayMs: 50 }, url: "http://127.0.0.1:1", until: { atMs, what: "the reveal window of auction 7" } },
+    ).catch((e: unknown) => e)) as TvmxError;
+    expect(err).to.be.instanceOf(TvmxError);
+    expect(err.code).to.equal("CHAIN_DEADLINE_PASSED");
+    expect(err.message).to.equal(
+      `chain RPC unavailable at http://127.0.0.1:1: MigrationAuction.revealBid getFeeData still failing when the reveal window of auction 7 closed (${attempts.length} attempt(s)); no further attempts`,
+    );
+    expect(err.details).to.deep.include({ component: "chain RPC", attempts: attempts.length, deadlineMs: atMs });
+    expect(attempts.length).to.be.greaterThan(1); // retries: 0 does not bound a deadline-driven retry
+    expect(attempts.every((t) => t < atMs)).to.equal(true);
+    expect(Date.now()).to.be.at.least(atMs);
+    expect(failedComponentOf(new TvmxError("CHAIN_TX_FAILED", "revealBid failed", { cause: err }))).to.equal("chain RPC");
+  });
+
+  it("names the component that failed from the innermost coded error", () => {
+    expect(failedComponentOf(new TvmxError("CHANNEL_CLOSED", "closed"))).to.equal("channel");
+    expect(failedComponentOf(new TvmxError("CHAIN_TX_REVERTED", "reverted"))).to.equal("chain");
+    expect(failedComponentOf(new TvmxError("HOST_PEER_FAILED", "x", { cause: new TvmxError("JOURNAL_IO", "disk") }))).to.equal("journal");
+    expect(failedComponentOf(new Error("boom"))).to.equal("host (unexpected)");
   });
 
   it("stops waiting when cancelled", async () => {

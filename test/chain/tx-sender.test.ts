@@ -65,6 +65,31 @@ describe("chain/TxSender and watchers on an in-process chain", function () {
     expect((await registry.hostInfo(wallet.address)).stake).to.equal(ONE_ETH + 6n);
   });
 
+  it("pays at most the configured fee caps (chain.fees), and refuses to send when the base fee is above the cap", async () => {
+    const wallet = await fundedWallet();
+    const base = (await provider.getBlock("latest"))!.baseFeePerGas!;
+    const suggested = await provider.getFeeData();
+    // caps between the base fee and the node's suggestion (2 x base + tip): the suggestion is cut to them
+    const caps = { maxFeePerGas: base + base / 2n, maxPriorityFeePerGas: 7n };
+    expect(suggested.maxFeePerGas!).to.be.greaterThan(caps.maxFeePerGas);
+    const capped = await connectionFromProvider(provider, { url: "edr", pollIntervalMs: 20, fees: caps });
+    const sender = new TxSender(capped, wallet);
+    const report = await sender.send("HostRegistry.register", registry, "register", ["tcp://127.0.0.1:7401", fingerprint, platform, 1], { value: ONE_ETH });
+    const tx = (await provider.getTransaction(report.hash))!;
+    expect(tx.type).to.equal(2);
+    expect(tx.maxFeePerGas).to.equal(caps.maxFeePerGas);
+    expect(tx.maxPriorityFeePerGas).to.equal(7n);
+    expect(report.effectiveGasPrice).to.be.at.most(caps.maxFeePerGas);
+    // a cap below what the chain charges: refused before anything is signed, the nonce untouched
+    const tooLow = await connectionFromProvider(provider, { url: "edr", pollIntervalMs: 20, fees: { maxFeePerGas: 1n } });
+    const nonce = await provider.getTransactionCount(wallet.address);
+    const err = (await new TxSender(tooLow, wallet).send("HostRegistry.increaseStake", registry, "increaseStake", [], { value: 1n }).catch((e: unknown) => e)) as TvmxError;
+    expect(err).to.be.instanceOf(TvmxError);
+    expect(err.code).to.equal("CHAIN_FEE_ABOVE_CAP");
+    expect(err.message).to.match(/^HostRegistry\.increaseStake: the chain's base fee is [0-9.]+ gwei, above the configured cap chain\.fees\.maxFeePerGasWei = 0\.000000001 gwei; not sent/);
+    expect(await provider.getTransactionCount(wallet.address)).to.equal(nonce);
+  });
+
   it("decodes a revert into the contract's custom error before sending", async () => {
     const wallet = await fundedWallet();
     const failed: string[] = [];

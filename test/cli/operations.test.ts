@@ -51,6 +51,14 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       [["td", "list"], /give --config <host config file> or --data-dir/],
       [["td", "list", "--config", "a.json", "--data-dir", dir], /either --config or --data-dir, not both/],
       [["frobnicate"], /unknown command 'frobnicate'/],
+      // commander's own refusals, every kind of them
+      [["--frobnicate"], /^error \[CLI_USAGE\]: unknown option '--frobnicate'/],
+      [["host", "status", "--frobnicate"], /^error \[CLI_USAGE\]: unknown option '--frobnicate'/],
+      [["migrate"], /^error \[CLI_USAGE\]: missing required argument 'td'/],
+      [["migrate", "a", "b", "c"], /^error \[CLI_USAGE\]: too many arguments for 'migrate'/],
+      [["host"], /^error \[CLI_USAGE\]: missing command for 'host' \(one of: start, status, transactions\)/],
+      [["keystore"], /^error \[CLI_USAGE\]: missing command for 'keystore' \(one of: new, import, address\)/],
+      [["td", "frobnicate"], /^error \[CLI_USAGE\]: unknown command 'frobnicate' for 'td' \(one of: create, list, show\)/],
     ];
     for (const [args, message] of cases) {
       const r = await tvmx(args);
@@ -58,6 +66,9 @@ describe("tvmx operation commands: help, bad input, chain start and deploy", fun
       expect(r.stderr, args.join(" ")).to.match(message);
       // commander's own refusals and the handlers' alike: one line, "error [CODE]: message".
       expect(r.stderr, args.join(" ")).to.match(/^error \[CLI_(USAGE|BAD_ARGUMENT)\]: \S/);
+      // and nothing else but the hint: no help text dumped, no stack
+      const lines = r.stderr.trim().split("\n");
+      expect(lines.slice(1), args.join(" ")).to.satisfy((rest: string[]) => rest.every((l) => l === "(run with --help for usage)"));
     }
   });
 

@@ -139,6 +139,33 @@ describe("config/host config", () => {
     ]);
   });
 
+  it("reads EIP-1559 fee caps (chain.fees) and refuses malformed ones naming the field", () => {
+    const raw = validRaw();
+    raw.chain = { rpcUrl: "http://127.0.0.1:8545", fees: { maxFeePerGasWei: "30000000000", maxPriorityFeePerGasWei: "2000000000" } };
+    expect(parseHostConfig(raw, "/x").chain.fees).to.deep.equal({ maxFeePerGasWei: 30_000_000_000n, maxPriorityFeePerGasWei: 2_000_000_000n });
+    expect(parseHostConfig(validRaw(), "/x").chain.fees).to.equal(undefined);
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ maxFeePerGasWei: "30 gwei" }, "chain.fees.maxFeePerGasWei", /an amount of wei >= 1/],
+      [{ maxFeePerGasWei: "0" }, "chain.fees.maxFeePerGasWei", /an amount of wei >= 1/],
+      [{ maxFeePerGasWei: 1.5 }, "chain.fees.maxFeePerGasWei", /an amount of wei/],
+      [{ maxFeePerGasWei: "1000000000000000000" }, "chain.fees.maxFeePerGasWei", /from 1 to 1000000000000000 \(10\^6 gwei\)/],
+      [{ maxFeePerGasWei: "1000", maxPriorityFeePerGasWei: "1001" }, "chain.fees.maxPriorityFeePerGasWei", /at most chain\.fees\.maxFeePerGasWei \(1000\)/],
+      [{ maxPriorityFeePerGasWei: "-2" }, "chain.fees.maxPriorityFeePerGasWei", /an amount of wei >= 0/],
+      [{ maxFeePerGas: "1000" }, "chain.fees.maxFeePerGas", /./],
+    ];
+    for (const [fees, field, expected] of cases) {
+      const bad = validRaw();
+      bad.chain = { rpcUrl: "http://127.0.0.1:8545", fees };
+      const issues = issuesOf(bad);
+      expect(issues.map((i) => i.field), JSON.stringify(fees)).to.deep.equal([field]);
+      expect(issues[0]!.expected, JSON.stringify(fees)).to.match(expected);
+    }
+    // the mirror chain takes the same caps
+    const mirror = validRaw();
+    mirror.mirrorChain = { rpcUrl: "http://127.0.0.1:8546", allocationRegistry: ADDR_C, fees: { maxFeePerGasWei: "x" } };
+    expect(issuesOf(mirror).map((i) => i.field)).to.deep.equal(["mirrorChain.fees.maxFeePerGasWei"]);
+  });
+
   it("rejects a bond that is not a whole number of gwei", () => {
     const raw = validRaw();
     raw.auction = { bondWei: "1000000001" };

@@ -49,6 +49,14 @@ describe("host: the whole flow with real hosts in one process, on an in-process 
     expect(summary.acknowledged.map((a) => a.host).sort()).to.deep.equal([roomy.wallet.address, cramped.wallet.address].sort());
     expect(summary.refused.map((r) => r.host)).to.deep.equal([stale.wallet.address]);
     expect(summary.bids).to.have.length(2);
+    // once finalized, each bid as the chain has it: the bidder's endpoint, its status and its revealed price
+    const bids = summary.bids as { host: string; endpoint: string; status: string; priceWei: string }[];
+    for (const b of bids) {
+      expect(b.endpoint, b.host).to.match(/^tvmx:\/\/127\.0\.0\.1:\d+/);
+      expect(b.status, b.host).to.be.oneOf(["Revealed", "Refunded"]);
+      expect(b.priceWei, b.host).to.match(/^[1-9][0-9]*$/);
+    }
+    expect(bids.find((b) => b.host === roomy.wallet.address)?.priceWei).to.equal((summary as unknown as { winningBidWei: string }).winningBidWei);
     expect(summary.outcome.digestMatch).to.equal(true);
 
     // The TD left the source and runs on the winner; the chain says so.

@@ -192,6 +192,65 @@ describe("host: a real daemon process started from its config file", function ()
     );
   });
 
+  it("answers `host status` from local state, the chain marked unavailable with its code and exit 3, while its node is stopped", async () => {
+    // a node of its own, stopped in the middle of the test
+    const own = await startLocalNode();
+    const ownChain = await connectChain({ rpcUrl: own.url, confirmations: 1, pollIntervalMs: 100, rpcRetries: 5 });
+    const deployer = new Wallet(DEV_KEY, ownChain.provider);
+    const suite = await deploySuite(deployer, { minStake: ONE_ETH, withdrawalDelay: 3600n, confirmationTimeout: 60n, auctionLimits: LOCAL_AUCTION_LIMITS });
+    await writeFile(
+      join(dir, "own-deployment.json"),
+      JSON.stringify({ "TvmExchange#HostRegistry": suite.hostRegistry, "TvmExchange#MigrationAuction": suite.migrationAuction, "TvmExchange#AllocationRegistry": suite.allocationRegistry }),
+    );
+    const { keystoreAddress } = await import("../../orchestrator/keystore/index.js");
+    await (await deployer.sendTransaction({ to: await keystoreAddress(join(dir, "host.key.json")), value: 5n * ONE_ETH })).wait();
+    ownChain.close();
+    const config = await variant("own-node", (c) => {
+      c.chain = { rpcUrl: own.url, pollIntervalMs: 100 };
+      c.deploymentFile = "own-deployment.json";
+      c.dataDir = "data-own-node";
+    });
+    const daemon = runCli(["host", "start", "--config", config], { TVMX_TEST_PASSWORD: "correct horse" });
+    try {
+      await untilRunning(daemon);
+      const created = runCli(["td", "create", "--config", config, "--memory-mib", "4", "--json"], {});
+      expect(await created.exited, created.err()).to.equal(0);
+      const { tdId, tvmId } = JSON.parse(created.out()) as { tdId: string; tvmId: string };
+      const up = runCli(["host", "status", "--config", config, "--json"], {});
+      expect(await up.exited, up.err()).to.equal(0);
+      expect(JSON.parse(up.out())).to.deep.include({ registration: "Active", chain: { url: own.url, available: true } });
+
+      await own.stop();
+      const started = Date.now();
+      const json = runCli(["host", "status", "--config", config, "--json"], {});
+      expect(await json.exited, json.err()).to.equal(3);
+      expect(Date.now() - started).to.be.below(20_000);
+      const s = JSON.parse(json.out()) as Record<string, unknown> & { chain: { available: boolean; error: { code: string; message: string } }; trustDomains: { tdId: string; tvmId: string }[]; journal: { dir: string } };
+      expect(s.chain.available).to.equal(false);
+      expect(s.chain.error.code).to.be.oneOf(["CHAIN_DEADLINE_PASSED", "CHAIN_RPC_UNAVAILABLE"]);
+      expect(s.chain.error.message).to.contain(`chain RPC unavailable at ${own.url}`);
+      expect(s.registration).to.equal("unknown");
+      expect(s.trustDomains.map((t) => [t.tdId, t.tvmId])).to.deep.equal([[tdId, tvmId]]);
+      expect(s).to.include({ name: "proc-host", tds: 1, migrationsInFlight: 0 });
+      expect(s.pid).to.equal(daemon.child.pid);
+      expect(s.controlPort).to.be.a("number");
+      expect(s.journal.dir).to.contain("data-own-node");
+      expect(json.err()).to.match(/^error \[CHAIN_(DEADLINE_PASSED|RPC_UNAVAILABLE)\]: the host's chain is unavailable; the status is the host's local state: chain RPC unavailable at /);
+
+      const human = runCli(["host", "status", "--config", config], {});
+      expect(await human.exited, human.err()).to.equal(3);
+      expect(human.out()).to.match(new RegExp(`chain: +unavailable \\[CHAIN_[A-Z_]+\\] at ${own.url.replace(/\./g, "\\.")}`));
+      expect(human.out()).to.match(/registration: +unknown \(the chain did not answer\)/);
+      expect(human.out()).to.match(new RegExp(`process: +pid ${daemon.child.pid}`));
+      expect(human.out()).to.match(/ports: +channel \d+, migration \d+, control \d+/);
+      expect(human.out()).to.contain(tdId).and.contain(tvmId);
+    } finally {
+      daemon.child.kill("SIGTERM");
+      await own.stop().catch(() => undefined);
+    }
+    expect(await daemon.exited).to.equal(0);
+  });
+
   it("answers with coded errors, not an internal error, once its node has been restarted empty", async () => {
     const daemon = runCli(["host", "start", "--config", configFile], { TVMX_TEST_PASSWORD: "correct horse" });
     try {

@@ -1,6 +1,7 @@
 import { TvmxError } from "../../errors/index.js";
 import { HostRegistry__factory, type HostRegistry } from "../../../types/ethers-contracts/index.js";
 import type { ChainConnection } from "../connection.js";
+import type { RetryDeadline } from "../retry.js";
 import type { TxReport, TxSender } from "../tx-sender.js";
 import { readWithRetry } from "./read.js";
 
@@ -51,8 +52,9 @@ export class HostRegistryClient {
     return this.#sender;
   }
 
-  async hostInfo(address: string): Promise<HostInfo> {
-    const h = await readWithRetry(this.#chain, this.contract, "HostRegistry.hostInfo", () => this.contract.hostInfo(address));
+  /** `until`: retry through an outage until that deadline rather than the connection's `rpcRetries` times. */
+  async hostInfo(address: string, until?: RetryDeadline): Promise<HostInfo> {
+    const h = await readWithRetry(this.#chain, this.contract, "HostRegistry.hostInfo", () => this.contract.hostInfo(address), undefined, until);
     return {
       address,
       state: HOST_STATES[Number(h.state)] ?? "Unregistered",

@@ -2,6 +2,7 @@ import { AbiCoder, keccak256, Signature, type TypedDataDomain, type Wallet } fro
 import { TvmxError } from "../../errors/index.js";
 import { MigrationAuction__factory, type MigrationAuction } from "../../../types/ethers-contracts/index.js";
 import type { ChainConnection } from "../connection.js";
+import type { RetryDeadline } from "../retry.js";
 import type { TxReport, TxSender } from "../tx-sender.js";
 import { readWithRetry } from "./read.js";
 
@@ -145,7 +146,7 @@ export class MigrationAuctionClient {
   }
 
   /** `gasLimit` skips gas estimation (a node may estimate at the latest block's time, before a deadline the next block is past). */
-  reveal(auctionId: bigint, priceWei: bigint, capacity: number, salt: string, overrides: { gasLimit?: bigint } = {}): Promise<TxReport> {
+  reveal(auctionId: bigint, priceWei: bigint, capacity: number, salt: string, overrides: { gasLimit?: bigint; until?: RetryDeadline } = {}): Promise<TxReport> {
     return this.#tx().send("MigrationAuction.revealBid", this.contract, "revealBid", [auctionId, priceWei, capacity, salt], overrides);
   }
 
@@ -181,8 +182,9 @@ export class MigrationAuctionClient {
     return this.#tx().send("MigrationAuction.withdraw", this.contract, "withdraw", []);
   }
 
-  async info(auctionId: bigint): Promise<AuctionInfo> {
-    const a = await readWithRetry(this.#chain, this.contract, "MigrationAuction.auctionInfo", () => this.contract.auctionInfo(auctionId));
+  /** `until`: retry through an outage until that deadline rather than the connection's `rpcRetries` times. */
+  async info(auctionId: bigint, until?: RetryDeadline): Promise<AuctionInfo> {
+    const a = await readWithRetry(this.#chain, this.contract, "MigrationAuction.auctionInfo", () => this.contract.auctionInfo(auctionId), undefined, until);
     return {
       auctionId,
       state: AUCTION_STATES[Number(a.state)] ?? "None",
@@ -203,8 +205,8 @@ export class MigrationAuctionClient {
     };
   }
 
-  async bid(auctionId: bigint, bidder: string): Promise<BidInfo> {
-    const b = await readWithRetry(this.#chain, this.contract, "MigrationAuction.bidInfo", () => this.contract.bidInfo(auctionId, bidder));
+  async bid(auctionId: bigint, bidder: string, until?: RetryDeadline): Promise<BidInfo> {
+    const b = await readWithRetry(this.#chain, this.contract, "MigrationAuction.bidInfo", () => this.contract.bidInfo(auctionId, bidder), undefined, until);
     return { status: BID_STATUSES[Number(b.status)] ?? "None", commitment: b.commitment, price: b.price, capacity: Number(b.capacity) };
   }
 

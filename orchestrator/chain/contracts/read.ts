@@ -1,7 +1,7 @@
 import type { Addressable } from "ethers";
 import type { ChainConnection } from "../connection.js";
 import { requireContractCode } from "../contract-code.js";
-import { withRpcRetry } from "../retry.js";
+import { withRpcRetry, type RetryDeadline } from "../retry.js";
 
 /**
  * A contract read with the connection's retry policy (views are idempotent, so retrying is always safe).
@@ -9,9 +9,16 @@ import { withRpcRetry } from "../retry.js";
  * checked against the chain: with no code at the address it is CHAIN_NO_CONTRACT naming the address (a node
  * restarted empty, or a deployment file of another chain), not a decoding failure.
  */
-export async function readWithRetry<T>(chain: ChainConnection, contract: { target: string | Addressable }, what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+export async function readWithRetry<T>(
+  chain: ChainConnection,
+  contract: { target: string | Addressable },
+  what: string,
+  fn: () => Promise<T>,
+  signal?: AbortSignal,
+  until?: RetryDeadline,
+): Promise<T> {
   try {
-    return await withRpcRetry(what, fn, { policy: chain.retry, url: chain.url, ...(signal ? { signal } : {}) });
+    return await withRpcRetry(what, fn, { policy: chain.retry, url: chain.url, ...(signal ? { signal } : {}), ...(until ? { until } : {}) });
   } catch (err) {
     if (isEmptyResult(err)) await requireContractCode(chain, { [what.split(".")[0]!]: String(contract.target) }, err);
     throw err;

@@ -9,21 +9,34 @@ import type { CliIo } from "../io.js";
 import { controlClientFor, type HostTargetOptions } from "./host-target.js";
 import { fields, printJson, table } from "./output.js";
 
+/**
+ * Exit status of `tvmx host status` when the host answered but its auction chain did not: the output is the host's
+ * local state with the chain marked unavailable (a script can tell "host up, chain down" from 0 and from 1, an error).
+ */
+export const EXIT_CHAIN_UNAVAILABLE = 3;
+
 export async function run(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
   const client = await controlClientFor(options);
   const s = await client.get<Json<HostStatus>>("/v1/status");
+  const exit = s.chain.available ? 0 : EXIT_CHAIN_UNAVAILABLE;
+  // stdout has the status either way; stderr says, in the one error format, that the chain part is missing
+  const chainDown = () => io.err(`error [${s.chain.error?.code ?? "UNKNOWN"}]: the host's chain is unavailable; the status is the host's local state: ${s.chain.error?.message ?? ""}`);
   if (options.json) {
     printJson(io, s);
-    return 0;
+    if (!s.chain.available) chainDown();
+    return exit;
   }
+  const chain = s.chain.available ? `available (${s.chain.url})` : `unavailable [${s.chain.error?.code ?? "UNKNOWN"}] at ${s.chain.url}: ${s.chain.error?.message ?? ""}`;
   io.out(
     fields([
       ["host", s.name],
       ["address", s.address],
+      ["process", `pid ${s.pid}`],
+      ["chain", chain],
       ["chain id", s.chainId],
-      ["registration", s.registration],
+      ["registration", s.chain.available ? s.registration : "unknown (the chain did not answer)"],
       ["endpoint", s.endpoint],
-      ["control port", s.controlPort],
+      ["ports", `channel ${s.channelPort}, migration ${s.migrationPort}, control ${s.controlPort}`],
       ["metrics", s.metricsUrl],
       ["capacity", `${s.capacity.usedSlots}/${s.capacity.tvmSlots} slots, ${s.capacity.usedMemoryMiB}/${s.capacity.memoryMiB} MiB used`],
       ["TDs", s.tds],
@@ -33,7 +46,16 @@ export async function run(options: HostTargetOptions & { json?: boolean }, io: C
       ["crypto backend", `${s.crypto.backend} (asked: ${s.crypto.requested}${s.crypto.fallbackReason !== undefined ? `; ${s.crypto.fallbackReason}` : ""})`],
     ]),
   );
-  return 0;
+  if (s.trustDomains.length > 0) {
+    io.out("");
+    io.out(table([["TD", "TVM id", "memory (MiB)", "vCPUs", "state"], ...s.trustDomains.map((t) => [t.tdId, t.tvmId, t.memoryMiB, t.vcpus, t.running ? "running" : t.lifecycle])]));
+  }
+  if (s.migrations.length > 0) {
+    io.out("");
+    io.out(table([["allocation", "role", "status", "peer", "TVM id"], ...s.migrations.map((m) => [m.allocationId, m.role, m.status, m.peer, m.tvmId])]));
+  }
+  if (!s.chain.available) chainDown();
+  return exit;
 }
 
 export async function transactions(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {

@@ -15,13 +15,33 @@ export interface MigrateOptions extends HostTargetOptions {
   json?: boolean;
 }
 
-type Summary = Omit<AuctionSummary, "auctionId" | "winningBidWei" | "priceWei" | "allocationId" | "outcome"> & {
+type Summary = Omit<AuctionSummary, "auctionId" | "winningBidWei" | "priceWei" | "allocationId" | "outcome" | "bids"> & {
+  bids: (Omit<AuctionSummary["bids"][number], "priceWei"> & { priceWei?: string })[];
   auctionId?: string;
   winningBidWei?: string;
   priceWei?: string;
   allocationId?: string;
   outcome?: Record<string, unknown> & { status: string; digestMatch?: boolean; downtimeMs?: number; totalMs?: number; rounds?: number; bytesSent?: number; allocationTx?: string; reason?: string };
 };
+
+/**
+ * The bids as a labelled table: the bidder (address and registered endpoint, the winner marked), what the chain says
+ * of the bid after finalize and, once revealed, its price; the commitment and commit transaction last.
+ */
+export function bidTable(s: Pick<Summary, "bids" | "winner">): string {
+  const winner = s.winner?.toLowerCase();
+  return table([
+    ["  bidder", "endpoint", "bid status", "bid price", "commitment", "commit tx"],
+    ...s.bids.map((b) => [
+      `  ${b.host}${b.host.toLowerCase() === winner ? " (winner)" : ""}`,
+      b.endpoint,
+      b.status ?? "committed (not read back)",
+      b.priceWei === undefined ? "sealed" : formatWei(b.priceWei),
+      b.commitment,
+      b.txHash,
+    ]),
+  ]);
+}
 
 export async function run(td: string, options: MigrateOptions, io: CliIo): Promise<number> {
   const client = await controlClientFor(options, options.timeoutSec * 1000);
@@ -55,7 +75,7 @@ export async function run(td: string, options: MigrateOptions, io: CliIo): Promi
         "refused:",
         s.refused.length ? table(s.refused.map((r) => ["  " + r.host, r.code ?? "", r.reason])) : "  none",
         "bids:",
-        s.bids.length ? table(s.bids.map((b) => ["  " + b.host, b.commitment, b.txHash ?? ""])) : "  none",
+        s.bids.length ? bidTable(s) : "  none",
       ].join("\n"),
     );
   }
