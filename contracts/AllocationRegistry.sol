@@ -43,11 +43,14 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
     /// @notice Most allocations returned by one {allocationHistory} page.
     uint256 public constant MAX_PAGE_SIZE = 100;
 
-    /// @dev One allocation, six slots.
+    /// @dev One allocation, six slots, and a seventh only on the rare path of a source's lone abort.
     /// slot 0: source 20 + auctionId 8 + abortReason 4 = 32 bytes
     /// slot 1: destination 20 + price 12 = 32 bytes
     /// slot 2: deposit 12 + allocatedAt 6 + confirmDeadline 6 + settledAt 6 + state 1 = 31 bytes
-    /// slots 3-5: tvmId, configHash, stateDigest.
+    /// slots 3-5: tvmId, configHash, stateDigest
+    /// slot 6: abortSettleAt 6 (written by a source's abort request only: neither confirmMigration nor the
+    /// destination's abort reads it, so the happy path costs what it did).
+    // solhint-disable-next-line gas-struct-packing
     struct AllocationRecord {
         address source;
         AuctionId auctionId;
@@ -62,6 +65,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
         bytes32 tvmId;
         bytes32 configHash;
         bytes32 stateDigest;
+        uint48 abortSettleAt;
     }
 
     /// @dev Per TVM: current host 20 + its allocation 8 + live allocation 8 = 36 bytes, two slots.
@@ -203,20 +207,38 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
     /// @inheritdoc IAllocationRegistry
     function abortMigration(AllocationId allocationId, uint32 reason) external {
         AllocationRecord storage r = _requireAllocated(allocationId);
-        address source = r.source;
-        if (msg.sender != r.destination) {
-            if (msg.sender != source) revert AllocationRegistryNotParticipant(allocationId, msg.sender);
-            if (block.timestamp < r.confirmDeadline) {
-                revert AllocationRegistryConfirmationPending(allocationId, r.confirmDeadline, block.timestamp);
-            }
+        if (msg.sender == r.destination) {
+            _abort(r, allocationId, msg.sender, reason);
+            return;
         }
-        r.state = AllocationState.Aborted;
-        r.settledAt = uint48(block.timestamp);
+        if (msg.sender != r.source) revert AllocationRegistryNotParticipant(allocationId, msg.sender);
+        uint48 confirmDeadline = r.confirmDeadline;
+        if (block.timestamp < confirmDeadline) {
+            revert AllocationRegistryConfirmationPending(allocationId, confirmDeadline, block.timestamp);
+        }
+        uint48 settleAt = r.abortSettleAt;
+        if (settleAt != 0) revert AllocationRegistryAbortAlreadyRequested(allocationId, settleAt);
+        // The source alone cannot tell the chain whether it handed the TVM over: the destination that holds its
+        // hand-over gets one more confirmation timeout, from an event it can watch, to confirm. Only then may the
+        // abort be settled.
+        unchecked {
+            // confirmDeadline = allocatedAt + timeout <= block.timestamp, and timestamps stay far below 2^48.
+            settleAt = uint48(block.timestamp) + (confirmDeadline - r.allocatedAt);
+        }
+        r.abortSettleAt = settleAt;
         r.abortReason = reason;
-        bytes32 tvmId = r.tvmId;
-        _tvms[tvmId].live = AllocationId.wrap(0);
-        emit MigrationAborted(allocationId, tvmId, msg.sender, reason);
-        _credit(source, allocationId, r.deposit);
+        emit MigrationAbortRequested(allocationId, r.tvmId, reason, settleAt);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function settleAbort(AllocationId allocationId) external {
+        AllocationRecord storage r = _requireAllocated(allocationId);
+        uint48 settleAt = r.abortSettleAt;
+        if (settleAt == 0) revert AllocationRegistryNoAbortRequested(allocationId);
+        if (block.timestamp < settleAt) {
+            revert AllocationRegistryAbortDisputeOpen(allocationId, settleAt, block.timestamp);
+        }
+        _abort(r, allocationId, r.source, r.abortReason);
     }
 
     /// @inheritdoc IAllocationRegistry
@@ -393,6 +415,18 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
         info.tvmId = r.tvmId;
         info.configHash = r.configHash;
         info.stateDigest = r.stateDigest;
+        info.abortSettleAt = r.abortSettleAt;
+    }
+
+    /// @dev Allocated -> Aborted: the TVM stays where it was and the whole deposit goes back to the source.
+    function _abort(AllocationRecord storage r, AllocationId allocationId, address abortedBy, uint32 reason) private {
+        r.state = AllocationState.Aborted;
+        r.settledAt = uint48(block.timestamp);
+        r.abortReason = reason;
+        bytes32 tvmId = r.tvmId;
+        _tvms[tvmId].live = AllocationId.wrap(0);
+        emit MigrationAborted(allocationId, tvmId, abortedBy, reason);
+        _credit(r.source, allocationId, r.deposit);
     }
 
     function _credit(address account, AllocationId allocationId, uint256 amount) private {

@@ -7,8 +7,12 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// @notice The record of where each TVM runs. The auction contract (ALLOCATOR_ROLE) allocates a TVM to the winner
 /// of its auction, forwarding the source's deposit; the `Allocated` event starts the live migration. The
 /// destination then confirms the completed migration with the digest of the TVM state, countersigned by the source
-/// (EIP-712 `MigrationReceipt(uint64 allocationId,bytes32 tvmId,bytes32 stateDigest)`), or either side aborts it
-/// with a reason code: the destination at any time, the source alone once the confirmation timeout has passed.
+/// (EIP-712 `MigrationReceipt(uint64 allocationId,bytes32 tvmId,bytes32 stateDigest)`: the hand-over the source signs
+/// at the end of its blackout, before the destination commits the import), or either side aborts it with a reason
+/// code: the destination at any time; the source alone only once the confirmation timeout has passed, and then in two
+/// steps: its abort opens a dispute window (one more confirmation timeout) during which the destination may still
+/// confirm with the hand-over, after which anyone settles the abort ({settleAbort}). A source that withheld its
+/// receipt after the TVM left it can thus never abort over a destination that holds the hand-over.
 /// Committed moves the TVM's placement to the destination, pays it the price and returns the rest of the deposit
 /// to the source; Aborted returns the whole deposit to the source. A TVM never has two live allocations.
 ///
@@ -21,7 +25,10 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// `sourceChainId` placed `tvmId` with `destination`. It does not prove that the allocation exists on that chain,
 /// nor its state there: this chain cannot read the other; check the source chain (`sourceTxHash`) for that.
 /// @dev Lifecycle (stored): None --allocate--> Allocated --confirmMigration--> Committed
-///                                                      \--abortMigration--> Aborted
+///                                                      \--abortMigration (destination)--> Aborted
+///                                                      \--abortMigration (source, after the deadline): requested
+///                                                          (still Allocated: confirmMigration wins)
+///                                                          --settleAbort--> Aborted
 interface IAllocationRegistry {
     /// @notice Lifecycle state of an allocation.
     enum AllocationState {
@@ -50,6 +57,9 @@ interface IAllocationRegistry {
     /// @param tvmId TVM identifier.
     /// @param configHash Hash of the TVM configuration.
     /// @param stateDigest Digest of the TVM state at commit (0 otherwise).
+    /// @param abortSettleAt 0 unless the source requested an abort alone: the timestamp from which anyone may settle
+    /// it ({settleAbort}); until then the destination may still confirm.
+    // solhint-disable-next-line gas-struct-packing
     struct Allocation {
         AllocationId id;
         AuctionId auctionId;
@@ -65,6 +75,7 @@ interface IAllocationRegistry {
         bytes32 tvmId;
         bytes32 configHash;
         bytes32 stateDigest;
+        uint48 abortSettleAt;
     }
 
     /// @notice An allocation decided on another chain, recorded on the destination's chain.
@@ -116,6 +127,12 @@ interface IAllocationRegistry {
         AllocationId indexed allocationId, bytes32 indexed tvmId, address indexed abortedBy, uint32 reason
     );
 
+    /// @notice Emitted when the source of allocation `allocationId` asks to abort it alone (after the confirmation
+    /// deadline): the destination may still confirm until `settleAt`, after which anyone may settle the abort.
+    event MigrationAbortRequested(
+        AllocationId indexed allocationId, bytes32 indexed tvmId, uint32 reason, uint48 settleAt
+    );
+
     /// @notice Emitted when an allocation of another chain is recorded here.
     event AllocationMirrored(
         bytes32 indexed tvmId,
@@ -160,6 +177,16 @@ interface IAllocationRegistry {
 
     /// @notice The source may abort alone only after `confirmDeadline`.
     error AllocationRegistryConfirmationPending(AllocationId allocationId, uint48 confirmDeadline, uint256 now);
+
+    /// @notice The source already asked to abort allocation `allocationId`; the abort may be settled from `settleAt`.
+    error AllocationRegistryAbortAlreadyRequested(AllocationId allocationId, uint48 settleAt);
+
+    /// @notice Nobody asked to abort allocation `allocationId` alone: there is no abort to settle.
+    error AllocationRegistryNoAbortRequested(AllocationId allocationId);
+
+    /// @notice The dispute window of the source's abort of allocation `allocationId` is open until `settleAt`: the
+    /// destination may still confirm.
+    error AllocationRegistryAbortDisputeOpen(AllocationId allocationId, uint48 settleAt, uint256 now);
 
     /// @notice The receipt was signed by `signer`, not by the source `source`.
     error AllocationRegistryInvalidReceipt(AllocationId allocationId, address signer, address source);
@@ -222,14 +249,23 @@ interface IAllocationRegistry {
     ) external payable returns (AllocationId allocationId);
 
     /// @notice Confirms the completed migration (destination only), with the source's EIP-712 signature over
-    /// `MigrationReceipt(allocationId, tvmId, stateDigest)`: an ECDSA signature of the source's key, or, for a
-    /// contract-wallet source, any signature its ERC-1271 `isValidSignature` accepts.
+    /// `MigrationReceipt(allocationId, tvmId, stateDigest)` (the hand-over the source gave before the destination
+    /// committed the import): an ECDSA signature of the source's key, or, for a contract-wallet source, any signature
+    /// its ERC-1271 `isValidSignature` accepts. Accepted while the allocation is Allocated, also while a source's
+    /// abort request is pending: a confirmation backed by the hand-over always wins over the source's lone abort.
     function confirmMigration(AllocationId allocationId, bytes32 stateDigest, bytes calldata sourceSignature)
         external;
 
-    /// @notice Aborts the migration with a reason code: the destination at any time while Allocated, the source
-    /// once the confirmation deadline has passed.
+    /// @notice Aborts the migration with a reason code. The destination: at once, at any time while Allocated. The
+    /// source: only from the confirmation deadline, and then it only requests the abort (event
+    /// {MigrationAbortRequested}): the allocation stays Allocated for a dispute window as long as the confirmation
+    /// timeout, during which the destination may still confirm with the source's hand-over, and {settleAbort} ends it
+    /// afterwards.
     function abortMigration(AllocationId allocationId, uint32 reason) external;
+
+    /// @notice Settles the abort the source requested (anyone may call it), once its dispute window is over: the
+    /// allocation becomes Aborted with the source's reason and the whole deposit is credited to the source.
+    function settleAbort(AllocationId allocationId) external;
 
     /// @notice Pays `msg.sender` its whole credited balance.
     function withdraw() external;

@@ -94,6 +94,7 @@ export const ERROR_REGISTRY = {
   HOST_RECEIPT_INVALID: [611, "a migration receipt is malformed or not the source's"],
   HOST_MIGRATION_TIMEOUT: [612, "the source did not complete the migration in time"],
   HOST_DIGEST_MISMATCH: [613, "the source countersigned another state digest than the one imported"],
+  HOST_HANDOVER_INVALID: [614, "the source's hand-over at commit is missing, not signed by the allocation's source, or names another TVM or state digest"],
   // migration: the live-migration session and its stream
   MIGRATION_ABORTED: [701, "the migration was aborted (signal, peer or a failure given as cause)"],
   MIGRATION_TRANSPORT: [702, "the connection to the peer was lost during the migration"],
@@ -112,6 +113,7 @@ export const ERROR_REGISTRY = {
   MIGRATION_NOT_ADMITTED: [730, "a stream HELLO names a migration this destination has not agreed to (no allocation won, no session key)"],
   MIGRATION_HELLO_UNAUTHENTICATED: [731, "a stream HELLO's MAC does not prove the migration's session key for this connection's challenge"],
   MIGRATION_HELLO_MEMORY_MISMATCH: [732, "a stream HELLO states another TD memory size than the allocation the destination agreed to"],
+  MIGRATION_HANDOVER_REFUSED: [733, "the destination refused the hand-over that came with COMMIT: it did not commit the import, and the source resumes the TD"],
   // tdx: the CPU model (a leaf's own failure is a TDX status, not an error)
   TDX_LEAF_FAILED: [801, "a leaf failed where the caller treats failure as fatal"],
   TDX_ARGUMENT_MISSING: [802, "a leaf call lacks an argument"],

@@ -12,7 +12,6 @@ import type { ChainHostDirectory } from "./chain-directory.js";
 import type { Peers } from "./peers.js";
 import type { HostPlatform } from "./platform-setup.js";
 import type { TdManager } from "./td-manager.js";
-import type { MigrationReceipt } from "./peer-messages.js";
 
 /** A session key agreed in a protected session, waiting for the migration that uses it. */
 export interface SessionKey {
@@ -62,8 +61,6 @@ export interface HostContext {
   acknowledged: Map<string, AcknowledgedRequest>;
   /** Imports awaited by migration id (resolved by the listener's accept loop, rejected on abort). */
   imports: Map<string, { resolve(c: CompletedImport): void; reject(e: Error): void; promise: Promise<CompletedImport> }>;
-  /** Receipts (source countersignatures) awaited by allocation id. */
-  receipts: Map<bigint, { resolve(r: MigrationReceipt): void; promise: Promise<MigrationReceipt> }>;
   /** Outcomes of source-side migrations, by auction id, for whoever started them. */
   outcomes: Map<bigint, { resolve(o: MigrationOutcomeReport): void; reject(e: Error): void; promise: Promise<MigrationOutcomeReport> }>;
   /** Called with each migration's progress (the progress bar, control API status). */

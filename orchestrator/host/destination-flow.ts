@@ -10,7 +10,8 @@ import { deferred, pollUntil, withTimeout } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import type { IncomingAdmission } from "../migration/index.js";
 import { owe, type MirrorDeps } from "./mirror-settlement.js";
-import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, type MigrationReceipt } from "./peer-messages.js";
+import { decodeTicket, engineMigrationId } from "./peer-messages.js";
+import { confirmWithHandOver, handOverVerifier } from "./hand-over.js";
 
 const MIB = 1024 * 1024;
 
@@ -19,9 +20,9 @@ const MIB = 1024 * 1024;
  *
  *   on MIGRATION_REQUEST: verify-request → check-compatibility → check-capacity → acknowledge
  *   on ADMISSION_TICKET:  read-auction → price → bid (prepare, commit) → notify → protected-session → reveal
- *   on MIGRATION_RECEIPT: hand the source's countersignature to the import that awaits it
- *   on Allocated (to us): reserve → import (the stream; the TD runs here after commit) → await-receipt
- *                         → confirm (on-chain, with the source's countersignature) → mirror → withdraw
+ *   on Allocated (to us): reserve → import (the stream; before TDH.IMPORT.COMMIT the source's hand-over, sent
+ *                         with COMMIT, is checked and journaled: no commit without it; the TD runs here after)
+ *                         → confirm (on-chain, with the hand-over alone, retried) → mirror → withdraw
  *
  * A refusal is sent back as MIGRATION_ABORT with a result code and the reason, so the source can report it.
  */
@@ -76,19 +77,6 @@ export function compatibilityProblem(ctx: Pick<HostContext, "hp">, d: MigRequest
     return `TDX module ${info.moduleVersion.major}.${info.moduleVersion.minor} below ${d.tcb.minModuleVersion.major}.${d.tcb.minModuleVersion.minor}`;
   }
   return undefined;
-}
-
-/** The source's countersigned receipt: handed to the import waiting for it (see onAllocatedAsDestination). */
-export async function onMigrationReceipt(ctx: HostContext, conn: ChannelConnection, msg: MessageOf<"MIGRATION_RECEIPT">): Promise<void> {
-  const receipt = decodeReceipt(msg);
-  const peer = getAddress(conn.peer.address);
-  if (receipt.signer !== peer) {
-    throw new TvmxError("HOST_RECEIPT_INVALID", `MIGRATION_RECEIPT from ${peer} names another signer, ${receipt.signer}`, {
-      details: { migrationId: msg.migrationId, allocationId: receipt.allocationId, peer, signer: receipt.signer },
-    });
-  }
-  const waiting = ctx.receipts.get(receipt.allocationId) ?? deferredReceipt(ctx, receipt.allocationId);
-  waiting.resolve(receipt);
 }
 
 export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnection, msg: MessageOf<"ADMISSION_TICKET">): Promise<void> {
@@ -187,12 +175,6 @@ export function biddingOf(ctx: HostContext) {
   return { market: ctx.market, journal: ctx.journal, clock: ctx.clock, logger: ctx.logger.child({ role: "destination" }), metrics: ctx.metrics, signal: ctx.signal };
 }
 
-function deferredReceipt(ctx: HostContext, allocationId: bigint) {
-  const d = deferred<MigrationReceipt>();
-  ctx.receipts.set(allocationId, d);
-  return d;
-}
-
 /** The Allocated event names this host as the destination: import, confirm, mirror. */
 export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedEvent): Promise<void> {
   const allocationId = event.args.allocationId as bigint;
@@ -216,6 +198,7 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   const engineId = engineMigrationId(migrationId);
   const expect = ctx.imports.get(engineId) ?? deferred();
   ctx.imports.set(engineId, expect);
+  let committed = false;
   try {
     // step: protected-session — the source re-keys for the migration when it sees the allocation (see
     // source-flow.ts); answer on the connection it dials.
@@ -229,33 +212,17 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     );
     const running = await ctx.tds.adoptImported(done.td, tvmId, { memoryMiB: Math.ceil(done.td.memoryBytes / MIB), vcpus: done.td.numVcpus }, { allocationId, source });
     log.info("TD imported and running", { step: "import", tdId: running.tdId, bytesReceived: done.bytesReceived, digest: done.digest });
-    // step: await-receipt
-    const receipt = await withTimeout(
-      (ctx.receipts.get(allocationId) ?? deferredReceipt(ctx, allocationId)).promise,
-      ctx.config.migration.peerTimeoutMs,
-      () => new TvmxError("HOST_PEER_TIMEOUT", "no countersigned receipt from the source", { details: { allocationId } }),
-    );
-    if (receipt.signer !== source || receipt.tvmId.toLowerCase() !== tvmId.toLowerCase()) {
-      throw new TvmxError("HOST_RECEIPT_INVALID", "the receipt is not the source's for this TVM", {
-        details: { allocationId, signer: receipt.signer, source, tvmId: receipt.tvmId, expectedTvmId: tvmId },
-      });
-    }
-    const mine = chainStateDigest(done.digest);
-    if (receipt.stateDigest.toLowerCase() !== mine.toLowerCase()) {
-      throw new TvmxError("HOST_DIGEST_MISMATCH", "the source countersigned another state digest than the one imported here", {
-        details: { source: receipt.stateDigest, destination: mine },
-      });
-    }
-    // step: confirm
-    const confirm = await ctx.market.allocations.confirm(allocationId, mine, receipt.signature);
-    await ctx.journal.record({ type: "migration.finished", allocationId, outcome: "Committed", stateDigest: mine });
-    ctx.metrics.migrationsTotal.inc({ role: "destination", outcome: "Committed" });
-    log.info("migration confirmed on-chain", { step: "confirm", txHash: confirm.hash, gasUsed: confirm.gasUsed });
+    // step: confirm — with the hand-over the engine's verifier journaled before the commit; the source is not needed.
+    committed = true;
+    const outcome = await confirmWithHandOver(ctx, allocationId, log);
+    if (outcome !== "Committed") throw new TvmxError("HOST_PEER_FAILED", `the allocation is ${outcome ?? "unsettled"} on-chain although the TD runs here`, { details: { allocationId, outcome } });
     // step: withdraw
     await withdrawAll(ctx, auctionId, log);
   } catch (err) {
     log.error("incoming migration failed", { err });
-    await abortOnChain(ctx, allocationId, err, log);
+    // An import committed here is never aborted by this host: it runs the TD, and the chain's outcome is what the
+    // confirmation found.
+    if (!committed && !ctx.journal.state.migrations.get(allocationId)?.handOver) await abortOnChain(ctx, allocationId, err, log);
   } finally {
     ctx.tds.release(migrationId);
     ctx.imports.delete(engineId);
@@ -300,11 +267,13 @@ export function streamAdmission(ctx: HostContext, engineId: string): IncomingAdm
     if (engineMigrationId(record.migrationId) !== engineId) continue;
     const session = ctx.sessions.get(`${record.migrationId}/${getAddress(record.peer)}`);
     if (!session) return undefined;
+    // No commit without the source's hand-over for this allocation (signed by its source as the chain names it).
+    const acceptHandOver = handOverVerifier(ctx, record.allocationId, record.tvmId, getAddress(record.peer));
     const request = ctx.acknowledged.get(record.migrationId);
-    if (!request) return { key: session.key };
+    if (!request) return { key: session.key, acceptHandOver };
     const reservedMiB = ctx.tds.reservedMiB(record.migrationId);
     if (reservedMiB === undefined || reservedMiB * MIB < request.descriptor.memoryBytes) return undefined;
-    return { key: session.key, memoryBytes: request.descriptor.memoryBytes };
+    return { key: session.key, memoryBytes: request.descriptor.memoryBytes, acceptHandOver };
   }
   return undefined;
 }
@@ -339,10 +308,30 @@ export async function abortOnChain(ctx: HostContext, allocationId: bigint, err: 
         a = await ctx.market.allocations.allocation(allocationId);
       }
     }
-    if (a.state === "Allocated") {
+    if (a.state === "Allocated" && getAddress(a.destination) === ctx.address) {
       const tx = await ctx.market.allocations.abort(allocationId, reason);
       log.warn("migration aborted on-chain", { allocationId, reason, txHash: tx.hash });
       a = { ...a, state: "Aborted", abortReason: reason };
+    } else if (a.state === "Allocated") {
+      // The source's lone abort is a request: it opens a dispute window in which a destination holding the
+      // hand-over still confirms (a destination that committed the TD is paid). Only after it is the abort settled.
+      if (a.abortSettleAt === 0) {
+        const tx = await ctx.market.allocations.abort(allocationId, reason);
+        a = await ctx.market.allocations.allocation(allocationId);
+        log.warn("abort requested on-chain: the destination may still confirm until the dispute window ends", { allocationId, reason, settleAt: a.abortSettleAt, txHash: tx.hash });
+      }
+      while (a.state === "Allocated" && (await ctx.clock.nowSec()) < a.abortSettleAt) {
+        await new Promise((r) => setTimeout(r, Math.max(100, ctx.market.chain.pollIntervalMs)));
+        if (ctx.signal.aborted) return;
+        a = await ctx.market.allocations.allocation(allocationId);
+      }
+      if (a.state === "Allocated") {
+        const tx = await ctx.market.allocations.settleAbort(allocationId);
+        log.warn("migration aborted on-chain (dispute window over)", { allocationId, reason: a.abortReason, txHash: tx.hash });
+        a = { ...a, state: "Aborted" };
+      } else {
+        log.info("allocation settled during the dispute window", { allocationId, state: a.state });
+      }
     } else {
       log.info("allocation already settled on-chain", { allocationId, state: a.state });
     }

@@ -31,9 +31,10 @@ import { deferred, pollUntil } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
 import { pendingMirrors, recordUntilLanded } from "./mirror-settlement.js";
-import { abortOnChain, biddingOf, mirrorDeps, onAdmissionTicket, onAllocatedAsDestination, onMigrationReceipt, onMigrationRequest, awaitsStream, streamAdmission } from "./destination-flow.js";
+import { abortOnChain, biddingOf, mirrorDeps, onAdmissionTicket, onAllocatedAsDestination, onMigrationRequest, awaitsStream, streamAdmission } from "./destination-flow.js";
 import { formatEndpoint } from "./endpoint.js";
 import { engineMigrationId } from "./peer-messages.js";
+import { confirmWithHandOver } from "./hand-over.js";
 import { Peers, type InboundMessage } from "./peers.js";
 import type { HostPlatform } from "./platform-setup.js";
 import { finalizePending } from "./source-auction.js";
@@ -225,7 +226,6 @@ export class Host {
         sessions: new Map(),
         acknowledged: new Map(),
         imports: new Map(),
-        receipts: new Map(),
         outcomes: new Map(),
         ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
       };
@@ -282,8 +282,6 @@ export class Host {
               return onMigrationRequest(context, conn, m);
             case "ADMISSION_TICKET":
               return onAdmissionTicket(context, conn, m);
-            case "MIGRATION_RECEIPT":
-              return onMigrationReceipt(context, conn, m);
           }
         },
       });
@@ -366,8 +364,14 @@ export class Host {
       );
       for (const m of journal.state.migrations.values()) {
         if (m.status !== "running") continue;
-        // The streams of a migration die with the process that ran them: abort it on-chain (the TD was not committed,
-        // or its destination would have confirmed it).
+        if (m.role === "destination" && m.handOver) {
+          // It held the source's hand-over, so it committed the import (the hand-over is journaled just before the
+          // commit): confirm with it, whatever became of the source.
+          spawn("recovery: confirm", () => confirmWithHandOver(context, m.allocationId, log.child({ role: "destination", migrationId: m.migrationId, allocationId: m.allocationId })));
+          continue;
+        }
+        // The streams of a migration die with the process that ran them: abort it on-chain. A source's abort is only a
+        // request after the confirmation deadline: a destination that committed still confirms in its dispute window.
         spawn("recovery: abort", () => abortOnChain(context, m.allocationId, new Error("host restarted during the migration")));
       }
       // A mirror owed by a previous run is retried until it lands (it never changes the outcome).

@@ -1,14 +1,14 @@
-import { AbiCoder, getAddress, keccak256, Signature } from "ethers";
+import { AbiCoder, getAddress, keccak256 } from "ethers";
 import type { AdmissionTicket } from "../chain/index.js";
-import { MIGRATION_RECEIPT_VERSION, type MessageOf, type SignedBlob } from "../channel/index.js";
+import type { MessageOf, SignedBlob } from "../channel/index.js";
 import { TvmxError } from "../errors/index.js";
 
 /**
  * What hosts pass each other about the auction and its outcome, beside the channel's own checks:
  * - ADMISSION_TICKET carries the source's admission ticket as a signed blob:
  *   bytes = abi.encode(uint64 auctionId, address host) (exactly 64 bytes), signature = r ‖ vs (64 bytes);
- * - MIGRATION_RECEIPT carries the source's countersignature of the migrated state, the 65-byte EIP-712
- *   MigrationReceipt(allocationId, tvmId, stateDigest) signature (its fields are checked by the channel).
+ * The source's signed hand-over no longer travels on the channel after the commit (MIGRATION_RECEIPT): it goes with
+ * the engine's COMMIT, before the destination commits the import (see hand-over.ts).
  */
 const coder = AbiCoder.defaultAbiCoder();
 
@@ -49,52 +49,6 @@ export function decodeTicket(message: MessageOf<"ADMISSION_TICKET">): AdmissionT
   }
   if (auctionId.toString() !== message.auctionId) throw fail(`ticket is for auction ${auctionId}, message says ${message.auctionId}`);
   return { auctionId, host, r: `0x${sig.slice(0, 64)}`, vs: `0x${sig.slice(64)}` };
-}
-
-/** The source's countersigned receipt, as a MIGRATION_RECEIPT message. */
-export function receiptMessage(
-  migrationId: string,
-  receipt: { allocationId: bigint; tvmId: string; stateDigest: string; signature: string },
-  signer: string,
-): MessageOf<"MIGRATION_RECEIPT"> {
-  return {
-    type: "MIGRATION_RECEIPT",
-    version: MIGRATION_RECEIPT_VERSION,
-    migrationId,
-    allocationId: receipt.allocationId.toString(),
-    tvmId: receipt.tvmId,
-    stateDigest: receipt.stateDigest,
-    signature: receipt.signature,
-    signer: getAddress(signer).toLowerCase(),
-  };
-}
-
-export interface MigrationReceipt {
-  readonly allocationId: bigint;
-  readonly tvmId: string;
-  readonly stateDigest: string;
-  readonly signature: string;
-  readonly signer: string;
-}
-
-/** A MIGRATION_RECEIPT's content, typed (the channel has validated its fields already). */
-export function decodeReceipt(message: MessageOf<"MIGRATION_RECEIPT">): MigrationReceipt {
-  try {
-    // Reading `s` throws on a non-canonical (high) s, which the registry's ECDSA check would refuse too.
-    void Signature.from(message.signature).s;
-  } catch (err) {
-    throw new TvmxError("HOST_RECEIPT_INVALID", `malformed MIGRATION_RECEIPT for ${message.migrationId}: ${(err as Error).message}`, {
-      details: { migrationId: message.migrationId, allocationId: message.allocationId },
-      cause: err,
-    });
-  }
-  return {
-    allocationId: BigInt(message.allocationId),
-    tvmId: message.tvmId,
-    stateDigest: message.stateDigest,
-    signature: message.signature,
-    signer: getAddress(message.signer),
-  };
 }
 
 /** The on-chain state digest (bytes32) of a TD state digest (SHA-384 hex from the CPU model). */

@@ -18,8 +18,8 @@ import { parseEndpoint } from "./endpoint.js";
 export type ChannelLimits = Partial<Pick<ChannelServerOptions, "handshakeTimeoutMs" | "maxPendingHandshakes" | "maxPendingPerAddress" | "maxPendingPerIdentity">>;
 
 /** Messages a host acts on unasked (everything else is a reply someone is waiting for with `receive`). */
-export type InboundMessage = MessageOf<"MIGRATION_REQUEST"> | MessageOf<"ADMISSION_TICKET"> | MessageOf<"MIGRATION_RECEIPT">;
-export const INBOUND_TYPES = ["MIGRATION_REQUEST", "ADMISSION_TICKET", "MIGRATION_RECEIPT"] as const;
+export type InboundMessage = MessageOf<"MIGRATION_REQUEST"> | MessageOf<"ADMISSION_TICKET">;
+export const INBOUND_TYPES = ["MIGRATION_REQUEST", "ADMISSION_TICKET"] as const;
 
 /**
  * The host's secure auction channel: the server other root VMMs dial, the connections this host dials

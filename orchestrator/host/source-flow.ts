@@ -10,7 +10,8 @@ import type { HostContext, MigrationOutcomeReport, SessionKey } from "./context.
 import { abortOnChain, withdrawAll } from "./destination-flow.js";
 import { parseEndpoint } from "./endpoint.js";
 import { finalizeWhenDue, openAuction } from "./source-auction.js";
-import { chainStateDigest, engineMigrationId, receiptMessage, ticketBlob } from "./peer-messages.js";
+import { chainStateDigest, engineMigrationId, ticketBlob } from "./peer-messages.js";
+import { signHandOver } from "./hand-over.js";
 
 /**
  * The source's pipeline for `tvmx migrate <td>`, one named step after the other:
@@ -21,7 +22,9 @@ import { chainStateDigest, engineMigrationId, receiptMessage, ticketBlob } from 
  *   → open-auction (for the hosts that passed) → send-tickets
  *   → protected-sessions (one with each bidder, on its bid notice)
  *   → finalize (after the reveal deadline)
- *   … the Allocated event then starts the live migration (onAllocatedAsSource), whose outcome this awaits.
+ *   … the Allocated event then starts the live migration (onAllocatedAsSource), whose outcome this awaits: the
+ *   stream, the hand-over signed at the end of the blackout and sent with COMMIT, then the destination's
+ *   confirmation on-chain.
  */
 
 export interface MigrateRequest {
@@ -279,6 +282,9 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
         logger: log,
         signal: ctx.signal,
         migrationId: engineMigrationId(migrationId),
+        // The hand-over, signed once the TD is paused and its digest final, travels with COMMIT: the destination
+        // commits only with it, and confirms on-chain with it alone.
+        handOver: signHandOver(ctx, allocationId, tvmId),
         onProgress: (p) => ctx.onProgress?.({ migrationId, phase: p.phase, round: p.round, bytesSent: p.bytesSent, memoryBytes: p.memoryBytes, elapsedMs: p.elapsedMs }),
       });
     } finally {
@@ -298,12 +304,8 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
     ctx.metrics.downtimeSeconds.observe({ role: "source" }, done.downtimeMs / 1000);
     ctx.metrics.migrationSeconds.observe({ role: "source" }, done.totalMs / 1000);
     await ctx.tds.remove(auction.tdId, `migrated to ${destination} (allocation ${allocationId})`);
-    // step: countersign — the source vouches for the state it sent; the destination confirms with it.
     const stateDigest = chainStateDigest(done.sourceDigest);
-    const signature = await ctx.market.allocations.signReceipt(ctx.wallet, allocationId, tvmId, stateDigest);
-    const conn = await ctx.peers.connect(destination);
-    await conn.send(receiptMessage(migrationId, { allocationId, tvmId, stateDigest, signature }, ctx.address));
-    // step: await-confirmation
+    // step: await-confirmation — the destination confirms with the hand-over it got before committing.
     const settled = await awaitSettlement(ctx, allocationId);
     report.status = settled;
     await ctx.journal.record({ type: "migration.finished", allocationId, outcome: settled, stateDigest });

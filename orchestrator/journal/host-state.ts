@@ -11,6 +11,8 @@ import type { JournalEntry } from "./journal.js";
  *   finalizes it and watches its allocation.
  * - `migration.started` is durable before the first page is sent; `migration.finished` after the outcome
  *   is confirmed on-chain.
+ * - `migration.handover` (the source's signed hand-over) is durable on the source before it is sent, and on the
+ *   destination before the import is committed: a restarted destination confirms from it.
  * - `mirror.pending` is durable before the mirror transaction is first sent, `mirror.recorded` after it
  *   landed: a restarted host retries every mirror still pending (a mirror never changes the outcome).
  */
@@ -87,6 +89,8 @@ export interface MigrationRecord {
   status: "running" | MigrationOutcome;
   reason?: number;
   stateDigest?: string;
+  /** The source's hand-over (EIP-712 MigrationReceipt signature over `stateDigest`), once given or received. */
+  handOver?: { stateDigest: string; signature: string };
 }
 
 export type HostJournalEntry =
@@ -99,6 +103,7 @@ export type HostJournalEntry =
   | { type: "bid.revealed"; auctionId: bigint; txHash: string }
   | { type: "bid.settled"; auctionId: bigint; status: "won" | "lost" | "forfeited" | "refunded" }
   | ({ type: "migration.started" } & Omit<MigrationRecord, "status" | "reason" | "stateDigest">)
+  | { type: "migration.handover"; allocationId: bigint; stateDigest: string; signature: string }
   | { type: "migration.finished"; allocationId: bigint; outcome: MigrationOutcome; reason?: number; stateDigest?: string }
   | { type: "cursor"; name: string; block: number }
   | ({ type: "mirror.pending" } & Omit<MirrorRecordEntry, "status" | "txHash">)
@@ -106,7 +111,7 @@ export type HostJournalEntry =
 
 export const HOST_ENTRY_TYPES = [
   "td.added", "td.removed", "auction.opened", "auction.settled", "bid.prepared", "bid.committed", "bid.revealed",
-  "bid.settled", "migration.started", "migration.finished", "cursor", "mirror.pending", "mirror.recorded",
+  "bid.settled", "migration.started", "migration.handover", "migration.finished", "cursor", "mirror.pending", "mirror.recorded",
 ] as const satisfies readonly HostJournalEntry["type"][];
 
 export interface HostState {
@@ -195,6 +200,12 @@ export function applyHostEntry(state: HostState, entry: HostJournalEntry): HostS
       state.migrations.set(migration.allocationId, { ...migration, status: "running" });
       break;
     }
+    case "migration.handover": {
+      const migration = state.migrations.get(entry.allocationId);
+      if (!migration) state.anomalies.push(`migration.handover for unknown allocation ${entry.allocationId}`);
+      else migration.handOver = { stateDigest: entry.stateDigest, signature: entry.signature };
+      break;
+    }
     case "migration.finished": {
       const migration = state.migrations.get(entry.allocationId);
       if (!migration) {
@@ -266,8 +277,9 @@ export function snapshotHostState(state: HostState, keepHistory = false): HostJo
   }
   for (const m of state.migrations.values()) {
     if (!keepHistory && m.status !== "running") continue;
-    const { status, reason, stateDigest, ...started } = m;
+    const { status, reason, stateDigest, handOver, ...started } = m;
     out.push({ type: "migration.started", ...started });
+    if (handOver) out.push({ type: "migration.handover", allocationId: m.allocationId, ...handOver });
     if (status !== "running") {
       const finished: HostJournalEntry = { type: "migration.finished", allocationId: m.allocationId, outcome: status };
       if (reason !== undefined) finished.reason = reason;

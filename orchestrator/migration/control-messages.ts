@@ -13,9 +13,12 @@ export interface VersionRange {
 }
 
 /** Versions of the engine protocol this build speaks. Bump `max` for a compatible extension, `min` to drop one. */
-export const ENGINE_PROTOCOL: Readonly<VersionRange> = Object.freeze({ min: 2, max: 2 });
+export const ENGINE_PROTOCOL: Readonly<VersionRange> = Object.freeze({ min: 3, max: 3 });
 // v2: the destination sends CHALLENGE first and HELLO carries a MAC under the session key (hello-auth.ts); v1
 // (unauthenticated HELLO) is no longer accepted.
+// v3: COMMIT carries the source's hand-over (CommitMessage): a destination that asks for one commits only after its
+// verifier accepted it; v2 (an empty COMMIT) is no longer accepted.
+
 
 /** The highest version both ranges contain, or undefined when they do not overlap. */
 export function negotiateVersion(local: VersionRange, peer: VersionRange): number | undefined {
@@ -83,6 +86,17 @@ export interface CommittedMessage {
   runningAt: number;
   /** Hex digest of the TD's state after import, for the source to compare with its own at pause. */
   digest: string;
+}
+
+/**
+ * source → destination, after READY: commit the import. `handOver` is opaque to the engine: the host's signed statement
+ * that the source paused the TD at `sourceDigest` and hands it over (the host flow puts its EIP-712 MigrationReceipt
+ * signature there); "" when the source gives none. `sourceDigest` is the SHA-384 (hex) of the source TD's state at
+ * pause.
+ */
+export interface CommitMessage {
+  handOver: string;
+  sourceDigest: string;
 }
 
 export interface CancelMessage {
@@ -176,6 +190,11 @@ export function decodeCommitted(value: unknown): CommittedMessage {
   const runningAt = o.runningAt;
   if (typeof runningAt !== "number" || !Number.isFinite(runningAt)) throw new ProtocolError("COMMITTED.runningAt must be a number");
   return { runningAt, digest: str(o, "digest", "COMMITTED") };
+}
+
+export function decodeCommit(value: unknown): CommitMessage {
+  const o = record(value, "COMMIT");
+  return { handOver: str(o, "handOver", "COMMIT"), sourceDigest: str(o, "sourceDigest", "COMMIT") };
 }
 
 export function decodeCancel(value: unknown): CancelMessage {

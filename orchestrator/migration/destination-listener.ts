@@ -91,6 +91,7 @@ interface Admitted {
   hello: StreamHelloMessage;
   key: Uint8Array;
   memoryBytes: number;
+  acceptHandOver: IncomingAdmission["acceptHandOver"];
 }
 
 /** How many finished migrations the listener remembers for RECOVER. */
@@ -153,6 +154,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
       inlineImportPages: options.inlineImportPages ?? 128,
       buffers,
       onStateChange: options.onStateChange,
+      acceptHandOver: admitted.acceptHandOver,
     });
     active.set(hello.migrationId, { session, key: admitted.key });
     void session.outcome.promise.then((o) => remember(hello.migrationId, o, admitted.key));
@@ -245,7 +247,7 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
         agreed: admission.memoryBytes,
       });
     }
-    return { hello, key: admission.key, memoryBytes: admission.memoryBytes ?? hello.memoryBytes };
+    return { hello, key: admission.key, memoryBytes: admission.memoryBytes ?? hello.memoryBytes, acceptHandOver: admission.acceptHandOver };
   };
 
   /** Connections in their handshake, in total and by remote address. */

@@ -39,6 +39,16 @@ export class ConnectionClosedError extends MigrationError {
   }
 }
 
+/**
+ * The destination refused the source's hand-over that came with COMMIT (its verifier threw: missing, not the
+ * source's signature, another state digest): it aborts the import instead of committing, so the TD stays on the source.
+ */
+export class HandOverRefusedError extends MigrationError {
+  constructor(details: Record<string, unknown> = {}, cause?: unknown) {
+    super("MIGRATION_HANDOVER_REFUSED", "the hand-over that came with COMMIT was refused: the import is not committed", { details, cause });
+  }
+}
+
 /** The peer sent something the protocol does not allow at this point. */
 export class ProtocolError extends MigrationError {
   constructor(message: string, details: Record<string, unknown> = {}) {

@@ -23,15 +23,15 @@ import {
 } from "../tdx/index.js";
 import type { MigStreamContext, Platform, TdxStatus, TrustDomain } from "../tdx/index.js";
 import type { BufferPool } from "./buffer-pool.js";
-import { deferred, type Deferred } from "../util/index.js";
+import { deferred, withTimeout, type Deferred } from "../util/index.js";
 import { FailureLatch } from "./failure-latch.js";
-import { ConnectionClosedError, MigrationAbortedError, MigrationError, MigrationRejectedError, ProtocolError } from "./errors.js";
+import { ConnectionClosedError, HandOverRefusedError, MigrationAbortedError, MigrationError, MigrationRejectedError, MigrationTimeoutError, ProtocolError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { FramedConnection } from "./framed-connection.js";
 import { frameJson } from "./framed-connection.js";
 import { wallClockMs } from "./metrics.js";
-import { decodeCancel, decodeEpochMark, ENGINE_PROTOCOL } from "./control-messages.js";
-import type { AbortTokenMessage, CommittedMessage, StreamHelloMessage } from "./control-messages.js";
+import { decodeCancel, decodeCommit, decodeEpochMark, ENGINE_PROTOCOL } from "./control-messages.js";
+import type { AbortTokenMessage, CommitMessage, CommittedMessage, StreamHelloMessage } from "./control-messages.js";
 import { advanceDestination } from "./session-state.js";
 import type { DestinationEvent, DestinationState } from "./session-state.js";
 import type { ImportBundleOutcome } from "./work-descriptors.js";
@@ -53,7 +53,27 @@ export interface IncomingMigrationRequest {
 export interface IncomingAdmission {
   key: Uint8Array;
   memoryBytes?: number;
+  /**
+   * Asked, when COMMIT arrives, with the source's hand-over and the digest of the state imported here (before
+   * TDH.IMPORT.COMMIT); it resolves to accept, throws to refuse. With a verifier the import is committed only after it
+   * accepted: a refused or missing hand-over aborts the import (abort token to the source, which resumes the TD).
+   */
+  acceptHandOver?: HandOverVerifier;
 }
+
+/** What a destination's hand-over verifier is given (see IncomingAdmission.acceptHandOver). */
+export interface HandOverCheck {
+  /** The engine's id of the migration (16 bytes of hex). */
+  migrationId: string;
+  /** The source's statement, opaque to the engine ("" when the source gave none). */
+  handOver: string;
+  /** SHA-384 (hex) of the source TD's state at pause, as the source states it. */
+  sourceDigest: string;
+  /** SHA-384 (hex) of the state imported here, computed before commit. */
+  digest: string;
+}
+
+export type HandOverVerifier = (check: HandOverCheck) => Promise<void>;
 
 /**
  * Says whether an incoming migration is one this destination agreed to: its admission, or undefined (refused before
@@ -99,6 +119,10 @@ export interface ImportSessionOptions {
   /** Receives the bundle buffers back from the workers for later frames. */
   buffers: BufferPool;
   onStateChange?: ((migrationId: string, state: DestinationState, td: TrustDomain | undefined) => void) | undefined;
+  /** See IncomingAdmission.acceptHandOver. */
+  acceptHandOver?: HandOverVerifier | undefined;
+  /** How long the verifier may take before the hand-over counts as refused (default 30 s). */
+  handOverTimeoutMs?: number | undefined;
 }
 
 /** The epoch barrier: a token is imported once every other stream has marked the end of that epoch. */
@@ -190,8 +214,9 @@ export class ImportSession {
       await this.#prepare();
       await this.#acknowledge();
       await this.#importStreams();
-      await this.#awaitCommit();
-      return this.#commit();
+      const commit = await this.#awaitCommit();
+      const digest = await this.#acceptHandOver(commit);
+      return this.#commit(digest);
     } catch (err) {
       throw await this.#abort(err as Error);
     }
@@ -226,22 +251,45 @@ export class ImportSession {
   }
 
   /** After READY, the only thing stream 0 may carry is COMMIT (or CANCEL). */
-  async #awaitCommit(): Promise<void> {
+  async #awaitCommit(): Promise<CommitMessage> {
     const frame = await this.#latch.guard(this.#conns[0]!.receive());
-    if (frame.type === FRAME_TYPE.COMMIT) return;
+    if (frame.type === FRAME_TYPE.COMMIT) return decodeCommit(frameJson(frame));
     if (frame.type === FRAME_TYPE.CANCEL) throw new MigrationAbortedError("the source cancelled the migration", { ...decodeCancel(frameJson(frame)) });
     throw new ProtocolError("expected COMMIT", { got: frameTypeName(frame.type) });
   }
 
+  /**
+   * The hand-over, checked before the commit: with a verifier, no commit without its acceptance. Returns the digest of
+   * the imported state when it computed one ("" otherwise).
+   */
+  async #acceptHandOver(commit: CommitMessage): Promise<string> {
+    const verify = this.#o.acceptHandOver;
+    if (!verify) return "";
+    const digest = tdStateDigest(this.#td!).toString("hex");
+    const timeoutMs = this.#o.handOverTimeoutMs ?? 30_000;
+    try {
+      // Not raced against the failure latch: once the source sent COMMIT with its hand-over, the source going away
+      // (a crash, a cut) must not keep this side from committing. Only the verifier's answer decides.
+      await withTimeout(verify({ migrationId: this.id, handOver: commit.handOver, sourceDigest: commit.sourceDigest, digest }), timeoutMs, () =>
+        new MigrationTimeoutError("the hand-over verifier did not answer in time", { migrationId: this.id, timeoutMs }),
+      );
+    } catch (err) {
+      throw new HandOverRefusedError({ migrationId: this.id, sourceDigest: commit.sourceDigest, digest }, err);
+    }
+    this.#log.info("hand-over accepted", { digest });
+    return digest;
+  }
+
   /** TDH.IMPORT.COMMIT and TDH.IMPORT.END: from here the TD runs here and nowhere else. */
-  #commit(): CompletedImport {
+  #commit(importedDigest: string): CompletedImport {
     const td = this.#td!;
     const module = this.#o.platform.module;
     this.#leaf("TDH.IMPORT.COMMIT", module.importCommit(td).status);
     const runningAt = wallClockMs();
     this.#advance({ type: "commit", runningAt });
     this.#leaf("TDH.IMPORT.END", module.importEnd(td).status);
-    const digest = this.#o.verifyDigest ? tdStateDigest(td).toString("hex") : "";
+    // The commit changes nothing the digest covers: the one computed for the hand-over is the running TD's too.
+    const digest = importedDigest || (this.#o.verifyDigest ? tdStateDigest(td).toString("hex") : "");
     const committed: CommittedMessage = { runningAt, digest };
     this.#conns[0]!.sendJson(FRAME_TYPE.COMMITTED, committed).catch((err: unknown) => {
       // The source will learn the outcome through RECOVER.

@@ -8,7 +8,7 @@ export { listenIncoming } from "./destination-listener.js";
 export { queryDestinationDecision, resolveOutgoing } from "./recover.js";
 export type { DestinationDecision, ResolveOutgoingOptions } from "./recover.js";
 export type { IncomingListener, ListenIncomingOptions, StreamRefusal } from "./destination-listener.js";
-export type { CompletedImport, IncomingAdmission, IncomingMigrationRequest, KeyProvider } from "./import-session.js";
+export type { CompletedImport, HandOverCheck, HandOverVerifier, IncomingAdmission, IncomingMigrationRequest, KeyProvider } from "./import-session.js";
 export type { PeerAddress } from "./connect.js";
 export { WorkerPool } from "./worker-pool.js";
 export type { WorkerPoolOptions } from "./worker-pool.js";
@@ -21,13 +21,14 @@ export { measureLoopbackTcpLimit } from "./tcp-limit.js";
 export type { TcpLimit } from "./tcp-limit.js";
 export type { AesGcmLimit, AesGcmLimitOptions } from "./aes-limit.js";
 export { ENGINE_PROTOCOL, negotiateVersion } from "./control-messages.js";
-export type { VersionRange } from "./control-messages.js";
+export type { CommitMessage, VersionRange } from "./control-messages.js";
 export { FRAME_TYPE, MAX_FRAME_BYTES } from "./frame.js";
 export type { DestinationState, SourceState } from "./session-state.js";
 export {
   ConnectionClosedError,
   FrameInvalidError,
   FrameTooLargeError,
+  HandOverRefusedError,
   InvalidArgumentError,
   InvalidStateError,
   MigrationAbortedError,

@@ -46,7 +46,7 @@ import type { Frame } from "./frame.js";
 import { FramedConnection, frameJson } from "./framed-connection.js";
 import { wallClockMs } from "./metrics.js";
 import { decodeAbortToken, decodeCommitted, decodeEpochMark, decodeHelloAck, decodeReject, ENGINE_PROTOCOL } from "./control-messages.js";
-import type { AbortTokenMessage, CommittedMessage, RejectReason, UnsignedStreamHello } from "./control-messages.js";
+import type { AbortTokenMessage, CommitMessage, CommittedMessage, RejectReason, UnsignedStreamHello } from "./control-messages.js";
 import type { MigrationErrorCode } from "./errors.js";
 
 /** The destination's refusals of an unauthorised HELLO, as the source reports them. */
@@ -160,6 +160,13 @@ export interface MigrateOutOptions {
   commitTimeoutMs?: number;
   /** Attempts to learn the destination's decision after a cut past the start token (default 5, 200 ms apart). */
   recoveryAttempts?: number;
+  /**
+   * The source's hand-over, sent with COMMIT: called at the end of the blackout, once the destination is READY, with
+   * the SHA-384 (hex) of the TD's state at pause; what it returns is sent as CommitMessage.handOver (the host signs
+   * its EIP-712 MigrationReceipt there). A destination that asks for one does not commit without it. If it throws, the
+   * source cancels and resumes the TD with the destination's abort token.
+   */
+  handOver?: (sourceDigest: string) => Promise<string>;
 }
 
 /** Live-migrates `td` to the destination at `peer`; resolves once the TD runs there and the source is torn down. */
@@ -452,20 +459,34 @@ class SourceSession {
     this.#progress();
   }
 
-  /** READY → COMMIT → COMMITTED. */
+  /** READY → COMMIT (with the hand-over) → COMMITTED. */
   async #commit(): Promise<CommittedMessage> {
     const timeoutMs = this.#o.commitTimeoutMs ?? 30_000;
+    // The TD is paused and its state final: digest it while the destination imports the last bundles.
+    if (this.#o.verifyDigest !== false || this.#o.handOver) this.#sourceDigest = tdStateDigest(this.#td).toString("hex");
     await this.#latch.guard(withTimeout(this.#ready.promise, timeoutMs, timedOut("READY", timeoutMs)));
     this.#readyAt = wallClockMs();
-    await this.#latch.guard(this.#conns[0]!.send(FRAME_TYPE.COMMIT));
+    let handOver = "";
+    if (this.#o.handOver) {
+      try {
+        handOver = await this.#latch.guard(this.#o.handOver(this.#sourceDigest));
+      } catch (err) {
+        // No hand-over, no commit: the destination is told, and answers with the abort token the TD resumes with.
+        await this.#conns[0]!.sendJson(FRAME_TYPE.CANCEL, { reason: `no hand-over: ${(err as Error).message}` }).catch(() => undefined);
+        throw err;
+      }
+    }
+    const commit: CommitMessage = { handOver, sourceDigest: this.#sourceDigest };
+    await this.#latch.guard(this.#conns[0]!.sendJson(FRAME_TYPE.COMMIT, commit));
     return this.#latch.guard(withTimeout(this.#committed.promise, timeoutMs, timedOut("COMMITTED", timeoutMs)));
   }
 
   async #finalize(committed: CommittedMessage, recovered: boolean): Promise<CompletedMigration> {
     this.#runningAt = committed.runningAt;
     this.#advance({ type: "committed", runningAt: committed.runningAt });
-    // The source's state is still what it was at pause (POST_EXPORT: nothing runs): digest it, then tear down.
-    if (this.#o.verifyDigest !== false) this.#sourceDigest = tdStateDigest(this.#td).toString("hex");
+    // The source's state is still what it was at pause (POST_EXPORT: nothing runs): digest it (unless the commit step
+    // did), then tear down.
+    if (this.#o.verifyDigest !== false && !this.#sourceDigest) this.#sourceDigest = tdStateDigest(this.#td).toString("hex");
     this.#leaf("teardown", this.#module.teardown(this.#td).status);
     await this.#pool?.broadcast({ kind: "close-td", tdId: this.#td.id }).catch((err: unknown) => this.#log.warn("closing the TD in the workers failed", { err }));
     const digestMatch = this.#sourceDigest && committed.digest ? this.#sourceDigest === committed.digest : undefined;

@@ -168,16 +168,54 @@ describe("AllocationRegistry", () => {
         .withArgs(s.allocationId, AllocationState.Aborted, AllocationState.Allocated);
     });
 
-    it("lets the source abort alone only from the confirmation deadline", async () => {
+    it("lets the source ask to abort alone only from the confirmation deadline, and settles it after the dispute window", async () => {
       const s = await loadFixture(allocatedFixture);
       const deadline = s.allocatedAt + PARAMS.confirmationTimeout;
       await expect(s.registry.connect(s.source).abortMigration(s.allocationId, 3))
         .to.be.revertedWithCustomError(s.registry, "AllocationRegistryConfirmationPending")
         .withArgs(s.allocationId, deadline, BigInt(await time.latest()) + 1n);
+      await expect(s.registry.connect(s.outsider).settleAbort(s.allocationId))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryNoAbortRequested")
+        .withArgs(s.allocationId);
       await time.setNextBlockTimestamp(deadline);
-      await expect(s.registry.connect(s.source).abortMigration(s.allocationId, 3))
+      // The source's lone abort is only a request: the allocation stays Allocated for one more confirmation timeout.
+      const settleAt = deadline + PARAMS.confirmationTimeout;
+      const request = s.registry.connect(s.source).abortMigration(s.allocationId, 3);
+      await expect(request).to.emit(s.registry, "MigrationAbortRequested").withArgs(s.allocationId, TVM, 3, settleAt);
+      await expect(request).not.to.emit(s.registry, "MigrationAborted");
+      const pending = await s.registry.allocation(s.allocationId);
+      expect([pending.state, pending.abortSettleAt, pending.abortReason]).to.deep.equal([AllocationState.Allocated, settleAt, 3n]);
+      expect(await s.registry.liveAllocation(TVM)).to.equal(s.allocationId);
+      await expect(s.registry.connect(s.source).abortMigration(s.allocationId, 4))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryAbortAlreadyRequested")
+        .withArgs(s.allocationId, settleAt);
+      await time.setNextBlockTimestamp(settleAt - 1n);
+      await expect(s.registry.connect(s.outsider).settleAbort(s.allocationId))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryAbortDisputeOpen")
+        .withArgs(s.allocationId, settleAt, settleAt - 1n);
+      // After the window anyone settles it, as the source's abort with the source's reason.
+      await time.setNextBlockTimestamp(settleAt);
+      const settle = s.registry.connect(s.outsider).settleAbort(s.allocationId);
+      await expect(settle).to.emit(s.registry, "MigrationAborted").withArgs(s.allocationId, TVM, s.source.address, 3);
+      await expect(settle).to.emit(s.registry, "BalanceCredited").withArgs(s.source.address, s.allocationId, DEPOSIT);
+      expect(await s.registry.state(s.allocationId)).to.equal(AllocationState.Aborted);
+      expect(await s.registry.liveAllocation(TVM)).to.equal(0n);
+      await expect(s.registry.connect(s.outsider).settleAbort(s.allocationId))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryUnexpectedState")
+        .withArgs(s.allocationId, AllocationState.Aborted, AllocationState.Allocated);
+    });
+
+    it("lets the destination still abort at once while the source's abort request is pending", async () => {
+      const s = await loadFixture(allocatedFixture);
+      const deadline = s.allocatedAt + PARAMS.confirmationTimeout;
+      await time.setNextBlockTimestamp(deadline);
+      await s.registry.connect(s.source).abortMigration(s.allocationId, 3);
+      await expect(s.registry.connect(s.destination).abortMigration(s.allocationId, 9))
         .to.emit(s.registry, "MigrationAborted")
-        .withArgs(s.allocationId, TVM, s.source.address, 3);
+        .withArgs(s.allocationId, TVM, s.destination.address, 9);
+      await expect(s.registry.connect(s.outsider).settleAbort(s.allocationId))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryUnexpectedState")
+        .withArgs(s.allocationId, AllocationState.Aborted, AllocationState.Allocated);
     });
 
     it("refuses anyone else", async () => {

@@ -4,13 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Signature, Wallet } from "ethers";
 import { tvmOriginOf } from "../../orchestrator/chain/index.js";
-import { validateMessage } from "../../orchestrator/channel/index.js";
 import { TvmxError } from "../../orchestrator/errors/index.js";
 import { compatibilityProblem } from "../../orchestrator/host/destination-flow.js";
 import { formatEndpoint, parseEndpoint } from "../../orchestrator/host/endpoint.js";
 import { setupPlatform } from "../../orchestrator/host/platform-setup.js";
 import { checkSpec, TdManager } from "../../orchestrator/host/td-manager.js";
-import { chainStateDigest, decodeReceipt, decodeTicket, engineMigrationId, receiptMessage, ticketBlob } from "../../orchestrator/host/peer-messages.js";
+import { decodeTicket, engineMigrationId, ticketBlob } from "../../orchestrator/host/peer-messages.js";
 import { HostJournal } from "../../orchestrator/journal/index.js";
 import { MemoryLogger } from "../../orchestrator/log/index.js";
 import { createHostMetrics } from "../../orchestrator/metrics/index.js";
@@ -36,14 +35,10 @@ describe("host/endpoint", () => {
 describe("host/wire formats", () => {
   const source = Wallet.createRandom();
 
-  it("carries an admission ticket in ADMISSION_TICKET and a receipt in MIGRATION_RECEIPT", async () => {
+  it("carries an admission ticket in ADMISSION_TICKET", async () => {
     const sig = Signature.from(await source.signMessage("x"));
     const ticket = { auctionId: 7n, host: source.address, r: sig.r, vs: sig.yParityAndS };
     expect(decodeTicket({ type: "ADMISSION_TICKET", migrationId: MID, auctionId: "7", ticket: ticketBlob(ticket, source.address) })).to.deep.equal(ticket);
-    const digest = chainStateDigest("11".repeat(48));
-    const message = receiptMessage(MID, { allocationId: 3n, tvmId: MID, stateDigest: digest, signature: sig.serialized }, source.address);
-    expect(validateMessage("MIGRATION_RECEIPT", JSON.parse(JSON.stringify(message)))).to.deep.equal(message);
-    expect(decodeReceipt(message)).to.deep.equal({ allocationId: 3n, tvmId: MID, stateDigest: digest, signature: sig.serialized, signer: source.address });
   });
 
   it("refuses a ticket for another auction than the message names, and ticket blobs of the wrong size", async () => {
@@ -61,12 +56,6 @@ describe("host/wire formats", () => {
       TvmxError,
       "signature is 65 bytes, it must be 64",
     );
-  });
-
-  it("refuses a receipt whose signature is not a canonical secp256k1 signature", () => {
-    const highS = `0x${"11".repeat(32)}${"ff".repeat(32)}1b`;
-    const message = receiptMessage(MID, { allocationId: 3n, tvmId: MID, stateDigest: MID, signature: highS }, source.address);
-    expect(() => decodeReceipt(message)).to.throw(TvmxError, "malformed MIGRATION_RECEIPT");
   });
 
   it("names a migration for the engine by the first 16 bytes of its id", () => {

@@ -216,12 +216,19 @@ contract MarketHandler is CheatcodeTest {
         if (!ok) return;
         IAllocationRegistry.Allocation memory al = registry.allocation(id);
         if (bySource) {
+            // The source's lone abort is a request; the abort settles after its dispute window.
             if (block.timestamp < al.confirmDeadline) vm.warp(al.confirmDeadline);
-            vm.prank(al.source);
+            if (al.abortSettleAt == 0) {
+                vm.prank(al.source);
+                registry.abortMigration(id, 1);
+                al = registry.allocation(id);
+            }
+            if (block.timestamp < al.abortSettleAt) vm.warp(al.abortSettleAt);
+            registry.settleAbort(id);
         } else {
             vm.prank(al.destination);
+            registry.abortMigration(id, 1);
         }
-        registry.abortMigration(id, 1);
     }
 
     function withdrawFromRegistry(uint256 who) external {

@@ -1,4 +1,4 @@
-import { Signature, type TypedDataDomain, type Wallet } from "ethers";
+import { Signature, verifyTypedData, type TypedDataDomain, type Wallet } from "ethers";
 import { TvmxError } from "../../errors/index.js";
 import { AllocationRegistry__factory, type AllocationRegistry } from "../../../types/ethers-contracts/index.js";
 import type { ChainConnection } from "../connection.js";
@@ -23,6 +23,8 @@ export interface Allocation {
   tvmId: string;
   configHash: string;
   stateDigest: string;
+  /** 0 unless the source asked to abort alone: from then anyone may settle the abort (the destination may confirm until then). */
+  abortSettleAt: number;
 }
 
 export interface MirrorRecord {
@@ -76,12 +78,28 @@ export class AllocationRegistryClient {
     return Signature.from(await source.signTypedData(this.domain, RECEIPT_TYPES, { allocationId, tvmId, stateDigest })).serialized;
   }
 
+  /**
+   * The address whose key made `signature` over MigrationReceipt(allocationId, tvmId, stateDigest) in this registry's
+   * domain (what `confirmMigration` recovers). Throws on a malformed or non-canonical (high-s) signature, which the
+   * registry would refuse too.
+   */
+  receiptSigner(allocationId: bigint, tvmId: string, stateDigest: string, signature: string): string {
+    void Signature.from(signature).s;
+    return verifyTypedData(this.domain, RECEIPT_TYPES, { allocationId, tvmId, stateDigest }, signature);
+  }
+
   confirm(allocationId: bigint, stateDigest: string, sourceSignature: string): Promise<TxReport> {
     return this.#tx().send("AllocationRegistry.confirmMigration", this.contract, "confirmMigration", [allocationId, stateDigest, sourceSignature]);
   }
 
+  /** The destination's abort (at once), or the source's lone abort request (after the confirmation deadline). */
   abort(allocationId: bigint, reason: number): Promise<TxReport> {
     return this.#tx().send("AllocationRegistry.abortMigration", this.contract, "abortMigration", [allocationId, reason]);
+  }
+
+  /** Settles a source's abort request once its dispute window is over (anyone may). */
+  settleAbort(allocationId: bigint): Promise<TxReport> {
+    return this.#tx().send("AllocationRegistry.settleAbort", this.contract, "settleAbort", [allocationId]);
   }
 
   withdraw(): Promise<TxReport> {
@@ -151,5 +169,6 @@ function toAllocation(a: Awaited<ReturnType<AllocationRegistry["allocation"]>>):
     tvmId: a.tvmId,
     configHash: a.configHash,
     stateDigest: a.stateDigest,
+    abortSettleAt: Number(a.abortSettleAt),
   };
 }

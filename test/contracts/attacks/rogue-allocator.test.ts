@@ -61,11 +61,14 @@ describe("attack: an allocator rewriting where a TVM runs", () => {
         .to.be.revertedWithCustomError(s.allocationRegistry, "AllocationRegistryInvalidReceipt")
         .withArgs(fake, signer.address, s.holder.address);
     }
-    // Step 3: the holder waits out the confirmation timeout and aborts; the deposit is credited to it.
+    // Step 3: the holder waits out the confirmation timeout, asks to abort, and settles the abort after the dispute
+    // window; the deposit is credited to it.
     const info = await s.allocationRegistry.allocation(fake);
     await time.increaseTo(info.confirmDeadline);
-    const abort = await (await s.allocationRegistry.connect(s.holder).abortMigration(fake, 1)).wait();
-    const holderGas = abort!.gasUsed * abort!.gasPrice;
+    const request = await (await s.allocationRegistry.connect(s.holder).abortMigration(fake, 1)).wait();
+    await time.increaseTo((await s.allocationRegistry.allocation(fake)).abortSettleAt);
+    const settle = await (await s.allocationRegistry.connect(s.holder).settleAbort(fake)).wait();
+    const holderGas = request!.gasUsed * request!.gasPrice + settle!.gasUsed * settle!.gasPrice;
     expect(await s.allocationRegistry.state(fake)).to.equal(AllocationState.Aborted);
     expect(await s.allocationRegistry.currentPlacement(s.tvmId)).to.deep.equal([s.holder.address, s.placement]);
     expect((await wealth(s, rogue.address)) + (await wealth(s, accomplice.address))).to.equal(attackersBefore - deposit - gas);
