@@ -210,10 +210,13 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
       ctx.config.migration.peerTimeoutMs * 4,
       () => new TvmxError("HOST_MIGRATION_TIMEOUT", "the source did not complete the migration in time", { details: { migrationId } }),
     );
+    // The import is committed (the engine resolves only after TDH.IMPORT.COMMIT): durable before anything else, so
+    // that a restarted host confirms only what it committed (see the journal's `migration.imported`).
+    committed = true;
+    await ctx.journal.record({ type: "migration.imported", allocationId });
     const running = await ctx.tds.adoptImported(done.td, tvmId, { memoryMiB: Math.ceil(done.td.memoryBytes / MIB), vcpus: done.td.numVcpus }, { allocationId, source });
     log.info("TD imported and running", { step: "import", tdId: running.tdId, bytesReceived: done.bytesReceived, digest: done.digest });
     // step: confirm — with the hand-over the engine's verifier journaled before the commit; the source is not needed.
-    committed = true;
     const outcome = await confirmWithHandOver(ctx, allocationId, log);
     if (outcome !== "Committed") throw new TvmxError("HOST_PEER_FAILED", `the allocation is ${outcome ?? "unsettled"} on-chain although the TD runs here`, { details: { allocationId, outcome } });
     // step: withdraw

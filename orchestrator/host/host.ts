@@ -364,9 +364,10 @@ export class Host {
       );
       for (const m of journal.state.migrations.values()) {
         if (m.status !== "running") continue;
-        if (m.role === "destination" && m.handOver) {
-          // It held the source's hand-over, so it committed the import (the hand-over is journaled just before the
-          // commit): confirm with it, whatever became of the source.
+        if (m.role === "destination" && m.handOver && m.imported) {
+          // It committed the import with the source's hand-over: confirm with it, whatever became of the source. A
+          // hand-over without `migration.imported` means this process died before its commit: the TD never ran here,
+          // so it is aborted below like any other migration the restart cut.
           spawn("recovery: confirm", () => confirmWithHandOver(context, m.allocationId, log.child({ role: "destination", migrationId: m.migrationId, allocationId: m.allocationId })));
           continue;
         }

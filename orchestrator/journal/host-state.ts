@@ -12,7 +12,11 @@ import type { JournalEntry } from "./journal.js";
  * - `migration.started` is durable before the first page is sent; `migration.finished` after the outcome
  *   is confirmed on-chain.
  * - `migration.handover` (the source's signed hand-over) is durable on the source before it is sent, and on the
- *   destination before the import is committed: a restarted destination confirms from it.
+ *   destination before the import is committed.
+ * - `migration.imported` is durable on the destination right after TDH.IMPORT.COMMIT: a restarted destination
+ *   confirms with the hand-over only when both are there. A hand-over without it means the process died before it
+ *   committed: the TD never ran here, so the destination aborts instead (confirming would put the chain's
+ *   placement where the TD is not).
  * - `mirror.pending` is durable before the mirror transaction is first sent, `mirror.recorded` after it
  *   landed: a restarted host retries every mirror still pending (a mirror never changes the outcome).
  */
@@ -91,6 +95,8 @@ export interface MigrationRecord {
   stateDigest?: string;
   /** The source's hand-over (EIP-712 MigrationReceipt signature over `stateDigest`), once given or received. */
   handOver?: { stateDigest: string; signature: string };
+  /** The destination committed the import (TDH.IMPORT.COMMIT returned): the TD ran here. */
+  imported?: boolean;
 }
 
 export type HostJournalEntry =
@@ -104,6 +110,7 @@ export type HostJournalEntry =
   | { type: "bid.settled"; auctionId: bigint; status: "won" | "lost" | "forfeited" | "refunded" }
   | ({ type: "migration.started" } & Omit<MigrationRecord, "status" | "reason" | "stateDigest">)
   | { type: "migration.handover"; allocationId: bigint; stateDigest: string; signature: string }
+  | { type: "migration.imported"; allocationId: bigint }
   | { type: "migration.finished"; allocationId: bigint; outcome: MigrationOutcome; reason?: number; stateDigest?: string }
   | { type: "cursor"; name: string; block: number }
   | ({ type: "mirror.pending" } & Omit<MirrorRecordEntry, "status" | "txHash">)
@@ -111,7 +118,7 @@ export type HostJournalEntry =
 
 export const HOST_ENTRY_TYPES = [
   "td.added", "td.removed", "auction.opened", "auction.settled", "bid.prepared", "bid.committed", "bid.revealed",
-  "bid.settled", "migration.started", "migration.handover", "migration.finished", "cursor", "mirror.pending", "mirror.recorded",
+  "bid.settled", "migration.started", "migration.handover", "migration.imported", "migration.finished", "cursor", "mirror.pending", "mirror.recorded",
 ] as const satisfies readonly HostJournalEntry["type"][];
 
 export interface HostState {
@@ -206,6 +213,12 @@ export function applyHostEntry(state: HostState, entry: HostJournalEntry): HostS
       else migration.handOver = { stateDigest: entry.stateDigest, signature: entry.signature };
       break;
     }
+    case "migration.imported": {
+      const migration = state.migrations.get(entry.allocationId);
+      if (!migration) state.anomalies.push(`migration.imported for unknown allocation ${entry.allocationId}`);
+      else migration.imported = true;
+      break;
+    }
     case "migration.finished": {
       const migration = state.migrations.get(entry.allocationId);
       if (!migration) {
@@ -277,9 +290,10 @@ export function snapshotHostState(state: HostState, keepHistory = false): HostJo
   }
   for (const m of state.migrations.values()) {
     if (!keepHistory && m.status !== "running") continue;
-    const { status, reason, stateDigest, handOver, ...started } = m;
+    const { status, reason, stateDigest, handOver, imported, ...started } = m;
     out.push({ type: "migration.started", ...started });
     if (handOver) out.push({ type: "migration.handover", allocationId: m.allocationId, ...handOver });
+    if (imported) out.push({ type: "migration.imported", allocationId: m.allocationId });
     if (status !== "running") {
       const finished: HostJournalEntry = { type: "migration.finished", allocationId: m.allocationId, outcome: status };
       if (reason !== undefined) finished.reason = reason;

@@ -75,6 +75,20 @@ describe("journal/host state", () => {
     expect(replayHostState(snapshotHostState(state, true))).to.deep.equal(state);
   });
 
+  it("tells a destination that committed with the hand-over from one that only received it, across snapshots", () => {
+    const started: HostJournalEntry = { type: "migration.started", allocationId: 3n, auctionId: 7n, tvmId: TVM, role: "destination", peer: SRC, tdId: "" };
+    const handOver: HostJournalEntry = { type: "migration.handover", allocationId: 3n, stateDigest: "0xdd", signature: "0x5151" };
+    const received = replayHostState([started, handOver]);
+    expect(received.migrations.get(3n)).to.deep.include({ status: "running", handOver: { stateDigest: "0xdd", signature: "0x5151" } });
+    expect(received.migrations.get(3n)?.imported).to.equal(undefined);
+    const committed = replayHostState([started, handOver, { type: "migration.imported", allocationId: 3n }]);
+    expect(committed.migrations.get(3n)?.imported).to.equal(true);
+    // What recovery reads survives the compact snapshot (the migration is still running).
+    expect(replayHostState(snapshotHostState(committed))).to.deep.equal(committed);
+    expect(replayHostState(snapshotHostState(received))).to.deep.equal(received);
+    expect(replayHostState([{ type: "migration.imported", allocationId: 9n }]).anomalies).to.have.length(1);
+  });
+
   it("drops settled history from a compact snapshot but keeps what recovery needs", () => {
     const state = replayHostState([
       ...lifecycle,

@@ -11,7 +11,8 @@ import {CheatcodeTest} from "./Vm.sol";
 
 /// @notice Drives the market with the parties of issue 9's threat model for the invariant tests:
 /// - a malicious source: opens auctions with honest terms or with a TCB requirement no bidder meets (a trap),
-///   cancels, withholds or gives hand-overs, aborts alone after the timeout;
+///   cancels, withholds or gives hand-overs, requests an abort alone after the timeout and settles it after the
+///   dispute window (a destination holding the hand-over may still confirm in between);
 /// - one honest bidder: commits only on terms it meets, at a price within the reserve, and always reveals in its
 ///   window (an honest client's reveal is scheduled by {_advance}, whatever time the fuzzer skips);
 /// - sybil bidders: any price, revealing or withholding at random (a shill ladder's rungs);
@@ -146,18 +147,30 @@ contract HostileMarketHandler is CheatcodeTest {
         _expectedHost[al.tvmId] = al.destination;
     }
 
-    /// @notice The source aborts alone after the timeout, or the destination aborts.
+    /// @notice The source aborts alone after the timeout (only a request: it opens the dispute window, in which
+    /// {confirm} may still win), or the destination aborts.
     function abort(uint256 a, bool bySource) external {
         (AllocationId id, bool ok) = _liveAllocation(a);
         if (!ok) return;
         IAllocationRegistry.Allocation memory al = registry.allocation(id);
         if (bySource) {
+            if (al.abortSettleAt != 0) return; // requested already
             if (block.timestamp < al.confirmDeadline) _advance(al.confirmDeadline);
             vm.prank(al.source);
         } else {
             vm.prank(al.destination);
         }
         registry.abortMigration(id, 1);
+    }
+
+    /// @notice Anyone settles a source's abort request once its dispute window is over.
+    function settleAbort(uint256 a) external {
+        (AllocationId id, bool ok) = _liveAllocation(a);
+        if (!ok) return;
+        uint256 settleAt = registry.allocation(id).abortSettleAt;
+        if (settleAt == 0) return;
+        if (block.timestamp < settleAt) _advance(settleAt);
+        registry.settleAbort(id);
     }
 
     // ----- the bidders
