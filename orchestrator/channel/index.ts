@@ -18,7 +18,7 @@ export {
   verifyPeerEvidence,
 } from "./evidence.js";
 export type { ChannelCertificateParts, ChannelIdentity, ChannelTrust, HostSigner, PeerIdentity } from "./evidence.js";
-export { MESSAGE_TYPE, messageTypeName, MIGRATION_RECEIPT_VERSION, validateMessage } from "./messages.js";
+export { MESSAGE_TYPE, messageTypeName, validateMessage } from "./messages.js";
 export type * from "./messages.js";
 export { DEFAULT_MAX_PAYLOAD, encodeMessage, EnvelopeDecoder, ENVELOPE_HEADER_SIZE, WIRE_VERSION } from "./wire.js";
 export type { DecodeResult } from "./wire.js";

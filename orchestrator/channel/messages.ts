@@ -21,11 +21,9 @@ export const MESSAGE_TYPE = {
   MIGRATION_PROGRESS: 49,
   MIGRATION_ABORT: 50,
   MIGRATION_DONE: 51,
-  MIGRATION_RECEIPT: 52,
+  // 52 was MIGRATION_RECEIPT, the source's countersignature sent after the commit: the hand-over now travels with
+  // the migration engine's COMMIT (engine protocol v3), before the destination commits. 52 stays unassigned.
 } as const;
-
-/** The format version of MIGRATION_RECEIPT (the EIP-712 MigrationReceipt(uint64,bytes32,bytes32) it carries). */
-export const MIGRATION_RECEIPT_VERSION = 1;
 
 export type MessageTypeName = Exclude<keyof typeof MESSAGE_TYPE, "INVALID">;
 
@@ -154,26 +152,6 @@ export interface MigrationDoneMessage {
   readonly digest: string;
 }
 
-/**
- * The source's countersignature of the state it migrated, sent to the destination after commit: the
- * destination confirms the allocation on-chain with it. `signature` is the source's 65-byte (r ‖ s ‖ v)
- * EIP-712 signature over MigrationReceipt(allocationId, tvmId, stateDigest); `signer` is the source's address.
- */
-export interface MigrationReceiptMessage {
-  readonly type: "MIGRATION_RECEIPT";
-  readonly version: typeof MIGRATION_RECEIPT_VERSION;
-  readonly migrationId: string;
-  /** uint64, decimal. */
-  readonly allocationId: string;
-  /** bytes32 hex. */
-  readonly tvmId: string;
-  /** bytes32 hex: the on-chain digest of the TD state at pause. */
-  readonly stateDigest: string;
-  /** 65 bytes hex, v = 27 or 28. */
-  readonly signature: string;
-  readonly signer: string;
-}
-
 export type ChannelMessage =
   | ChannelHelloMessage
   | ErrorMessage
@@ -187,8 +165,7 @@ export type ChannelMessage =
   | MigrationStartMessage
   | MigrationProgressMessage
   | MigrationAbortMessage
-  | MigrationDoneMessage
-  | MigrationReceiptMessage;
+  | MigrationDoneMessage;
 
 export type MessageOf<T extends MessageTypeName> = Extract<ChannelMessage, { type: T }>;
 
@@ -218,19 +195,6 @@ const text = (max: number): Check => (v, f) => {
 };
 const decimal: Check = (v, f) => {
   if (typeof v !== "string" || !/^[0-9]{1,78}$/.test(v)) throw bad(f, "must be a decimal string", v);
-};
-const decimalUint = (bits: number): Check => (v, f) => {
-  decimal(v, f);
-  if (BigInt(v as string) >= 1n << BigInt(bits)) throw bad(f, `must fit in uint${bits}`, v);
-};
-const exactly = (expected: number): Check => (v, f) => {
-  if (v !== expected) throw bad(f, `must be ${expected}`, v);
-};
-/** A 65-byte r ‖ s ‖ v signature as ethers serializes it (v = 27 or 28). */
-const signature65: Check = (v, f) => {
-  hex({ bytes: 65 })(v, f);
-  const recovery = (v as string).slice(-2).toLowerCase();
-  if (recovery !== "1b" && recovery !== "1c") throw bad(f, "must end in v = 27 or 28", v);
 };
 const oneOf = (...values: string[]): Check => (v, f) => {
   if (typeof v !== "string" || !values.includes(v)) throw bad(f, `must be one of ${values.join(", ")}`, v);
@@ -285,15 +249,7 @@ const SCHEMAS: { [T in MessageTypeName]: Record<string, Check> } = {
   MIGRATION_PROGRESS: { migrationId, epoch: uint(0xffffffff), bytesSent: uint(), pendingBytes: uint() },
   MIGRATION_ABORT: { migrationId, resultCode: uint(0xffff), reason: text(1024) },
   MIGRATION_DONE: { migrationId, digest: hex({ maxBytes: 64 }) },
-  MIGRATION_RECEIPT: {
-    version: exactly(MIGRATION_RECEIPT_VERSION),
-    migrationId,
-    allocationId: decimalUint(64),
-    tvmId: hex({ bytes: 32 }),
-    stateDigest: hex({ bytes: 32 }),
-    signature: signature65,
-    signer: address,
-  },
+
 };
 
 export function messageTypeName(code: number): MessageTypeName | undefined {

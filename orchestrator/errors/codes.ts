@@ -91,9 +91,9 @@ export const ERROR_REGISTRY = {
   HOST_NO_BIDDERS: [608, "no destination bid for the TVM"],
   HOST_BUSY: [609, "the host is already doing that"],
   HOST_TICKET_INVALID: [610, "an admission ticket is malformed or not for this migration"],
-  HOST_RECEIPT_INVALID: [611, "a migration receipt is malformed or not the source's"],
+  // 611 was HOST_RECEIPT_INVALID (the MIGRATION_RECEIPT message, retired with engine protocol v3).
   HOST_MIGRATION_TIMEOUT: [612, "the source did not complete the migration in time"],
-  HOST_DIGEST_MISMATCH: [613, "the source countersigned another state digest than the one imported"],
+  // 613 was HOST_DIGEST_MISMATCH (the receipt after commit); the hand-over's digest check is HOST_HANDOVER_INVALID.
   HOST_HANDOVER_INVALID: [614, "the source's hand-over at commit is missing, not signed by the allocation's source, or names another TVM or state digest"],
   // migration: the live-migration session and its stream
   MIGRATION_ABORTED: [701, "the migration was aborted (signal, peer or a failure given as cause)"],

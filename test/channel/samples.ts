@@ -26,14 +26,5 @@ export const SAMPLES: { [T in MessageTypeName]: Extract<ChannelMessage, { type: 
   MIGRATION_PROGRESS: { type: "MIGRATION_PROGRESS", migrationId: MIGRATION_ID, epoch: 3, bytesSent: 1 << 20, pendingBytes: 4096 },
   MIGRATION_ABORT: { type: "MIGRATION_ABORT", migrationId: MIGRATION_ID, resultCode: 701, reason: "destination refused the start token" },
   MIGRATION_DONE: { type: "MIGRATION_DONE", migrationId: MIGRATION_ID, digest: h("10", 48) },
-  MIGRATION_RECEIPT: {
-    type: "MIGRATION_RECEIPT",
-    version: 1,
-    migrationId: MIGRATION_ID,
-    allocationId: "3",
-    tvmId: h("12", 32),
-    stateDigest: h("13", 32),
-    signature: `${h("14", 64)}1b`,
-    signer: h("15", 20),
-  },
+
 };
