@@ -27,6 +27,8 @@ export interface MarketGas {
   abortMigration: number;
   withdraw: number;
   withdrawBond: number;
+  /** Every transaction of one migration with two bidders on the auction chain (see measureLifecycle2). */
+  lifecycle2: number;
 }
 
 const PLATFORM = {
@@ -97,6 +99,7 @@ async function openAuction(market: Market, tvmId: string, request: string = tvmI
 
 interface AuctionRun {
   auctionId: bigint;
+  openGas: number;
   commitGas: number[];
   revealGas: number[];
   finalizeGas: number;
@@ -105,7 +108,7 @@ interface AuctionRun {
 /** One auction with `bidders` hosts that all commit and reveal, then finalize. */
 async function runAuction(market: Market, tvmId: string, bidders: number): Promise<AuctionRun> {
   const { networkHelpers } = market.connection;
-  const { auctionId } = await openAuction(market, tvmId);
+  const { auctionId, gas: openGas } = await openAuction(market, tvmId);
   const auction = market.suite.contracts.migrationAuction;
   const domain = auctionDomain(market.chainId, market.suite.migrationAuction);
   const participants = market.hosts.slice(0, bidders);
@@ -131,7 +134,30 @@ async function runAuction(market: Market, tvmId: string, bidders: number): Promi
   }
   await networkHelpers.time.increaseTo(info.revealDeadline);
   const finalizeGas = await gasOf(auction.connect(market.source).finalize(auctionId));
-  return { auctionId, commitGas, revealGas, finalizeGas };
+  return { auctionId, openGas, commitGas, revealGas, finalizeGas };
+}
+
+/**
+ * One whole migration on the auction chain with two bidders, every transaction of it: open, two commits, two
+ * reveals, finalize, the winner's confirmation with the source's receipt, and every withdrawal (both bonds, the
+ * price to the winner, the change to the source). What the market costs its users per migration.
+ */
+async function measureLifecycle2(market: Market, tvmId: string): Promise<number> {
+  const run = await runAuction(market, tvmId, 2);
+  const { suite, source } = market;
+  const registry = suite.contracts.allocationRegistry;
+  const auction = suite.contracts.migrationAuction;
+  const allocation = await registry.allocation((await auction.auctionInfo(run.auctionId)).allocationId);
+  const winner = market.hosts.find((h) => h.address === allocation.destination);
+  if (winner === undefined) throw new Error("the 2-bidder winner is not one of the bidders");
+  const stateDigest = id("lifecycle-2 state at pause");
+  const receipt = await signMigrationReceipt(source, allocationDomain(market.chainId, suite.allocationRegistry), allocation.id, allocation.tvmId, stateDigest);
+  let gas = run.openGas + run.commitGas.reduce((a, b) => a + b, 0) + run.revealGas.reduce((a, b) => a + b, 0) + run.finalizeGas;
+  gas += await gasOf(registry.connect(winner).confirmMigration(allocation.id, stateDigest, receipt));
+  for (const bidder of market.hosts.slice(0, 2)) gas += await gasOf(auction.connect(bidder).withdrawBond(run.auctionId));
+  gas += await gasOf(registry.connect(winner).withdraw());
+  gas += await gasOf(registry.connect(source).withdraw());
+  return gas;
 }
 
 /** A TVM id of the source's (the auction lets only its origin open a TVM's first auction). */
@@ -188,6 +214,8 @@ export async function measureMarketGas(connection: Connection): Promise<MarketGa
   const tenWinner = market.hosts.find((h) => h.address === tenAllocation.destination);
   if (tenWinner === undefined) throw new Error("the 10-bidder winner is not one of the bidders");
   const abortMigration = await gasOf(registry.connect(tenWinner).abortMigration(tenAllocation.id, 7));
+  // Last, so that the measurements above read the allocations they expect.
+  const lifecycle2 = await measureLifecycle2(market, sourceTvm(sourceAddress, "tvm-2"));
 
   return {
     registerHost: market.registerGas,
@@ -199,5 +227,6 @@ export async function measureMarketGas(connection: Connection): Promise<MarketGa
     abortMigration,
     withdraw,
     withdrawBond,
+    lifecycle2,
   };
 }
