@@ -23,6 +23,7 @@ import { createServer, type Server, type TLSSocket } from "node:tls";
 import { resultCodeOf } from "../errors/index.js";
 import { nullLogger, RateLimitedWarning, type Logger } from "../log/index.js";
 import type { Counter } from "../metrics/index.js";
+import { addressGroupOf } from "../util/index.js";
 import { ChannelConnection, ALPN_PROTOCOL } from "./connection.js";
 import { ChannelError } from "./errors.js";
 import { claimedHostOf, type ChannelIdentity, type ChannelTrust } from "./evidence.js";
@@ -167,7 +168,8 @@ export class ChannelServer extends EventEmitter {
 
   /** TCP accept: the total and per-address limits, then the deadline, then TLS. */
   #admit(raw: Socket): void {
-    const address = raw.remoteAddress ?? "unknown";
+    // Limits count an IPv6 client by its /64 (see addressGroupOf): one host holds a whole /64.
+    const address = addressGroupOf(raw.remoteAddress ?? "unknown");
     const remote = remoteOf(raw);
     if (this.#pending.size >= this.#limits.total) {
       const limit = this.#limits.total;

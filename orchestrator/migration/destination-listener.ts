@@ -15,7 +15,7 @@ import { nullLogger, RateLimitedWarning } from "../log/index.js";
 import type { Platform, TrustDomain } from "../tdx/index.js";
 import { BufferPool } from "./buffer-pool.js";
 import { expectHello } from "./connect.js";
-import { deferred, type Deferred } from "../util/index.js";
+import { addressGroupOf, deferred, type Deferred } from "../util/index.js";
 import { ConnectionClosedError, MigrationAbortedError, MigrationError } from "./errors.js";
 import { FRAME_TYPE, MAX_FRAME_BYTES } from "./frame.js";
 import { FramedConnection } from "./framed-connection.js";
@@ -257,7 +257,8 @@ export async function listenIncoming(options: ListenIncomingOptions): Promise<In
   const maxPendingPerAddress = options.maxPendingPerAddress ?? 32;
 
   const onConnection = async (socket: Socket): Promise<void> => {
-    const address = socket.remoteAddress ?? "unknown";
+    // Limits count an IPv6 client by its /64 (see addressGroupOf): one host holds a whole /64.
+    const address = addressGroupOf(socket.remoteAddress ?? "unknown");
     const fromAddress = pendingByAddress.get(address) ?? 0;
     if (pendingTotal >= maxPending || fromAddress >= maxPendingPerAddress) {
       // Refused before a byte is read or a buffer is made: no CHALLENGE, no frame decoder.
