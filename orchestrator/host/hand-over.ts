@@ -44,14 +44,22 @@ export function handOverVerifier(ctx: Pick<HostContext, "market" | "journal">, a
     if (!check.handOver) throw refuse("the source sent none");
     if (check.sourceDigest !== check.digest) throw refuse("the source paused at another state than the one imported here", { sourceDigest: check.sourceDigest, digest: check.digest });
     const stateDigest = chainStateDigest(check.digest);
-    let signer: string;
+    let signer: string | undefined;
+    let malformed: unknown;
     try {
       signer = ctx.market.allocations.receiptSigner(allocationId, tvmId, stateDigest, check.handOver);
     } catch (err) {
-      throw refuse("not a signature", {}, err);
+      malformed = err;
     }
-    // Recovered over the digest imported here: a signature of any other statement recovers to another address.
-    if (getAddress(signer) !== getAddress(source)) throw refuse(`signed by ${signer}, not by the allocation's source`, { signer });
+    // Recovered over the digest imported here: a signature of any other statement recovers to another address. A
+    // contract-wallet source is asked (ERC-1271), as confirmMigration will ask it, only when that is not its key's.
+    if (signer === undefined || getAddress(signer) !== getAddress(source)) {
+      const accepted = await ctx.market.allocations.contractAcceptsReceipt(source, allocationId, tvmId, stateDigest, check.handOver);
+      if (!accepted) {
+        if (signer === undefined) throw refuse("not a signature", {}, malformed);
+        throw refuse(`signed by ${signer}, not by the allocation's source`, { signer });
+      }
+    }
     await ctx.journal.record({ type: "migration.handover", allocationId, stateDigest, signature: check.handOver });
   };
 }

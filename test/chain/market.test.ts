@@ -3,6 +3,7 @@ import { hexlify, randomBytes, Wallet, type Provider } from "ethers";
 import { bidCommitment, openMarket, tvmIdFor, type ChainConnection, type Market } from "../../orchestrator/chain/index.js";
 import { TvmxError } from "../../orchestrator/errors/index.js";
 import { createHostMetrics } from "../../orchestrator/metrics/index.js";
+import { OwnedWallet__factory } from "../../types/ethers-contracts/index.js";
 import { ONE_ETH, startMarketChain } from "./helpers/market-chain.js";
 
 const MILLI = 10n ** 15n;
@@ -123,6 +124,25 @@ describe("chain/market clients on an in-process chain", function () {
     await source.market.allocations.withdraw();
     for (const b of bids) await b.h.market.auction.withdrawBond(auctionId);
     expect((await dear.market.auction.bid(auctionId, dear.wallet.address)).status).to.equal("Refunded");
+  });
+
+  it("tells whether a contract-wallet source accepts a receipt (ERC-1271), as confirmMigration would ask it", async () => {
+    const { market } = await host(20);
+    const owner = new Wallet(hexlify(randomBytes(32)), provider);
+    await fund(owner.address);
+    const smartAccount = await new OwnedWallet__factory(owner).deploy(owner.address);
+    await smartAccount.waitForDeployment();
+    const account = await smartAccount.getAddress();
+    const tvmId = `0x${"77".repeat(32)}`;
+    const stateDigest = `0x${"88".repeat(32)}`;
+    const byOwner = await market.allocations.signReceipt(owner, 5n, tvmId, stateDigest);
+    expect(await market.allocations.contractAcceptsReceipt(account, 5n, tvmId, stateDigest, byOwner)).to.equal(true);
+    // Another key, another statement, a key's own address (no code), a blob that is no signature: refused.
+    const byStranger = await market.allocations.signReceipt(new Wallet(hexlify(randomBytes(32))), 5n, tvmId, stateDigest);
+    expect(await market.allocations.contractAcceptsReceipt(account, 5n, tvmId, stateDigest, byStranger)).to.equal(false);
+    expect(await market.allocations.contractAcceptsReceipt(account, 6n, tvmId, stateDigest, byOwner)).to.equal(false);
+    expect(await market.allocations.contractAcceptsReceipt(owner.address, 5n, tvmId, stateDigest, byOwner)).to.equal(false);
+    expect(await market.allocations.contractAcceptsReceipt(account, 5n, tvmId, stateDigest, "0x1234")).to.equal(false);
   });
 
   it("reports a revert by its custom error name and arguments", async () => {

@@ -1,4 +1,4 @@
-import { Signature, verifyTypedData, type TypedDataDomain, type Wallet } from "ethers";
+import { Contract, Signature, TypedDataEncoder, verifyTypedData, type TypedDataDomain, type Wallet } from "ethers";
 import { TvmxError } from "../../errors/index.js";
 import { AllocationRegistry__factory, type AllocationRegistry } from "../../../types/ethers-contracts/index.js";
 import type { ChainConnection } from "../connection.js";
@@ -37,6 +37,10 @@ export interface MirrorRecord {
   price: bigint;
   configHash: string;
 }
+
+/** ERC-1271's answer for a signature the contract accepts (`isValidSignature.selector`). */
+const ERC1271_MAGIC = "0x1626ba7e";
+const ERC1271_ABI = ["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"];
 
 const RECEIPT_TYPES = {
   MigrationReceipt: [
@@ -86,6 +90,24 @@ export class AllocationRegistryClient {
   receiptSigner(allocationId: bigint, tvmId: string, stateDigest: string, signature: string): string {
     void Signature.from(signature).s;
     return verifyTypedData(this.domain, RECEIPT_TYPES, { allocationId, tvmId, stateDigest }, signature);
+  }
+
+  /**
+   * Whether `account` is a contract (an ERC-1271 wallet) that accepts `signature` over MigrationReceipt(allocationId,
+   * tvmId, stateDigest) in this registry's domain: what `confirmMigration` asks a contract-wallet source when the
+   * signature is not an ECDSA signature of its address. False for an account without code, and when the chain does
+   * not answer (the caller then refuses, which is the safe side).
+   */
+  async contractAcceptsReceipt(account: string, allocationId: bigint, tvmId: string, stateDigest: string, signature: string): Promise<boolean> {
+    try {
+      if ((await this.#chain.provider.getCode(account)) === "0x") return false;
+      const digest = TypedDataEncoder.hash(this.domain, RECEIPT_TYPES, { allocationId, tvmId, stateDigest });
+      const wallet = new Contract(account, ERC1271_ABI, this.#chain.provider);
+      const answer = (await wallet.getFunction("isValidSignature").staticCall(digest, signature)) as string;
+      return answer.toLowerCase() === ERC1271_MAGIC;
+    } catch {
+      return false;
+    }
   }
 
   confirm(allocationId: bigint, stateDigest: string, sourceSignature: string): Promise<TxReport> {
