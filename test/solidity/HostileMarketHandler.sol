@@ -7,7 +7,7 @@ import {IAllocationRegistry} from "../../contracts/interfaces/IAllocationRegistr
 import {IMigrationAuction} from "../../contracts/interfaces/IMigrationAuction.sol";
 import {AllocationId, AuctionId} from "../../contracts/types/Ids.sol";
 import {tvmIdOf} from "./TvmId.sol";
-import {CheatcodeTest} from "./Vm.sol";
+import {HandlerBase} from "./HandlerBase.sol";
 
 /// @notice Drives the market with the parties of issue 9's threat model for the invariant tests:
 /// - a malicious source: opens auctions with honest terms or with a TCB requirement no bidder meets (a trap),
@@ -21,28 +21,19 @@ import {CheatcodeTest} from "./Vm.sol";
 ///   to allocate TVMs from hosts they do not run on.
 /// Every wei entering and leaving the contracts is counted, and every violation of a party's guarantee is counted
 /// in a ghost variable the invariants require to stay zero.
-contract HostileMarketHandler is CheatcodeTest {
+contract HostileMarketHandler is HandlerBase {
     uint256 public constant MAX_AUCTIONS = 6;
     uint96 public constant BOND = 0.01 ether;
     uint256 public constant TVMS = 3;
 
-    MigrationAuction public immutable auction;
-    AllocationRegistry public immutable registry;
-    uint256 private immutable _sourceKey;
-    address public immutable source;
     address public immutable admin;
     address public immutable honest;
 
-    address[] private _bidders;
-    AuctionId[] private _auctions;
     mapping(AuctionId => bool) private _isTrap;
     mapping(AuctionId => mapping(address => uint96)) private _prices;
     /// @dev Where each TVM runs by the confirmations the handler made with its holder's hand-over.
     mapping(bytes32 => address) private _expectedHost;
 
-    uint256 public ghostDeposited;
-    uint256 public ghostWithdrawn;
-    uint256 public ghostBurned;
     /// @notice Bonds the honest bidder lost (forfeited, or left unrefundable).
     uint256 public ghostHonestLosses;
     /// @notice Commits that succeeded into an auction whose TCB requirement no bidder meets.
@@ -60,13 +51,8 @@ contract HostileMarketHandler is CheatcodeTest {
         uint256 sourceKey,
         address admin_,
         address[] memory bidders
-    ) {
-        auction = auction_;
-        registry = registry_;
-        _sourceKey = sourceKey;
-        source = vm.addr(sourceKey);
+    ) HandlerBase(auction_, registry_, sourceKey, bidders) {
         admin = admin_;
-        _bidders = bidders;
         honest = bidders[0];
     }
 
@@ -78,22 +64,6 @@ contract HostileMarketHandler is CheatcodeTest {
 
     function expectedHostOf(bytes32 tvmId) external view returns (address) {
         return _expectedHost[tvmId];
-    }
-
-    function auctionCount() external view returns (uint256) {
-        return _auctions.length;
-    }
-
-    function auctionAt(uint256 i) external view returns (AuctionId) {
-        return _auctions[i];
-    }
-
-    function bidderCount() external view returns (uint256) {
-        return _bidders.length;
-    }
-
-    function bidderAt(uint256 i) external view returns (address) {
-        return _bidders[i];
     }
 
     // ----- the source
@@ -354,45 +324,4 @@ contract HostileMarketHandler is CheatcodeTest {
         return bytes32(uint256(uint160(bidder)));
     }
 
-    function _pick(uint256 a) private view returns (AuctionId id, bool ok) {
-        if (_auctions.length == 0) return (id, false);
-        return (_auctions[a % _auctions.length], true);
-    }
-
-    function _pickIn(uint256 a, IMigrationAuction.AuctionState state) private view returns (AuctionId id, bool ok) {
-        uint256 n = _auctions.length;
-        for (uint256 i = 0; i < n; i++) {
-            id = _auctions[(a + i) % n];
-            if (auction.state(id) == state) return (id, true);
-        }
-        return (id, false);
-    }
-
-    function _liveAllocation(uint256 a) private view returns (AllocationId id, bool ok) {
-        uint256 n = _auctions.length;
-        for (uint256 i = 0; i < n; i++) {
-            id = auction.auctionInfo(_auctions[(a + i) % n]).allocationId;
-            if (AllocationId.unwrap(id) != 0 && registry.state(id) == IAllocationRegistry.AllocationState.Allocated) {
-                return (id, true);
-            }
-        }
-        return (id, false);
-    }
-
-    function _actor(uint256 who) private view returns (address) {
-        uint256 i = who % (_bidders.length + 1);
-        return i == _bidders.length ? source : _bidders[i];
-    }
-
-    function _paid(address account, address target, bytes memory data) private {
-        uint256 before = account.balance;
-        vm.prank(account);
-        (bool ok, bytes memory result) = target.call(data);
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(result, 32), mload(result))
-            }
-        }
-        ghostWithdrawn += account.balance - before;
-    }
 }

@@ -7,61 +7,28 @@ import {IAllocationRegistry} from "../../contracts/interfaces/IAllocationRegistr
 import {IMigrationAuction} from "../../contracts/interfaces/IMigrationAuction.sol";
 import {AllocationId, AuctionId} from "../../contracts/types/Ids.sol";
 import {tvmIdOf} from "./TvmId.sol";
-import {CheatcodeTest} from "./Vm.sol";
+import {HandlerBase} from "./HandlerBase.sol";
 
 /// @notice Drives the market with random but well-formed actions for the invariant tests, and counts every wei
-/// that enters (reserves, bonds) and leaves (withdrawals, refunds) the auction and the allocation registry.
-contract MarketHandler is CheatcodeTest {
+/// that enters (reserves, bonds) and leaves (withdrawals, refunds) the auction and the allocation registry (the
+/// counters and pickers are {HandlerBase}'s).
+contract MarketHandler is HandlerBase {
     uint256 public constant MAX_AUCTIONS = 6;
     uint96 public constant BOND = 0.01 ether;
 
-    MigrationAuction public immutable auction;
-    AllocationRegistry public immutable registry;
-    uint256 private immutable _sourceKey;
-    address public immutable source;
-
-    address[] private _bidders;
-    AuctionId[] private _auctions;
     mapping(AuctionId => mapping(address => uint96)) private _prices;
-
-    /// @notice Wei sent into the auction and the registry from outside.
-    uint256 public ghostDeposited;
-    /// @notice Wei paid out of them to the participants.
-    uint256 public ghostWithdrawn;
-    /// @notice Wei of forfeited bonds sent to the burn address (never to a participant).
-    uint256 public ghostBurned;
     /// @notice Auctions opened by a host for a TVM that was not its to offer (neither its origin nor its placement).
     uint256 public ghostSquats;
 
-    constructor(MigrationAuction auction_, AllocationRegistry registry_, uint256 sourceKey, address[] memory bidders) {
-        auction = auction_;
-        registry = registry_;
-        _sourceKey = sourceKey;
-        source = vm.addr(sourceKey);
-        _bidders = bidders;
-    }
+    constructor(MigrationAuction auction_, AllocationRegistry registry_, uint256 sourceKey, address[] memory bidders)
+        HandlerBase(auction_, registry_, sourceKey, bidders)
+    {}
 
     // ----- views for the invariants
 
     /// @notice The `t`-th of the source's three TVMs (ids whose origin is the source, as the auction requires).
     function tvmIdAt(uint256 t) public view returns (bytes32) {
         return tvmIdOf(source, uint96(t + 1));
-    }
-
-    function auctionCount() external view returns (uint256) {
-        return _auctions.length;
-    }
-
-    function auctionAt(uint256 i) external view returns (AuctionId) {
-        return _auctions[i];
-    }
-
-    function bidderCount() external view returns (uint256) {
-        return _bidders.length;
-    }
-
-    function bidderAt(uint256 i) external view returns (address) {
-        return _bidders[i];
     }
 
     // ----- actions
@@ -235,52 +202,5 @@ contract MarketHandler is CheatcodeTest {
         address account = _actor(who);
         if (registry.balanceOf(account) == 0) return;
         _paid(account, address(registry), abi.encodeCall(registry.withdraw, ()));
-    }
-
-    // ----- helpers
-
-    function _pick(uint256 a) private view returns (AuctionId id, bool ok) {
-        if (_auctions.length == 0) return (id, false);
-        return (_auctions[a % _auctions.length], true);
-    }
-
-    /// @dev The first auction in `state`, scanning from a random index.
-    function _pickIn(uint256 a, IMigrationAuction.AuctionState state) private view returns (AuctionId id, bool ok) {
-        uint256 n = _auctions.length;
-        for (uint256 i = 0; i < n; i++) {
-            id = _auctions[(a + i) % n];
-            if (auction.state(id) == state) return (id, true);
-        }
-        return (id, false);
-    }
-
-    /// @dev The first live allocation, scanning the auctions from a random index.
-    function _liveAllocation(uint256 a) private view returns (AllocationId id, bool ok) {
-        uint256 n = _auctions.length;
-        for (uint256 i = 0; i < n; i++) {
-            id = auction.auctionInfo(_auctions[(a + i) % n]).allocationId;
-            if (AllocationId.unwrap(id) != 0 && registry.state(id) == IAllocationRegistry.AllocationState.Allocated) {
-                return (id, true);
-            }
-        }
-        return (id, false);
-    }
-
-    function _actor(uint256 who) private view returns (address) {
-        uint256 i = who % (_bidders.length + 1);
-        return i == _bidders.length ? source : _bidders[i];
-    }
-
-    /// @dev Calls `target` as `account` and counts what `account` received.
-    function _paid(address account, address target, bytes memory data) private {
-        uint256 before = account.balance;
-        vm.prank(account);
-        (bool ok, bytes memory result) = target.call(data);
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(result, 32), mload(result))
-            }
-        }
-        ghostWithdrawn += account.balance - before;
     }
 }

@@ -20,15 +20,9 @@ import {
   time,
 } from "../fixtures.js";
 import type { Suite } from "../fixtures.js";
+import { gasOf, wealth } from "./ledger.js";
 
-async function wealth(s: Suite, account: string): Promise<bigint> {
-  return (await ethers.provider.getBalance(account)) + (await s.migrationAuction.balanceOf(account));
-}
 
-async function gasOf(p: Promise<{ wait(): Promise<{ gasUsed: bigint; gasPrice: bigint } | null> }>): Promise<bigint> {
-  const r = await (await p).wait();
-  return r!.gasUsed * r!.gasPrice;
-}
 
 const locks = {
   "revokes the auction's allocator role": async (s: Suite) => {

@@ -9,12 +9,10 @@ import { expect } from "chai";
 import { id } from "ethers";
 import { AllocationState, ethers, loadFixture, receiptFor, runAuction, sealedBid, suiteFixture, time } from "../fixtures.js";
 import type { Suite } from "../fixtures.js";
+import { wealth } from "./ledger.js";
 
 const DIGEST = id("state digest");
 
-async function wealth(s: Suite, account: string): Promise<bigint> {
-  return (await ethers.provider.getBalance(account)) + (await s.allocationRegistry.balanceOf(account));
-}
 
 /** The suite with the source's TVM placed on hosts[0] through a real auction. */
 async function placedFixture() {

@@ -25,15 +25,10 @@ import {
   tvmIdOf,
 } from "../fixtures.js";
 import type { Suite } from "../fixtures.js";
+import { wealth } from "./ledger.js";
 
 const MILLI = 10n ** 15n;
 
-/** What `account` could take out of the market now: its ether plus its credited balances in both contracts. */
-async function wealth(s: Suite, account: string): Promise<bigint> {
-  return (await ethers.provider.getBalance(account))
-    + (await s.migrationAuction.balanceOf(account))
-    + (await s.allocationRegistry.balanceOf(account));
-}
 
 /** Opens an auction for the source's TVM with `tcb`; returns its id and deadlines. */
 async function openWith(s: Suite, tcb: { minTeeTcbSvn: string; minTdxModuleVersion: number }, label: string) {

@@ -17,6 +17,7 @@ import {
   commit,
   ethers,
   loadFixture,
+  openAuction,
   reveal,
   sealedBid,
   suiteFixture,
@@ -24,15 +25,11 @@ import {
   tvmIdOf,
 } from "../fixtures.js";
 import type { Suite } from "../fixtures.js";
+import { wealth } from "./ledger.js";
 
 /** One SVN component above PLATFORM's (0b 01 03 ...): no registered host meets it. */
 const ABOVE_EVERY_PLATFORM = { minTeeTcbSvn: "0x0b010400000000000000000000000000", minTdxModuleVersion: PLATFORM.tdxModuleVersion };
 
-async function wealth(s: Suite, account: string): Promise<bigint> {
-  return (await ethers.provider.getBalance(account))
-    + (await s.migrationAuction.balanceOf(account))
-    + (await s.allocationRegistry.balanceOf(account));
-}
 
 async function openTrap(s: Suite) {
   const now = BigInt(await time.latest());
@@ -85,18 +82,8 @@ describe("attack: a source requiring a TCB above every bidder's platform", () =>
 
   it("a bidder that lowers its own registered platform after committing cannot reveal: its bond is burned (its own act)", async () => {
     const s = await loadFixture(suiteFixture);
-    const now = BigInt(await time.latest());
-    const params = {
-      requestId: id("request platform change"),
-      tvmId: tvmIdOf(s.source.address, "platform change"),
-      configHash: id("td config"),
-      tcb: { minTeeTcbSvn: PLATFORM.teeTcbSvn, minTdxModuleVersion: PLATFORM.tdxModuleVersion },
-      commitDeadline: now + 100n,
-      revealDeadline: now + 200n,
-      bond: BOND,
-    };
-    await s.migrationAuction.connect(s.source).openAuction(params, { value: RESERVE });
-    const auctionId = await s.migrationAuction.auctionCount();
+    // The fixture's auction requires exactly PLATFORM, which every bidder registered.
+    const { auctionId, params } = await openAuction(s, { tvmId: tvmIdOf(s.source.address, "platform change") });
     const bid = sealedBid(s.hosts[0]!, 100n);
     await commit(s, auctionId, bid);
     const older = { ...PLATFORM, tdxModuleVersion: 0x0104 };

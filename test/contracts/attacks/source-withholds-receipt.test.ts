@@ -13,18 +13,11 @@ import { expect } from "chai";
 import { id, recoverAddress } from "ethers";
 import { AllocationState, PARAMS, RESERVE, ethers, loadFixture, receiptFor, runAuction, sealedBid, suiteFixture, time } from "../fixtures.js";
 import type { Suite } from "../fixtures.js";
+import { gasOf, wealth } from "./ledger.js";
 
 const DIGEST = id("TD state at pause");
 
-/** What an account holds here: its ether and what the registry owes it. */
-async function wealth(s: Suite, account: string): Promise<bigint> {
-  return (await ethers.provider.getBalance(account)) + (await s.allocationRegistry.balanceOf(account));
-}
 
-async function gasOf(p: Promise<{ wait(): Promise<{ gasUsed: bigint; gasPrice: bigint } | null> }>): Promise<bigint> {
-  const r = await (await p).wait();
-  return r!.gasUsed * r!.gasPrice;
-}
 
 /** An auction won by hosts[0] at the second price 300 (hosts[1] bid 300), allocated; the source signed the hand-over. */
 async function handedOverFixture() {
