@@ -69,11 +69,26 @@ export class TdManager {
     this.#metrics = metrics;
   }
 
-  /** Recovery: TDs the journal lists but this process does not run were lost with the previous process. */
+  /**
+   * Recovery: TDs the journal lists but this process does not run were lost with the previous process, except those
+   * whose outgoing migration had journaled the source's hand-over: the previous process had paused them and sent
+   * (or was about to send) the hand-over, so the destination may run them now. Those are not reported lost (the
+   * chain's outcome of the allocation, which recovery resolves, says where the TVM runs) and are not counted.
+   */
   async reconcileAfterRestart(): Promise<string[]> {
     const lost: string[] = [];
+    const handedOver = new Map<string, bigint>();
+    for (const m of this.#journal.state.migrations.values()) {
+      if (m.role === "source" && m.status === "running" && m.handOver && m.tdId) handedOver.set(m.tdId, m.allocationId);
+    }
     for (const record of [...this.#journal.state.tds.values()]) {
       if (this.#tds.has(record.tdId)) continue;
+      const allocationId = handedOver.get(record.tdId);
+      if (allocationId !== undefined) {
+        this.#log.warn("TD handed over before the previous process ended: the allocation's outcome on-chain says where it runs", { tdId: record.tdId, tvmId: record.tvmId, allocationId });
+        await this.#journal.record({ type: "td.removed", tdId: record.tdId, reason: `handed over (allocation ${allocationId}) when the host process ended` });
+        continue;
+      }
       lost.push(record.tdId);
       this.#log.error("TD lost: it ran in the previous process, whose memory is gone", { tdId: record.tdId, tvmId: record.tvmId });
       await this.#journal.record({ type: "td.removed", tdId: record.tdId, reason: "lost when the host process ended" });

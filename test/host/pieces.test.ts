@@ -107,6 +107,24 @@ describe("host/TD manager", () => {
     expect(log.find("TD lost: it ran in the previous process, whose memory is gone")).to.have.length(1);
   });
 
+  it("does not report as lost a TD whose outgoing migration journaled the source's hand-over", async () => {
+    const { platform } = await setupPlatform({ authoritySeed: "a", platformSeed: "p" });
+    const log = new MemoryLogger();
+    const first = new TdManager(ORIGIN, platform, journal, { tvmSlots: 2, memoryMiB: 64 }, log);
+    const handed = await first.create({ memoryMiB: 4, vcpus: 1 });
+    const kept = await first.create({ memoryMiB: 4, vcpus: 1 });
+    await journal.record({ type: "migration.started", allocationId: 7n, migrationId: `0x${"11".repeat(32)}`, auctionId: 3n, tvmId: handed.tvmId, role: "source", peer: ORIGIN, tdId: handed.tdId });
+    await journal.record({ type: "migration.handover", allocationId: 7n, stateDigest: `0x${"22".repeat(32)}`, signature: `0x${"33".repeat(65)}` });
+    // an outgoing migration cut before its hand-over: that TD was lost
+    await journal.record({ type: "migration.started", allocationId: 8n, migrationId: `0x${"44".repeat(32)}`, auctionId: 4n, tvmId: kept.tvmId, role: "source", peer: ORIGIN, tdId: kept.tdId });
+    const next = new TdManager(ORIGIN, platform, journal, { tvmSlots: 2, memoryMiB: 64 }, log);
+    expect(await next.reconcileAfterRestart()).to.deep.equal([kept.tdId]);
+    expect(journal.state.tds.size).to.equal(0);
+    expect(log.find("TD lost: it ran in the previous process, whose memory is gone").map((r) => r.tdId)).to.deep.equal([kept.tdId]);
+    const handedOver = log.find("TD handed over before the previous process ended: the allocation's outcome on-chain says where it runs");
+    expect(handedOver.map((r) => [r.tdId, r.allocationId])).to.deep.equal([[handed.tdId, 7n]]);
+  });
+
   it("names the bad field of a TD spec", () => {
     const bad = (spec: unknown, field: string) => {
       try {
