@@ -55,6 +55,14 @@ describe("channel wire envelope", () => {
     expect(results[1]).to.deep.equal({ message: SAMPLES.MIGRATION_DONE });
   });
 
+  it("refuses the retired type 52 (MIGRATION_RECEIPT before engine protocol v3) as unknown, without ending the stream", () => {
+    const decoder = new EnvelopeDecoder();
+    const results = decoder.push(Buffer.concat([envelope(52, JSON.stringify({ type: "MIGRATION_RECEIPT", version: 1 })), encodeMessage(SAMPLES.MIGRATION_DONE)]));
+    const err = (results[0] as { error: ChannelError }).error;
+    expect([err.code, err.fatal, err.details]).to.deep.equal(["CHANNEL_UNKNOWN_MESSAGE", false, { typeCode: 52 }]);
+    expect(results[1]).to.deep.equal({ message: SAMPLES.MIGRATION_DONE });
+  });
+
   it("treats type 0 as invalid", () => {
     expect(errorOf(new EnvelopeDecoder().push(envelope(MESSAGE_TYPE.INVALID, "{}"))).code).to.equal("CHANNEL_UNKNOWN_MESSAGE");
   });
