@@ -66,6 +66,7 @@ export const ERROR_REGISTRY = {
   CHAIN_PORT_IN_USE: [313, "the port a local node should listen on is taken by another process"],
   CHAIN_DEADLINE_PASSED: [314, "the chain RPC stayed unavailable until the protocol deadline of the operation (a reveal window) passed"],
   CHAIN_FEE_ABOVE_CAP: [315, "the chain charges more per gas than the host config's chain.fees.maxFeePerGasWei cap; the transaction was not sent"],
+  CHAIN_TX_REORGED: [316, "a reorg removed a transaction's block and it could not be mined again before its deadline (another transaction took its nonce, it reverts now, or time ran out)"],
   // journal: the crash-safe record on disk
   JOURNAL_IO: [401, "the journal cannot be read or written"],
   JOURNAL_CORRUPT: [402, "a journal record does not decode"],
