@@ -96,6 +96,7 @@ export const ERROR_REGISTRY = {
   HOST_MIGRATION_TIMEOUT: [612, "the source did not complete the migration in time"],
   HOST_DIGEST_MISMATCH: [613, "the source countersigned another state digest than the one imported"],
   HOST_HANDOVER_INVALID: [614, "the source's hand-over at commit is missing, not signed by the allocation's source, or names another TVM or state digest"],
+  HOST_ALLOCATION_NOT_ON_CHAIN: [615, "an Allocated event is not backed by AllocationRegistry.allocation(id) (a reorg removed it, or it names other parties or another TVM): no migration is started"],
   // migration: the live-migration session and its stream
   MIGRATION_ABORTED: [701, "the migration was aborted (signal, peer or a failure given as cause)"],
   MIGRATION_TRANSPORT: [702, "the connection to the peer was lost during the migration"],
