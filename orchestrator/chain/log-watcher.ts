@@ -14,6 +14,14 @@ import { abortError, backoffMs, type RetryPolicy } from "./retry.js";
  *
  * During an outage it logs once, backs off, and resumes where it stopped when the node answers again. A head
  * below the cursor (a node restarted with a fresh chain) is reported and waited out.
+ *
+ * Reorgs: a log is handed on only while the block it names is the canonical block at its height (a node behind a
+ * load balancer, or one that has just switched forks, may answer getLogs from a block it is abandoning). A log whose
+ * block hash no longer matches is dropped (`onRemoved`), and its range is scanned again from the cursor. The watcher
+ * also remembers the hash of the last block of each range it handled: when one of them leaves the canonical chain, the
+ * cursor is put back to the newest one still canonical and the blocks after it are scanned again, so a log that the
+ * new chain holds at a height the cursor had passed is not missed. Handlers are idempotent, so a log handled before the
+ * reorg and found again after it is harmless.
  */
 
 export type Unwatch = () => Promise<void>;
@@ -54,7 +62,21 @@ export interface WatchLogsOptions {
   /** Backoff while the node is unreachable. */
   retry?: RetryPolicy;
   onLog(log: Log): Promise<void> | void;
+  /** A log that getLogs returned but whose block is no longer canonical: it was not handed to `onLog`. */
+  onRemoved?(log: Log, canonicalHash: string | undefined): Promise<void> | void;
   logger?: Logger;
+}
+
+/** How many range ends the watcher remembers to find where a reorg forked (deeper reorgs rescan REORG_REWIND blocks). */
+const CHECKPOINTS = 64;
+/** How far back a reorg deeper than every remembered range end puts the cursor. */
+const REORG_REWIND = 128;
+
+/** Thrown inside a scan when a log's block left the canonical chain: the scan stops, and the range is scanned again. */
+class LogReorged extends Error {
+  constructor(readonly log: Log, readonly canonicalHash: string | undefined) {
+    super(`block ${log.blockNumber} ${log.blockHash} is no longer canonical`);
+  }
 }
 
 export function watchLogs(options: WatchLogsOptions): Unwatch {
@@ -66,11 +88,27 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
   const confirmations = Math.max(1, options.confirmations ?? 1);
   const retry = options.retry ?? { retries: Number.POSITIVE_INFINITY, baseDelayMs: options.pollIntervalMs, maxDelayMs: 5_000 };
 
+  /** Range ends handled, oldest first: a reorg below the cursor is found by one of them changing hash. */
+  const checkpoints: { block: number; hash: string }[] = [];
+  const blockHash = async (block: number) => (await options.provider.getBlock(block))?.hash ?? undefined;
+  /** Puts the cursor back when a handled range end left the canonical chain. */
+  const rewindAfterReorg = async (): Promise<void> => {
+    const last = checkpoints.at(-1);
+    if (!last || (await blockHash(last.block)) === last.hash) return;
+    let keep = checkpoints.length - 1;
+    while (keep >= 0 && (await blockHash(checkpoints[keep]!.block)) !== checkpoints[keep]!.hash) keep--;
+    const rewindTo = keep >= 0 ? checkpoints[keep]!.block : Math.max(options.fromBlock - 1, checkpoints[0]!.block - REORG_REWIND);
+    checkpoints.splice(keep + 1);
+    logger.warn("watcher: reorg below the cursor; scanning the replaced blocks again", { cursor: last.block, rescanFrom: rewindTo + 1, depth: last.block - rewindTo, lostHash: last.hash });
+    await options.cursor.save(rewindTo);
+  };
+
   const loop = async () => {
     let failures = 0;
     let behindReported = false;
     while (!signal.aborted) {
       try {
+        await rewindAfterReorg();
         const head = (await options.provider.getBlockNumber()) - (confirmations - 1);
         if (failures > 0) logger.info("watcher: RPC answering again, resuming", { afterFailures: failures });
         failures = 0;
@@ -91,8 +129,11 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
               maxRange: range,
               signal,
               onRange: async (_from, to, logs) => {
+                const canonical = new Map<number, string | undefined>();
                 for (const log of logs) {
                   if (signal.aborted) return;
+                  if (!canonical.has(log.blockNumber)) canonical.set(log.blockNumber, await blockHash(log.blockNumber));
+                  if (canonical.get(log.blockNumber) !== log.blockHash) throw new LogReorged(log, canonical.get(log.blockNumber));
                   try {
                     await options.onLog(log);
                   } catch (err) {
@@ -100,7 +141,13 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
                     logger.error("watcher: handler failed", { block: log.blockNumber, tx: log.transactionHash, index: log.index, err });
                   }
                 }
-                if (!signal.aborted) await options.cursor.save(to);
+                if (signal.aborted) return;
+                const toHash = canonical.get(to) ?? (await blockHash(to));
+                await options.cursor.save(to);
+                if (toHash !== undefined) {
+                  checkpoints.push({ block: to, hash: toHash });
+                  if (checkpoints.length > CHECKPOINTS) checkpoints.shift();
+                }
               },
             },
           ).then(({ stats }) => {
@@ -110,6 +157,24 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
         }
       } catch (err) {
         if (signal.aborted) return;
+        if (err instanceof LogReorged) {
+          // The cursor stayed before the range of the dropped log: the next poll scans it again, on the new chain.
+          const { log } = err;
+          logger.warn("watcher: a log's block left the canonical chain (reorg); dropped it, scanning its range again", {
+            block: log.blockNumber,
+            blockHash: log.blockHash,
+            canonicalHash: err.canonicalHash,
+            tx: log.transactionHash,
+            index: log.index,
+          });
+          try {
+            await options.onRemoved?.(log, err.canonicalHash);
+          } catch (handlerErr) {
+            logger.error("watcher: removed-log handler failed", { block: log.blockNumber, tx: log.transactionHash, err: handlerErr });
+          }
+          await sleep(options.pollIntervalMs, signal, abortError).catch(() => undefined);
+          continue;
+        }
         failures++;
         if (!isTransientRpcError(err)) logger.error("watcher: poll failed", { err, failures });
         else if (failures === 1) logger.warn("watcher: RPC unavailable, retrying", { err });
@@ -139,7 +204,13 @@ export interface DecodedEvent {
  * (another contract's event with the same topic) are reported and skipped.
  */
 export function watchEvents(
-  options: Omit<WatchLogsOptions, "topics" | "onLog"> & { iface: Interface; events: readonly string[]; onEvent(event: DecodedEvent): Promise<void> | void },
+  options: Omit<WatchLogsOptions, "topics" | "onLog" | "onRemoved"> & {
+    iface: Interface;
+    events: readonly string[];
+    onEvent(event: DecodedEvent): Promise<void> | void;
+    /** An event getLogs returned from a block that is no longer canonical (a reorg): dropped, not handed to `onEvent`. */
+    onRemoved?(event: DecodedEvent): Promise<void> | void;
+  },
 ): Unwatch {
   const topics = options.events.map((name) => {
     const fragment = options.iface.getEvent(name);
@@ -147,18 +218,31 @@ export function watchEvents(
     return fragment.topicHash;
   });
   const logger = options.logger ?? nullLogger;
+  const decode = (log: Log): DecodedEvent | undefined => {
+    let parsed: LogDescription | null;
+    try {
+      parsed = options.iface.parseLog(log);
+    } catch (err) {
+      parsed = null;
+      logger.warn("watcher: cannot decode log", { watcher: options.name, tx: log.transactionHash, index: log.index, err });
+    }
+    return parsed ? { name: parsed.name, args: parsed.args, log } : undefined;
+  };
+  const { onRemoved, iface: _iface, events: _events, onEvent: _onEvent, ...rest } = options;
   return watchLogs({
-    ...options,
+    ...rest,
     topics: [topics],
     onLog: async (log) => {
-      let parsed: LogDescription | null;
-      try {
-        parsed = options.iface.parseLog(log);
-      } catch (err) {
-        parsed = null;
-        logger.warn("watcher: cannot decode log", { watcher: options.name, tx: log.transactionHash, index: log.index, err });
-      }
-      if (parsed) await options.onEvent({ name: parsed.name, args: parsed.args, log });
+      const event = decode(log);
+      if (event) await options.onEvent(event);
     },
+    ...(onRemoved
+      ? {
+          onRemoved: async (log: Log) => {
+            const event = decode(log);
+            if (event) await onRemoved(event);
+          },
+        }
+      : {}),
   });
 }

@@ -16,7 +16,8 @@ export interface TxOverrides {
   /**
    * Retry the RPC calls that get the transaction out (getCode, estimateGas, getFeeData, nonce, broadcast) until this
    * deadline rather than `rpcRetries` times: CHAIN_DEADLINE_PASSED once it has passed. Waiting for the receipt of a
-   * transaction already broadcast is bounded by `receiptTimeoutMs` as always.
+   * transaction already broadcast is bounded by `receiptTimeoutMs` as always, and, after a reorg removed its block, by
+   * this deadline too: the transaction is re-sent or awaited until then, and CHAIN_TX_REORGED after.
    */
   until?: RetryDeadline;
 }
@@ -36,6 +37,21 @@ export interface TxReport {
   feeWei: bigint;
   valueWei: bigint;
   receipt: TransactionReceipt;
+  /** Every reorg that removed the block this transaction was in before it had its confirmations (usually none). */
+  reorgs: TxReorg[];
+}
+
+/**
+ * A reorg seen while waiting for confirmations: the block holding the transaction (`blockNumber`, `blockHash`) left
+ * the canonical chain. `depth` is how many blocks of the old chain, from that block to the head then seen, were
+ * replaced at least (1 = the tip). `resent`: the node had forgotten the transaction and the same signed bytes were
+ * broadcast again; otherwise it was mined again from the node's pool.
+ */
+export interface TxReorg {
+  blockNumber: number;
+  blockHash: string;
+  depth: number;
+  resent: boolean;
 }
 
 export interface TxSenderOptions {
@@ -59,6 +75,13 @@ export interface TxSenderOptions {
  * receipt is awaited by hash. A revert is detected before sending (gas estimation) and decoded into the
  * contract's custom error: CHAIN_TX_REVERTED with details { error, args }. Transient RPC failures are retried
  * with backoff; when the node stays unreachable: CHAIN_RPC_UNAVAILABLE.
+ *
+ * Reorgs: while it waits for `confirmations`, the sender checks that the block holding the receipt is still the
+ * canonical block at its height. When it is not (the receipt is gone, or it moved to another block), the reorg is
+ * logged with its depth and the transaction is awaited again: if the node still has it, it is mined again from the
+ * pool; if not, the very same signed transaction is broadcast again (same nonce, same hash: it can only be mined
+ * once, so re-sending it is always safe). A different transaction at that nonce is never signed: if another one took
+ * the nonce in the new chain, the send fails with CHAIN_TX_REORGED. The report lists the reorgs it went through.
  */
 export class TxSender {
   readonly #chain: ChainConnection;
@@ -155,7 +178,7 @@ export class TxSender {
         }
         this.#nonce = nonce + 1;
         this.#logger.debug("tx sent", { label, hash, nonce });
-        const receipt = await this.#waitReceipt(label, hash);
+        const { receipt, reorgs } = await this.#waitReceipt(label, hash, raw, nonce, until);
         if (receipt.status !== 1) {
           throw new TvmxError("CHAIN_TX_REVERTED", `${label} reverted on-chain in block ${receipt.blockNumber}`, {
             details: { label, hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed },
@@ -174,6 +197,7 @@ export class TxSender {
           feeWei: receipt.gasUsed * receipt.gasPrice,
           valueWei: value,
           receipt,
+          reorgs,
         };
         this.reports.push(report);
         this.#logger.info("tx mined", {
@@ -183,6 +207,7 @@ export class TxSender {
           gasUsed: report.gasUsed,
           feeWei: report.feeWei,
           chainId: report.chainId,
+          ...(reorgs.length > 0 ? { reorgs: reorgs.length, resent: reorgs.some((r) => r.resent) } : {}),
         });
         this.#options.onMined?.(report);
         return report;
@@ -221,34 +246,131 @@ export class TxSender {
     }
   }
 
-  async #waitReceipt(label: string, hash: string): Promise<TransactionReceipt> {
+  /**
+   * Waits until the transaction's receipt is `confirmations` deep in the canonical chain, through outages and reorgs
+   * (see the class comment). Past `receiptTimeoutMs` without a receipt: CHAIN_TIMEOUT; after a reorg, past `until`
+   * as well: CHAIN_TX_REORGED.
+   */
+  async #waitReceipt(label: string, hash: string, raw: string, nonce: number, until: RetryDeadline | undefined): Promise<{ receipt: TransactionReceipt; reorgs: TxReorg[] }> {
     const provider = this.#chain.provider;
-    const deadline = Date.now() + (this.#options.receiptTimeoutMs ?? 120_000);
+    const timeoutMs = this.#options.receiptTimeoutMs ?? 120_000;
+    let deadline = Date.now() + timeoutMs;
     const signal = this.#options.signal;
+    const reorgs: TxReorg[] = [];
+    /** The receipt's block as last seen canonical, with the head then. */
+    let seen: { blockNumber: number; blockHash: string; head: number } | undefined;
     let outage = false;
+    const reorged = (current: { blockNumber: number; blockHash: string } | undefined) => {
+      const lost = seen!;
+      const reorg: TxReorg = { blockNumber: lost.blockNumber, blockHash: lost.blockHash, depth: lost.head - lost.blockNumber + 1, resent: false };
+      reorgs.push(reorg);
+      seen = undefined;
+      this.#logger.warn("chain: reorg removed the block of a transaction awaiting confirmations; waiting for it to be mined again", {
+        label,
+        hash,
+        nonce,
+        depth: reorg.depth,
+        blockNumber: reorg.blockNumber,
+        blockHash: reorg.blockHash,
+        ...(current ? { nowInBlock: current.blockNumber, nowInBlockHash: current.blockHash } : {}),
+      });
+      // Time to get it mined again, within the protocol's deadline when there is one.
+      deadline = Math.max(deadline, Date.now() + timeoutMs);
+    };
     for (;;) {
       if (signal?.aborted) throw abortError(signal);
+      let receipt: TransactionReceipt | null = null;
+      let polled = false;
       try {
-        const receipt = await provider.getTransactionReceipt(hash);
+        receipt = await provider.getTransactionReceipt(hash);
         if (receipt) {
           const head = await provider.getBlockNumber();
-          if (head - receipt.blockNumber + 1 >= this.#chain.confirmations) {
-            if (outage) this.#logger.info("chain: RPC back, receipt found", { label, hash });
-            return receipt;
+          // The receipt a node returns may be from a block it has just abandoned: the block at its height decides.
+          const canonical = (await provider.getBlock(receipt.blockNumber))?.hash;
+          if (canonical !== receipt.blockHash) {
+            if (seen) reorged(undefined);
+            receipt = null;
+          } else {
+            if (seen && seen.blockHash !== receipt.blockHash) reorged(receipt);
+            const back = reorgs.length > 0 && seen === undefined;
+            seen = { blockNumber: receipt.blockNumber, blockHash: receipt.blockHash, head };
+            if (back) this.#logger.info("chain: transaction mined again after a reorg", { label, hash, blockNumber: receipt.blockNumber, resent: reorgs.at(-1)!.resent });
+            this.#logger.debug("tx included, awaiting confirmations", { label, hash, blockNumber: receipt.blockNumber, head, confirmations: this.#chain.confirmations });
+            if (head - receipt.blockNumber + 1 >= this.#chain.confirmations) {
+              if (outage) this.#logger.info("chain: RPC back, receipt found", { label, hash });
+              return { receipt, reorgs };
+            }
           }
+        } else if (seen) {
+          reorged(undefined);
         }
+        polled = true;
+        if (outage) this.#logger.info("chain: RPC answering again while waiting for a receipt", { label, hash });
+        outage = false;
       } catch (err) {
         // While waiting for a receipt an outage is not fatal: the transaction is out there. Keep polling.
         if (!outage) this.#logger.warn("chain: RPC failed while waiting for a receipt, still waiting", { label, hash, err });
         outage = true;
       }
+      // After a reorg, a transaction the node no longer knows is broadcast again: the same signed bytes, never another.
+      if (polled && !receipt && reorgs.length > 0 && seen === undefined) await this.#resendIfForgotten(label, hash, raw, nonce, reorgs.at(-1)!, until);
+      if (reorgs.length > 0 && seen === undefined && until && Date.now() >= until.atMs) {
+        throw new TvmxError("CHAIN_TX_REORGED", `${label}: a reorg removed ${hash} from block ${reorgs.at(-1)!.blockNumber} and it was not mined again before ${until.what} closed`, {
+          details: { label, hash, nonce, reorgs, deadline: new Date(until.atMs).toISOString() },
+        });
+      }
       if (Date.now() > deadline) {
-        throw new TvmxError("CHAIN_TIMEOUT", `${label}: no receipt for ${hash} after ${this.#options.receiptTimeoutMs ?? 120_000} ms`, {
+        if (reorgs.length > 0 && seen === undefined) {
+          throw new TvmxError("CHAIN_TX_REORGED", `${label}: a reorg removed ${hash} from block ${reorgs.at(-1)!.blockNumber} and it was not mined again within ${timeoutMs} ms`, {
+            details: { label, hash, nonce, reorgs },
+          });
+        }
+        throw new TvmxError("CHAIN_TIMEOUT", `${label}: no receipt for ${hash} after ${timeoutMs} ms`, {
           details: { label, hash, outage },
         });
       }
       await sleep(this.#chain.pollIntervalMs, signal, abortError);
     }
+  }
+
+  /**
+   * After a reorg: when the node has forgotten the transaction (it was in the abandoned blocks only, and not put back
+   * in the pool), broadcasts the same signed transaction again. A nonce another transaction took in the new chain
+   * means this one can never be mined: CHAIN_TX_REORGED (a different transaction is never signed at its nonce).
+   */
+  async #resendIfForgotten(label: string, hash: string, raw: string, nonce: number, reorg: TxReorg, until: RetryDeadline | undefined): Promise<void> {
+    const provider = this.#chain.provider;
+    let known: unknown;
+    try {
+      known = await provider.getTransaction(hash);
+    } catch (err) {
+      this.#logger.debug("chain: cannot tell whether the node still has a reorged transaction", { label, hash, err });
+      return;
+    }
+    if (known !== null) return;
+    let sent: "sent" | "nonce-used";
+    try {
+      sent = await this.#broadcast(label, raw, hash, until);
+    } catch (err) {
+      if (err instanceof TvmxError) throw err;
+      if (isCallException(err)) {
+        this.#nonce = undefined;
+        throw new TvmxError("CHAIN_TX_REORGED", `${label}: a reorg removed ${hash} and, sent again, it reverts in the new chain`, {
+          details: { label, hash, nonce, reorg },
+          cause: err,
+        });
+      }
+      this.#logger.warn("chain: re-sending a reorged transaction failed; will try again", { label, hash, err });
+      return;
+    }
+    if (sent === "nonce-used") {
+      this.#nonce = undefined;
+      throw new TvmxError("CHAIN_TX_REORGED", `${label}: a reorg removed ${hash}, and another transaction took its nonce ${nonce} in the new chain`, {
+        details: { label, hash, nonce, reorg },
+      });
+    }
+    if (!reorg.resent) this.#logger.warn("chain: the node forgot a reorged transaction; re-sent the same signed transaction", { label, hash, nonce, depth: reorg.depth });
+    reorg.resent = true;
   }
 
   #revertError(label: string, err: unknown, interfaces: readonly Interface[]): TvmxError {

@@ -66,6 +66,7 @@ export const ERROR_REGISTRY = {
   CHAIN_PORT_IN_USE: [313, "the port a local node should listen on is taken by another process"],
   CHAIN_DEADLINE_PASSED: [314, "the chain RPC stayed unavailable until the protocol deadline of the operation (a reveal window) passed"],
   CHAIN_FEE_ABOVE_CAP: [315, "the chain charges more per gas than the host config's chain.fees.maxFeePerGasWei cap; the transaction was not sent"],
+  CHAIN_TX_REORGED: [316, "a reorg removed a transaction's block and it could not be mined again before its deadline (another transaction took its nonce, it reverts now, or time ran out)"],
   // journal: the crash-safe record on disk
   JOURNAL_IO: [401, "the journal cannot be read or written"],
   JOURNAL_CORRUPT: [402, "a journal record does not decode"],
@@ -95,6 +96,7 @@ export const ERROR_REGISTRY = {
   HOST_MIGRATION_TIMEOUT: [612, "the source did not complete the migration in time"],
   // 613 was HOST_DIGEST_MISMATCH (the receipt after commit); the hand-over's digest check is HOST_HANDOVER_INVALID.
   HOST_HANDOVER_INVALID: [614, "the source's hand-over at commit is missing, not signed by the allocation's source, or names another TVM or state digest"],
+  HOST_ALLOCATION_NOT_ON_CHAIN: [615, "an Allocated event is not backed by AllocationRegistry.allocation(id) (a reorg removed it, or it names other parties or another TVM): no migration is started"],
   // migration: the live-migration session and its stream
   MIGRATION_ABORTED: [701, "the migration was aborted (signal, peer or a failure given as cause)"],
   MIGRATION_TRANSPORT: [702, "the connection to the peer was lost during the migration"],

@@ -4,6 +4,7 @@ import type { DecodedEvent } from "../chain/index.js";
 import { describeError, failedComponentOf, innermostCodeOf, isTvmxError, resultCodeOf, TvmxError } from "../errors/index.js";
 import { decideBid } from "../pricing/index.js";
 import { moduleVersionAtLeast, teeTcbSvnAtLeast, type MigRequestDescriptor } from "../tdx/index.js";
+import { allocationOnChain } from "./allocation-check.js";
 import { auctionTermsProblem } from "./auction-terms.js";
 import { placeSealedBid, revealBid } from "./bidding.js";
 import { deferred, pollUntil, withTimeout } from "../util/index.js";
@@ -182,6 +183,8 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   const source = getAddress(event.args.source as string);
   const tvmId = event.args.tvmId as string;
   if (ctx.journal.state.migrations.has(allocationId)) return; // seen before a restart: recovery deals with it
+  // The contract's word, not the log's: a reorg may have taken the allocation away since the log was read.
+  if (!(await allocationOnChain(ctx, event, ctx.logger.child({ role: "destination", allocationId, auctionId, peer: source })))) return;
   const bid = ctx.journal.state.bids.get(auctionId);
   // The auction names its migration request: the same TVM may have been offered before (a runner-up round).
   const migrationId = (await ctx.market.auction.info(auctionId)).requestId.toLowerCase();

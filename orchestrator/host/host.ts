@@ -327,6 +327,17 @@ export class Host {
           if (destination === address) spawn("incoming migration", () => onAllocatedAsDestination(context, event));
           if (source === address) spawn("outgoing migration", () => onAllocatedAsSource(context, event));
         },
+        onRemoved: (event) => {
+          const party = [getAddress(event.args.destination as string), getAddress(event.args.source as string)].includes(address);
+          log.warn("Allocated event removed by a reorg before it was acted on; no migration started, its blocks are scanned again", {
+            allocationId: event.args.allocationId as bigint,
+            auctionId: event.args.auctionId as bigint,
+            block: event.log.blockNumber,
+            blockHash: event.log.blockHash,
+            tx: event.log.transactionHash,
+            party,
+          });
+        },
       });
       teardown.push({ name: "watcher", run: unwatch });
 

@@ -6,6 +6,7 @@ import { describeError, isTvmxError, TvmxError } from "../errors/index.js";
 import { migrateOut, type CompletedMigration } from "../migration/index.js";
 import { expectSuccess } from "../tdx/index.js";
 import { deferred, pollUntil } from "../util/index.js";
+import { allocationOnChain } from "./allocation-check.js";
 import type { HostContext, MigrationOutcomeReport, SessionKey } from "./context.js";
 import { abortOnChain, withdrawAll } from "./destination-flow.js";
 import { parseEndpoint } from "./endpoint.js";
@@ -242,6 +243,8 @@ export async function onAllocatedAsSource(ctx: HostContext, event: DecodedEvent)
     ctx.logger.warn("Allocated event for an auction this host did not journal", { auctionId, allocationId });
     return;
   }
+  // The contract's word, not the log's: a reorg may have taken the allocation away since the log was read.
+  if (!(await allocationOnChain(ctx, event, ctx.logger.child({ migrationId: auction.requestId, role: "source", allocationId, auctionId, peer: destination })))) return;
   const migrationId = auction.requestId;
   const log = ctx.logger.child({ migrationId, role: "source", allocationId, auctionId, peer: destination });
   const waiter = ctx.outcomes.get(auctionId) ?? deferred<MigrationOutcomeReport>();
