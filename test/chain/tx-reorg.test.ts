@@ -132,8 +132,9 @@ describe("chain/TxSender through a reorg", function () {
   it("fails with CHAIN_TX_REORGED, and signs nothing else at that nonce, when another transaction took the nonce in the new chain", async () => {
     const wallet = await fundedWallet();
     const log = new MemoryLogger();
-    // a slow poll, so that the other transaction lands between the revert and the sender's next look
-    const sender = new TxSender(await connection(3, 1_000), wallet, { logger: log });
+    // A slow poll, so that the other transaction lands between the revert and the sender's next look: the window
+    // from the revert to the other transaction's block is a few milliseconds, against a 4 s poll.
+    const sender = new TxSender(await connection(3, 4_000), wallet, { logger: log });
     const snapshot = await rpc("evm_snapshot");
     const sending = sender.send("HostRegistry.register", registry, "register", ["tcp://127.0.0.1:7502", fingerprint, platform, 2], { value: ONE_ETH }).catch((e: unknown) => e);
     await until(() => includedAt(log, "HostRegistry.register", () => true) !== undefined, "the transaction to be included");
