@@ -4,20 +4,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexlify, randomBytes, Wallet, type JsonRpcProvider } from "ethers";
 import { deploySuite, LOCAL_AUCTION_LIMITS } from "../../deploy/deploy-suite.js";
-import { connectChain, openMarket, tvmIdFor, type ChainConnection, type Market, type SuiteAddresses } from "../../orchestrator/chain/index.js";
+import { connectChain, openMarket, type ChainConnection, type Market, type SuiteAddresses } from "../../orchestrator/chain/index.js";
 import { startLocalNode, type LocalNode } from "../../orchestrator/chain/local-node.js";
-import { placeSealedBid, revealBid } from "../../orchestrator/host/bidding.js";
+import { revealBid } from "../../orchestrator/host/bidding.js";
 import { chainClock, type ChainClock } from "../../orchestrator/host/chain-clock.js";
-import { FINALIZE_GAS_LIMIT, openAuction } from "../../orchestrator/host/source-auction.js";
+import { FINALIZE_GAS_LIMIT } from "../../orchestrator/host/source-auction.js";
 import { HostJournal } from "../../orchestrator/journal/index.js";
 import { MemoryLogger } from "../../orchestrator/log/index.js";
 import { startReorgProxy, type ReorgProxy, type RpcCall } from "../chain/helpers/reorg-proxy.js";
 import { HostFactory, until, type TestHost } from "./helpers.js";
+import { openWithOneBid } from "./one-bid-auction.js";
 
 // The first default account of a Hardhat node (public test key).
 const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ONE_ETH = 10n ** 18n;
-const MILLI = 10n ** 15n;
 const platform = { teeTcbSvn: `0x${"03".repeat(16)}`, tdxModuleVersion: 0x0105, quoteHash: `0x${"aa".repeat(32)}` };
 const REMOVED = "Allocated event removed by a reorg before it was acted on; no migration started, its blocks are scanned again";
 const NOT_BACKED = "Allocated event not backed by the contract's allocation; no migration started";
@@ -92,32 +92,7 @@ describe("host/an Allocated log removed by a reorg", function () {
 
   /** An auction the host's key won, past its reveal window and ready to be finalized. */
   async function wonAuction(): Promise<bigint> {
-    const opened = await openAuction(
-      { ...source, wallet: source.wallet },
-      {
-        tdId: "td-1",
-        tvmId: tvmIdFor(source.wallet.address),
-        requestId: hexlify(randomBytes(32)),
-        configHash: hexlify(randomBytes(32)),
-        tcb: { minTeeTcbSvn: `0x${"01".repeat(16)}`, minTdxModuleVersion: 0x0105 },
-        reserveWei: 10n * MILLI,
-        bondWei: MILLI,
-        commitWindowSec: 3,
-        revealWindowSec: 3,
-        admitted: [dest.wallet.address],
-      },
-    );
-    await placeSealedBid(bidder, {
-      auctionId: opened.auctionId,
-      tvmId: "0x",
-      source: source.wallet.address,
-      ticket: opened.tickets[0]!,
-      priceWei: 4n * MILLI,
-      capacity: 2,
-      bondWei: MILLI,
-      commitDeadline: opened.commitDeadline,
-      revealDeadline: opened.revealDeadline,
-    });
+    const opened = await openWithOneBid({ ...source, wallet: source.wallet }, bidder, dest.wallet.address, { commitWindowSec: 3, revealWindowSec: 3, svnByte: "01" });
     expect(await revealBid(bidder, opened.auctionId)).to.equal("revealed");
     await source.clock.until(opened.revealDeadline + 1);
     await rpc("evm_mine");

@@ -4,20 +4,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexlify, randomBytes, Wallet } from "ethers";
 import { deploySuite, LOCAL_AUCTION_LIMITS } from "../../deploy/deploy-suite.js";
-import { connectChain, openMarket, tvmIdFor, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
+import { connectChain, openMarket, type ChainConnection, type SuiteAddresses } from "../../orchestrator/chain/index.js";
 import { startLocalNode, type LocalNode } from "../../orchestrator/chain/local-node.js";
 import { failedComponentOf, TvmxError } from "../../orchestrator/errors/index.js";
-import { placeSealedBid, revealBid } from "../../orchestrator/host/bidding.js";
+import { revealBid } from "../../orchestrator/host/bidding.js";
 import { chainClock } from "../../orchestrator/host/chain-clock.js";
-import { openAuction } from "../../orchestrator/host/source-auction.js";
 import { HostJournal } from "../../orchestrator/journal/index.js";
 import { MemoryLogger } from "../../orchestrator/log/index.js";
 import { startOutageProxy, type OutageProxy } from "../chain/helpers/outage-proxy.js";
+import { openWithOneBid } from "./one-bid-auction.js";
 
 // The first default account of a Hardhat node (public test key).
 const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ONE_ETH = 10n ** 18n;
-const MILLI = 10n ** 15n;
 const platform = { teeTcbSvn: `0x${"03".repeat(16)}`, tdxModuleVersion: 0x0105, quoteHash: `0x${"aa".repeat(32)}` };
 /** What the default retry policy (rpcRetries 5, 200 ms doubling) used to allow a reveal: 0.2+0.4+0.8+1.6+3.2 s. */
 const OLD_BUDGET_MS = 6_200;
@@ -78,32 +77,7 @@ describe("host/a reveal retried until its reveal window closes", function () {
     connections.push(viaProxy);
     const source = await party(direct);
     const bidder = await party(viaProxy);
-    const opened = await openAuction(
-      { ...source.ctx, wallet: source.wallet },
-      {
-        tdId: "td-1",
-        tvmId: tvmIdFor(source.wallet.address),
-        requestId: hexlify(randomBytes(32)),
-        configHash: hexlify(randomBytes(32)),
-        tcb: { minTeeTcbSvn: `0x${"02".repeat(16)}`, minTdxModuleVersion: 0x0105 },
-        reserveWei: 10n * MILLI,
-        bondWei: MILLI,
-        commitWindowSec,
-        revealWindowSec,
-        admitted: [bidder.wallet.address],
-      },
-    );
-    await placeSealedBid(bidder.ctx, {
-      auctionId: opened.auctionId,
-      tvmId: "0x",
-      source: source.wallet.address,
-      ticket: opened.tickets[0]!,
-      priceWei: 4n * MILLI,
-      capacity: 2,
-      bondWei: MILLI,
-      commitDeadline: opened.commitDeadline,
-      revealDeadline: opened.revealDeadline,
-    });
+    const opened = await openWithOneBid({ ...source.ctx, wallet: source.wallet }, bidder.ctx, bidder.wallet.address, { commitWindowSec, revealWindowSec });
     return { proxy, source, bidder, opened, sourceClock: source.ctx.clock };
   }
 

@@ -3,17 +3,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hexlify, randomBytes, Wallet } from "ethers";
-import { connectionFromProvider, openMarket, tvmIdFor, type ChainConnection } from "../../orchestrator/chain/index.js";
-import { placeSealedBid, revealBid } from "../../orchestrator/host/bidding.js";
+import { connectionFromProvider, openMarket, type ChainConnection } from "../../orchestrator/chain/index.js";
+import { revealBid } from "../../orchestrator/host/bidding.js";
 import { chainClock } from "../../orchestrator/host/chain-clock.js";
-import { openAuction } from "../../orchestrator/host/source-auction.js";
 import { HostJournal } from "../../orchestrator/journal/index.js";
 import { MemoryLogger } from "../../orchestrator/log/index.js";
 import { startMarketChain, type MarketChain } from "../chain/helpers/market-chain.js";
 import { until } from "./helpers.js";
+import { openWithOneBid } from "./one-bid-auction.js";
 
 const ONE_ETH = 10n ** 18n;
-const MILLI = 10n ** 15n;
 const platform = { teeTcbSvn: `0x${"03".repeat(16)}`, tdxModuleVersion: 0x0105, quoteHash: `0x${"aa".repeat(32)}` };
 
 /**
@@ -57,32 +56,7 @@ describe("host/a reveal removed by a reorg", function () {
     const oneDeep = m.chain;
     const source = await party(oneDeep);
     const bidder = await party(oneDeep);
-    const opened = await openAuction(
-      { ...source.ctx, wallet: source.wallet },
-      {
-        tdId: "td-1",
-        tvmId: tvmIdFor(source.wallet.address),
-        requestId: hexlify(randomBytes(32)),
-        configHash: hexlify(randomBytes(32)),
-        tcb: { minTeeTcbSvn: `0x${"02".repeat(16)}`, minTdxModuleVersion: 0x0105 },
-        reserveWei: 10n * MILLI,
-        bondWei: MILLI,
-        commitWindowSec: 4,
-        revealWindowSec: 30,
-        admitted: [bidder.wallet.address],
-      },
-    );
-    await placeSealedBid(bidder.ctx, {
-      auctionId: opened.auctionId,
-      tvmId: "0x",
-      source: source.wallet.address,
-      ticket: opened.tickets[0]!,
-      priceWei: 4n * MILLI,
-      capacity: 2,
-      bondWei: MILLI,
-      commitDeadline: opened.commitDeadline,
-      revealDeadline: opened.revealDeadline,
-    });
+    const opened = await openWithOneBid({ ...source.ctx, wallet: source.wallet }, bidder.ctx, bidder.wallet.address, { commitWindowSec: 4, revealWindowSec: 30 });
 
     // From here blocks come every 250 ms, and the bidder reveals on a connection that waits for 3 confirmations.
     await m.rpc("evm_setAutomine", [false]);
