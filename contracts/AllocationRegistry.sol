@@ -40,13 +40,19 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
     /// @notice Longest accepted confirmation timeout (30 days).
     uint48 public constant MAX_CONFIRMATION_TIMEOUT = 30 days;
 
+    /// @notice The winner must accept within the first 1/ACCEPTANCE_SHARE of the confirmation timeout: long enough for
+    /// one transaction to be mined on a congested chain (15 minutes of the production hour), short enough that a
+    /// winner that never shows up blocks the TVM for a quarter of the timeout, not all of it.
+    uint48 public constant ACCEPTANCE_SHARE = 4;
+
     /// @notice Most allocations returned by one {allocationHistory} page.
     uint256 public constant MAX_PAGE_SIZE = 100;
 
     /// @dev One allocation, six slots, and a seventh only on the rare path of a source's lone abort.
     /// slot 0: source 20 + auctionId 8 + abortReason 4 = 32 bytes
     /// slot 1: destination 20 + price 12 = 32 bytes
-    /// slot 2: deposit 12 + allocatedAt 6 + confirmDeadline 6 + settledAt 6 + state 1 = 31 bytes
+    /// slot 2: deposit 12 + allocatedAt 6 + confirmDeadline 6 + settledAt 6 + state 1 + accepted 1 = 32 bytes (what
+    /// {acceptAllocation}, {settlementOf} and the source's abort read, in one slot)
     /// slots 3-5: tvmId, configHash, stateDigest
     /// slot 6: abortSettleAt 6 (written by a source's abort request only: neither confirmMigration nor the
     /// destination's abort reads it, so the happy path costs what it did).
@@ -62,6 +68,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
         uint48 confirmDeadline;
         uint48 settledAt;
         AllocationState state;
+        bool accepted;
         bytes32 tvmId;
         bytes32 configHash;
         bytes32 stateDigest;
@@ -169,6 +176,16 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
     }
 
     /// @inheritdoc IAllocationRegistry
+    function acceptAllocation(AllocationId allocationId) external {
+        AllocationRecord storage r = _requireAllocated(allocationId);
+        address destination = r.destination;
+        if (msg.sender != destination) revert AllocationRegistryNotDestination(allocationId, msg.sender, destination);
+        if (r.accepted) revert AllocationRegistryAlreadyAccepted(allocationId);
+        r.accepted = true;
+        emit AllocationAccepted(allocationId, destination);
+    }
+
+    /// @inheritdoc IAllocationRegistry
     function confirmMigration(AllocationId allocationId, bytes32 stateDigest, bytes calldata sourceSignature)
         external
     {
@@ -212,6 +229,16 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
             return;
         }
         if (msg.sender != r.source) revert AllocationRegistryNotParticipant(allocationId, msg.sender);
+        if (!r.accepted) {
+            // The winner never took the allocation up: its own fault, visible here, and a destination commits only
+            // after its acceptance is mined, so no TVM runs there. The source need not wait for the timeout.
+            uint48 acceptDeadline = _acceptDeadline(r);
+            if (block.timestamp < acceptDeadline) {
+                revert AllocationRegistryAcceptancePending(allocationId, acceptDeadline, block.timestamp);
+            }
+            _abort(r, allocationId, msg.sender, reason);
+            return;
+        }
         uint48 confirmDeadline = r.confirmDeadline;
         if (block.timestamp < confirmDeadline) {
             revert AllocationRegistryConfirmationPending(allocationId, confirmDeadline, block.timestamp);
@@ -302,6 +329,12 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
     /// @inheritdoc IAllocationRegistry
     function setConfirmationTimeout(uint48 newTimeout) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setConfirmationTimeout(newTimeout);
+    }
+
+    /// @inheritdoc IAllocationRegistry
+    function settlementOf(AllocationId allocationId) external view returns (AllocationState, bool accepted) {
+        AllocationRecord storage r = _allocations[allocationId];
+        return (r.state, r.accepted);
     }
 
     /// @inheritdoc IAllocationRegistry
@@ -416,6 +449,17 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
         info.configHash = r.configHash;
         info.stateDigest = r.stateDigest;
         info.abortSettleAt = r.abortSettleAt;
+        info.accepted = r.accepted;
+        info.acceptDeadline = _acceptDeadline(r);
+    }
+
+    /// @dev allocatedAt + the first 1/ACCEPTANCE_SHARE of the timeout the allocation was made with.
+    function _acceptDeadline(AllocationRecord storage r) private view returns (uint48) {
+        uint48 allocatedAt = r.allocatedAt;
+        unchecked {
+            // confirmDeadline = allocatedAt + timeout, and timestamps stay far below 2^48.
+            return allocatedAt + (r.confirmDeadline - allocatedAt) / ACCEPTANCE_SHARE;
+        }
     }
 
     /// @dev Allocated -> Aborted: the TVM stays where it was and the whole deposit goes back to the source.

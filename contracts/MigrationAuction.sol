@@ -26,7 +26,9 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// Accounting: the contract holds exactly the reserves of auctions not yet settled, the bonds neither refunded
 /// nor forfeited, and the credited balances. Each wei leaves once: a reserve either moves to the
 /// AllocationRegistry (Finalized) or to the source's balance (Cancelled, Failed); a bond either returns to its
-/// bidder (revealed, or auction cancelled) or is burned (never revealed, sent to {BURN_ADDRESS}); a balance is paid by
+/// bidder (revealed and not the best bid, at once; the best bid's once the auction failed, or, as the winner's
+/// performance bond, once its allocation committed or was aborted after its acceptance; or auction cancelled) or is burned (never revealed, or won and never accepted: sent to
+/// {BURN_ADDRESS}); a balance is paid by
 /// {withdraw} and zeroed before the transfer. Every status change of a bid happens before its transfer.
 ///
 /// Bounded terms: the source chooses the deadlines and the bond, and a bidder risks its bond on them, so they are
@@ -339,6 +341,17 @@ contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, 
         BidStatus status = slot.statusOf();
         AuctionRecord storage a = _auctions[auctionId];
         if (status == BidStatus.Revealed) {
+            // Only the best bidder's bond is held: it is the winner's performance bond if the auction is finalized. A
+            // bidder displaced from the top can never return to it (a later reveal must rank before the best to
+            // replace it), so every other revealed bond is refundable at once.
+            if (msg.sender == a.bestBidder) {
+                AuctionState current = _state(a);
+                if (current == AuctionState.Finalized) {
+                    _requireWinnerBondFree(auctionId, a);
+                } else if (current != AuctionState.Failed) {
+                    revert MigrationAuctionUnexpectedState(auctionId, current, AuctionState.Finalized);
+                }
+            }
             bids[msg.sender] = SealedBid.packRevealed(BidStatus.Refunded, slot.priceOf(), slot.capacityOf());
         } else if (status == BidStatus.Committed && a.outcome == Outcome.Cancelled) {
             bids[msg.sender] = SealedBid.packRevealed(BidStatus.Refunded, 0, 0);
@@ -355,13 +368,23 @@ contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, 
     function forfeitBond(AuctionId auctionId, address bidder) external {
         AuctionRecord storage a = _auctions[auctionId];
         AuctionState current = _state(a);
-        if (current != AuctionState.Ended && current != AuctionState.Finalized && current != AuctionState.Failed) {
-            revert MigrationAuctionUnexpectedState(auctionId, current, AuctionState.Ended);
-        }
         mapping(address => uint256) storage bids = _bids[auctionId];
         uint256 slot = bids[bidder];
-        if (slot.statusOf() != BidStatus.Committed) {
-            revert MigrationAuctionUnexpectedBidStatus(auctionId, bidder, slot.statusOf(), BidStatus.Committed);
+        BidStatus status = slot.statusOf();
+        if (status == BidStatus.Revealed && current == AuctionState.Finalized && bidder == a.bestBidder) {
+            // The winner: only when its allocation was aborted without its acceptance, the fault that is its own.
+            (IAllocationRegistry.AllocationState allocationState, bool accepted) =
+                _allocationRegistry.settlementOf(a.allocationId);
+            if (allocationState != IAllocationRegistry.AllocationState.Aborted || accepted) {
+                revert MigrationAuctionUnexpectedBidStatus(auctionId, bidder, status, BidStatus.Committed);
+            }
+        } else {
+            if (current != AuctionState.Ended && current != AuctionState.Finalized && current != AuctionState.Failed) {
+                revert MigrationAuctionUnexpectedState(auctionId, current, AuctionState.Ended);
+            }
+            if (status != BidStatus.Committed) {
+                revert MigrationAuctionUnexpectedBidStatus(auctionId, bidder, status, BidStatus.Committed);
+            }
         }
         bids[bidder] = SealedBid.packRevealed(BidStatus.Forfeited, 0, 0);
         uint96 bond = _bond(a);
@@ -498,6 +521,17 @@ contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, 
     function _requireState(AuctionId auctionId, AuctionRecord storage a, AuctionState expected) private view {
         AuctionState current = _state(a);
         if (current != expected) revert MigrationAuctionUnexpectedState(auctionId, current, expected);
+    }
+
+    /// @dev The winner's performance bond is free once its allocation committed, or aborted after the winner accepted
+    /// it; held while the allocation is live; burned (see {forfeitBond}) when aborted without acceptance.
+    function _requireWinnerBondFree(AuctionId auctionId, AuctionRecord storage a) private view {
+        AllocationId allocationId = a.allocationId;
+        (IAllocationRegistry.AllocationState allocationState, bool accepted) =
+            _allocationRegistry.settlementOf(allocationId);
+        if (allocationState == IAllocationRegistry.AllocationState.Committed) return;
+        if (allocationState == IAllocationRegistry.AllocationState.Aborted && accepted) return;
+        revert MigrationAuctionBondHeld(auctionId, a.bestBidder, allocationId, allocationState);
     }
 
     /// @dev `bidder` is an active host whose registered platform meets the TVM's TCB requirement.

@@ -4,7 +4,7 @@
  *   npm run bench:gas            a table
  *   npm run bench:gas -- --json  exactly one JSON object on stdout:
  *     {"registerHost":N,"openAuction":N,"commitBid":N,"revealBid":N,"finalize":{"1":N,"10":N,"50":N},
- *      "confirmMigration":N,"abortMigration":N,"withdraw":N,"lifecycle2":N}
+ *      "acceptAllocation":N,"confirmMigration":N,"abortMigration":N,"withdraw":N,"lifecycle2":N}
  *
  * commitBid and revealBid are the largest values seen over the 61 bids of the 1-, 10- and 50-bidder auctions; withdraw is the
  * destination's AllocationRegistry.withdraw() after a committed migration.
@@ -23,10 +23,11 @@ function table(gas: MarketGas): string {
     ["MigrationAuction.finalize (1 reveal)", String(gas.finalize[1]), "includes AllocationRegistry.allocate; target <= 150000"],
     ["MigrationAuction.finalize (10 reveals)", String(gas.finalize[10]), ""],
     ["MigrationAuction.finalize (50 reveals)", String(gas.finalize[50]), "target <= 1.10 x finalize(1)"],
+    ["AllocationRegistry.acceptAllocation", String(gas.acceptAllocation), "the winner, on seeing Allocated"],
     ["AllocationRegistry.confirmMigration", String(gas.confirmMigration), "destination, with the source's receipt"],
     ["AllocationRegistry.abortMigration", String(gas.abortMigration), "destination aborts"],
     ["AllocationRegistry.withdraw", String(gas.withdraw), "destination withdraws the price"],
-    ["MigrationAuction.withdrawBond", String(gas.withdrawBond), "revealed bidder"],
+    ["MigrationAuction.withdrawBond", String(gas.withdrawBond), "the winner, after its allocation committed"],
     ["one migration, two bidders (lifecycle2)", String(gas.lifecycle2), "every transaction incl. withdrawals; target <= 700000"],
   ];
   const ratio = gas.finalize[50] / gas.finalize[1];
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
         commitBid: gas.commitBid,
         revealBid: gas.revealBid,
         finalize: gas.finalize,
+        acceptAllocation: gas.acceptAllocation,
         confirmMigration: gas.confirmMigration,
         abortMigration: gas.abortMigration,
         withdraw: gas.withdraw,

@@ -16,6 +16,13 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// Committed moves the TVM's placement to the destination, pays it the price and returns the rest of the deposit
 /// to the source; Aborted returns the whole deposit to the source. A TVM never has two live allocations.
 ///
+/// Acceptance: the winner states on-chain that it takes the allocation up ({acceptAllocation}) within the first
+/// {ACCEPTANCE_SHARE}-th of the confirmation timeout. It is the winner's own act, so its absence is a fault the chain
+/// can attribute: an allocation not accepted by then may be aborted by the source at once (no dispute window: a
+/// destination commits an import only after its acceptance is mined), and the winner's bond, which the auction holds
+/// until the allocation settles, is burned ({settlementOf} tells the auction which). A winner that accepted gets its
+/// bond back however the allocation ends, since what happens during the stream is not visible on-chain.
+///
 /// The winner also records the allocation on its own chain, where the same registry is deployed:
 /// {recordMirror} (MIRROR_RECORDER_ROLE, or the destination itself when it is an active host of that chain). A
 /// mirror record is keyed by `(sourceChainId, sourceAllocationId, destination)`: a host can only write under its
@@ -26,6 +33,7 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// nor its state there: this chain cannot read the other; check the source chain (`sourceTxHash`) for that.
 /// @dev Lifecycle (stored): None --allocate--> Allocated --confirmMigration--> Committed
 ///                                                      \--abortMigration (destination)--> Aborted
+///                                                      \--abortMigration (source, not accepted in time)--> Aborted
 ///                                                      \--abortMigration (source, after the deadline): requested
 ///                                                          (still Allocated: confirmMigration wins)
 ///                                                          --settleAbort--> Aborted
@@ -59,6 +67,8 @@ interface IAllocationRegistry {
     /// @param stateDigest Digest of the TVM state at commit (0 otherwise).
     /// @param abortSettleAt 0 unless the source requested an abort alone: the timestamp from which anyone may settle
     /// it ({settleAbort}); until then the destination may still confirm.
+    /// @param accepted Whether the destination accepted the allocation ({acceptAllocation}).
+    /// @param acceptDeadline From this timestamp the source may abort an allocation that was not accepted.
     // solhint-disable-next-line gas-struct-packing
     struct Allocation {
         AllocationId id;
@@ -76,6 +86,8 @@ interface IAllocationRegistry {
         bytes32 configHash;
         bytes32 stateDigest;
         uint48 abortSettleAt;
+        bool accepted;
+        uint48 acceptDeadline;
     }
 
     /// @notice An allocation decided on another chain, recorded on the destination's chain.
@@ -116,6 +128,9 @@ interface IAllocationRegistry {
         bytes32 configHash,
         AllocationId allocationId
     );
+
+    /// @notice Emitted when the destination of allocation `allocationId` accepts it.
+    event AllocationAccepted(AllocationId indexed allocationId, address indexed destination);
 
     /// @notice Emitted when the migration of allocation `allocationId` is committed on the destination.
     event MigrationCommitted(
@@ -177,6 +192,12 @@ interface IAllocationRegistry {
 
     /// @notice The source may abort alone only after `confirmDeadline`.
     error AllocationRegistryConfirmationPending(AllocationId allocationId, uint48 confirmDeadline, uint256 now);
+
+    /// @notice The destination already accepted allocation `allocationId`.
+    error AllocationRegistryAlreadyAccepted(AllocationId allocationId);
+
+    /// @notice The source may abort an allocation its destination has not accepted only from `acceptDeadline`.
+    error AllocationRegistryAcceptancePending(AllocationId allocationId, uint48 acceptDeadline, uint256 now);
 
     /// @notice The source already asked to abort allocation `allocationId`; the abort may be settled from `settleAt`.
     error AllocationRegistryAbortAlreadyRequested(AllocationId allocationId, uint48 settleAt);
@@ -248,6 +269,10 @@ interface IAllocationRegistry {
         bytes32 configHash
     ) external payable returns (AllocationId allocationId);
 
+    /// @notice The destination takes allocation `allocationId` up (destination only, while Allocated, once). Sent as
+    /// soon as the destination sees `Allocated`, before it commits the import: see the acceptance rule above.
+    function acceptAllocation(AllocationId allocationId) external;
+
     /// @notice Confirms the completed migration (destination only), with the source's EIP-712 signature over
     /// `MigrationReceipt(allocationId, tvmId, stateDigest)` (the hand-over the source gave before the destination
     /// committed the import): an ECDSA signature of the source's key, or, for a contract-wallet source, any signature
@@ -257,10 +282,10 @@ interface IAllocationRegistry {
         external;
 
     /// @notice Aborts the migration with a reason code. The destination: at once, at any time while Allocated. The
-    /// source: only from the confirmation deadline, and then it only requests the abort (event
-    /// {MigrationAbortRequested}): the allocation stays Allocated for a dispute window as long as the confirmation
-    /// timeout, during which the destination may still confirm with the source's hand-over, and {settleAbort} ends it
-    /// afterwards.
+    /// source: at once from the acceptance deadline when the destination has not accepted; otherwise only from the
+    /// confirmation deadline, and then it only requests the abort (event {MigrationAbortRequested}): the allocation
+    /// stays Allocated for a dispute window as long as the confirmation timeout, during which the destination may
+    /// still confirm with the source's hand-over, and {settleAbort} ends it afterwards.
     function abortMigration(AllocationId allocationId, uint32 reason) external;
 
     /// @notice Settles the abort the source requested (anyone may call it), once its dispute window is over: the
@@ -283,6 +308,11 @@ interface IAllocationRegistry {
 
     /// @notice Sets the confirmation timeout (DEFAULT_ADMIN_ROLE); applies to later allocations.
     function setConfirmationTimeout(uint48 newTimeout) external;
+
+    /// @notice Lifecycle state of allocation `allocationId` and whether its destination accepted it: what the auction
+    /// needs to settle the winner's bond (refunded when Committed, or Aborted after an acceptance; burned when Aborted
+    /// without one; held while Allocated).
+    function settlementOf(AllocationId allocationId) external view returns (AllocationState, bool accepted);
 
     /// @notice Lifecycle state of allocation `allocationId`.
     function state(AllocationId allocationId) external view returns (AllocationState);

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {AllocationId, AuctionId} from "../types/Ids.sol";
+import {IAllocationRegistry} from "./IAllocationRegistry.sol";
 
 /// @title IMigrationAuction
 /// @notice Sealed-bid reverse (procurement) auctions, one per migration request of one TVM.
@@ -22,10 +23,13 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// AllocationRegistry, which settles it when the migration is committed or aborted. With no revealed bid the
 /// auction fails and the deposit returns to the source.
 ///
-/// Bonds return to every bidder that revealed ({withdrawBond}, any time after its reveal), and to every bidder of
-/// a cancelled auction. The bond of a bidder that committed and never revealed is forfeited ({forfeitBond}, anyone
-/// may call it once the reveal deadline has passed) and burned: paying it to the source would let a source profit
-/// from bids it made unrevealable, or recover the bonds of its own sybil bidders. All payouts are pull-based.
+/// Bonds return to every bidder that revealed ({withdrawBond}: at once for a bid that is not the best revealed so
+/// far, which can never become the best again; the best bid's once the auction failed), and to every bidder of a
+/// cancelled auction. The winner's bond is its performance bond: held until its allocation settles, refunded when it committed or when the winner accepted it on-chain, burned when it
+/// was aborted without the winner's acceptance (see IAllocationRegistry, Acceptance), the one failure the chain can
+/// attribute to the winner. The bond of a bidder that committed and never revealed is forfeited ({forfeitBond},
+/// anyone may call it once the reveal deadline has passed) and burned: paying it to the source would let a source
+/// profit from bids it made unrevealable, or recover the bonds of its own sybil bidders. All payouts are pull-based.
 
 ///
 /// Who may open an auction for a TVM: its current placement (the host the AllocationRegistry last committed it
@@ -71,11 +75,11 @@ interface IMigrationAuction {
         None,
         /// Committed, not revealed (forfeits its bond if the reveal deadline passes).
         Committed,
-        /// Revealed; the bond is refundable once the auction is settled.
+        /// Revealed; the bond is refundable unless it is the best bid (the winner's: once its allocation settles).
         Revealed,
         /// The bond was paid back (revealed bid, or bid in a cancelled auction).
         Refunded,
-        /// Never revealed: the bond went to the source.
+        /// Never revealed, or won and not accepted: the bond was burned.
         Forfeited
     }
 
@@ -299,6 +303,13 @@ interface IMigrationAuction {
     /// @notice Auction `auctionId` may be rescued only from `rescueAt` (its reveal deadline plus the rescue grace).
     error MigrationAuctionRescueTooEarly(AuctionId auctionId, uint256 rescueAt, uint256 now);
 
+    /// @notice The bond of `winner`, the winner of auction `auctionId`, is not refundable: allocation `allocationId`
+    /// is still Allocated (held until it settles), or Aborted without the winner's acceptance (it is to be burned,
+    /// {forfeitBond}).
+    error MigrationAuctionBondHeld(
+        AuctionId auctionId, address winner, AllocationId allocationId, IAllocationRegistry.AllocationState allocationState
+    );
+
     /// @notice Sending `amount` wei to `to` failed.
     error MigrationAuctionTransferFailed(address to, uint256 amount);
 
@@ -331,12 +342,15 @@ interface IMigrationAuction {
     /// @return allocationId The allocation created, or 0 when the auction failed.
     function finalize(AuctionId auctionId) external returns (AllocationId allocationId);
 
-    /// @notice Pays `msg.sender` back its bond for auction `auctionId`: a revealed bid, or a committed bid of a
-    /// cancelled auction.
+    /// @notice Pays `msg.sender` back its bond for auction `auctionId`: a revealed bid that is not the best revealed
+    /// bid, at any time; the best revealed bid once the auction Failed ({MigrationAuctionUnexpectedState} before it is
+    /// Finalized), and as the winner's bond once its allocation is Committed, or Aborted after the winner accepted it
+    /// ({MigrationAuctionBondHeld} otherwise); or a committed bid of a cancelled auction.
     function withdrawBond(AuctionId auctionId) external;
 
-    /// @notice Burns the bond of `bidder`, who committed to auction `auctionId` and did not reveal before the reveal
-    /// deadline (anyone may call): it is sent to the contract's BURN_ADDRESS, never to the source.
+    /// @notice Burns the bond of `bidder` (anyone may call): a bidder who committed to auction `auctionId` and did not
+    /// reveal before the reveal deadline, or its winner whose allocation was aborted without its acceptance. It is sent
+    /// to the contract's BURN_ADDRESS, never to the source.
     function forfeitBond(AuctionId auctionId, address bidder) external;
 
     /// @notice Pays `msg.sender` its whole credited balance (returned deposits).

@@ -97,6 +97,7 @@ export const ERROR_REGISTRY = {
   // 613 was HOST_DIGEST_MISMATCH (the receipt after commit); the hand-over's digest check is HOST_HANDOVER_INVALID.
   HOST_HANDOVER_INVALID: [614, "the source's hand-over at commit is missing, not signed by the allocation's source, or names another TVM or state digest"],
   HOST_ALLOCATION_NOT_ON_CHAIN: [615, "an Allocated event is not backed by AllocationRegistry.allocation(id) (a reorg removed it, or it names other parties or another TVM): no migration is started"],
+  HOST_ALLOCATION_NOT_ACCEPTED: [616, "the winner's acceptance of its allocation is not on-chain: it does not commit the import (the source may abort at once, and the TD stays there)"],
   // migration: the live-migration session and its stream
   MIGRATION_ABORTED: [701, "the migration was aborted (signal, peer or a failure given as cause)"],
   MIGRATION_TRANSPORT: [702, "the connection to the peer was lost during the migration"],

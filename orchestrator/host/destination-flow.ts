@@ -13,6 +13,8 @@ import type { IncomingAdmission } from "../migration/index.js";
 import { owe, type MirrorDeps } from "./mirror-settlement.js";
 import { decodeTicket, engineMigrationId } from "./peer-messages.js";
 import { confirmWithHandOver, handOverVerifier } from "./hand-over.js";
+import { acceptAllocation, refundLosingBond } from "./bond-settlement.js";
+import { abortOnChain, withdrawAll } from "./settlement.js";
 
 const MIB = 1024 * 1024;
 
@@ -21,8 +23,10 @@ const MIB = 1024 * 1024;
  *
  *   on MIGRATION_REQUEST: verify-request → check-compatibility → check-capacity → acknowledge
  *   on ADMISSION_TICKET:  read-auction → price → bid (prepare, commit) → notify → protected-session → reveal
- *   on Allocated (to us): reserve → import (the stream; before TDH.IMPORT.COMMIT the source's hand-over, sent
- *                         with COMMIT, is checked and journaled: no commit without it; the TD runs here after)
+ *                         → refund-bond (after finalize, unless this host won)
+ *   on Allocated (to us): reserve → accept (on-chain) → import (the stream; before TDH.IMPORT.COMMIT the
+ *                         acceptance must be mined and the source's hand-over, sent with COMMIT, is checked and
+ *                         journaled: no commit without both; the TD runs here after)
  *                         → confirm (on-chain, with the hand-over alone, retried) → mirror → withdraw
  *
  * A refusal is sent back as MIGRATION_ABORT with a result code and the reason, so the source can report it.
@@ -160,12 +164,11 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
     return;
   }
   log.info("reveal step done", { step: "reveal", result: revealed });
-  // step: refund-bond — a revealed bid's bond may be taken back at once, whoever wins.
+  // step: refund-bond — once the auction is finalized; the winner's bond stays as its performance bond (see
+  // bond-settlement.ts) and is withdrawn when its allocation settles.
   if (revealed === "revealed") {
     try {
-      const tx = await ctx.market.auction.withdrawBond(auctionId);
-      await ctx.journal.record({ type: "bid.settled", auctionId, status: "refunded" });
-      log.info("bond withdrawn", { step: "refund-bond", txHash: tx.hash });
+      await refundLosingBond(ctx, auctionId, log);
     } catch (err) {
       log.error("bond withdrawal failed (it stays claimable)", { step: "refund-bond", err });
     }
@@ -198,6 +201,8 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   await ctx.journal.record({ type: "migration.started", allocationId, migrationId, auctionId, tvmId, role: "destination", peer: source, tdId: "" });
   ctx.metrics.migrationsInFlight.inc({ role: "destination" });
   log.info("allocated to this host: awaiting the stream", { step: "reserve", priceWei: event.args.price as bigint });
+  // step: accept — on-chain, while the stream starts; the import commits only once it is mined (see bond-settlement.ts)
+  ctx.acceptances.set(allocationId, acceptAllocation(ctx, allocationId, log));
   const engineId = engineMigrationId(migrationId);
   const expect = ctx.imports.get(engineId) ?? deferred();
   ctx.imports.set(engineId, expect);
@@ -228,8 +233,13 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     log.error("incoming migration failed", { err });
     // An import committed here is never aborted by this host: it runs the TD, and the chain's outcome is what the
     // confirmation found.
-    if (!committed && !ctx.journal.state.migrations.get(allocationId)?.handOver) await abortOnChain(ctx, allocationId, err, log);
+    if (!committed && !ctx.journal.state.migrations.get(allocationId)?.handOver) {
+      await abortOnChain(ctx, allocationId, err, log);
+      // The bond comes back after an abort when this host accepted the allocation.
+      await withdrawAll(ctx, auctionId, log);
+    }
   } finally {
+    ctx.acceptances.delete(allocationId);
     ctx.tds.release(migrationId);
     ctx.imports.delete(engineId);
     ctx.metrics.migrationsInFlight.dec({ role: "destination" });
@@ -298,83 +308,4 @@ async function respondToFreshSession(ctx: HostContext, source: string, migration
     },
   });
   log.info("protected session established", { step: "protected-session", keyId: session.keyId, fresh: true });
-}
-
-/** Abort of an allocation this host is party to, with the error's stable result code as the on-chain reason. */
-export async function abortOnChain(ctx: HostContext, allocationId: bigint, err: unknown, log = ctx.logger): Promise<void> {
-  const reason = isTvmxError(err) ? resultCodeOf(err.code) : resultCodeOf("MIGRATION_ABORTED");
-  try {
-    let a = await ctx.market.allocations.allocation(allocationId);
-    if (a.state === "Allocated" && getAddress(a.source) === ctx.address) {
-      // The source may abort alone only after the confirmation deadline; the destination usually aborts first.
-      log.info("waiting for the destination's abort or the confirmation deadline", { allocationId, confirmDeadline: a.confirmDeadline });
-      while (a.state === "Allocated" && (await ctx.clock.nowSec()) <= a.confirmDeadline) {
-        await new Promise((r) => setTimeout(r, Math.max(100, ctx.market.chain.pollIntervalMs)));
-        if (ctx.signal.aborted) return;
-        a = await ctx.market.allocations.allocation(allocationId);
-      }
-    }
-    if (a.state === "Allocated" && getAddress(a.destination) === ctx.address) {
-      const tx = await ctx.market.allocations.abort(allocationId, reason);
-      log.warn("migration aborted on-chain", { allocationId, reason, txHash: tx.hash });
-      a = { ...a, state: "Aborted", abortReason: reason };
-    } else if (a.state === "Allocated") {
-      // The source's lone abort is a request: it opens a dispute window in which a destination holding the
-      // hand-over still confirms (a destination that committed the TD is paid). Only after it is the abort settled.
-      if (a.abortSettleAt === 0) {
-        const tx = await ctx.market.allocations.abort(allocationId, reason);
-        a = await ctx.market.allocations.allocation(allocationId);
-        log.warn("abort requested on-chain: the destination may still confirm until the dispute window ends", { allocationId, reason, settleAt: a.abortSettleAt, txHash: tx.hash });
-      }
-      while (a.state === "Allocated" && (await ctx.clock.nowSec()) < a.abortSettleAt) {
-        await new Promise((r) => setTimeout(r, Math.max(100, ctx.market.chain.pollIntervalMs)));
-        if (ctx.signal.aborted) return;
-        a = await ctx.market.allocations.allocation(allocationId);
-      }
-      if (a.state === "Allocated") {
-        const tx = await ctx.market.allocations.settleAbort(allocationId);
-        log.warn("migration aborted on-chain (dispute window over)", { allocationId, reason: a.abortReason, txHash: tx.hash });
-        a = { ...a, state: "Aborted" };
-      } else {
-        log.info("allocation settled during the dispute window", { allocationId, state: a.state });
-      }
-    } else {
-      log.info("allocation already settled on-chain", { allocationId, state: a.state });
-    }
-    // The journal says what the chain says: an abort that came too late finds the allocation Committed.
-    const outcome = a.state === "Committed" ? "Committed" : "Aborted";
-    const known = ctx.journal.state.migrations.get(allocationId);
-    if (known?.status !== outcome) {
-      await ctx.journal.record(
-        outcome === "Committed"
-          ? { type: "migration.finished", allocationId, outcome, stateDigest: a.stateDigest }
-          : { type: "migration.finished", allocationId, outcome, reason: a.abortReason },
-      );
-      ctx.metrics.migrationsTotal.inc({ role: known?.role ?? "destination", outcome });
-    }
-  } catch (abortErr) {
-    log.error("could not record the abort on-chain", { allocationId, err: abortErr });
-  }
-}
-
-export async function withdrawAll(ctx: HostContext, auctionId: bigint, log = ctx.logger): Promise<void> {
-  const me = ctx.address;
-  try {
-    if ((await ctx.market.allocations.balanceOf(me)) > 0n) {
-      const tx = await ctx.market.allocations.withdraw();
-      log.info("escrow withdrawn", { step: "withdraw", txHash: tx.hash });
-    }
-    const bid = await ctx.market.auction.bid(auctionId, me);
-    if (bid.status === "Revealed") {
-      const tx = await ctx.market.auction.withdrawBond(auctionId);
-      await ctx.journal.record({ type: "bid.settled", auctionId, status: "refunded" });
-      log.info("bond withdrawn", { step: "withdraw", txHash: tx.hash });
-    }
-    if ((await ctx.market.auction.balanceOf(me)) > 0n) {
-      const tx = await ctx.market.auction.withdraw();
-      log.info("auction balance withdrawn", { step: "withdraw", txHash: tx.hash });
-    }
-  } catch (err) {
-    log.error("withdrawal failed (funds stay claimable)", { err });
-  }
 }

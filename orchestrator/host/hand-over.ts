@@ -3,6 +3,7 @@ import { TvmxError } from "../errors/index.js";
 import type { HandOverCheck, HandOverVerifier } from "../migration/index.js";
 import type { HostContext } from "./context.js";
 import { chainStateDigest } from "./peer-messages.js";
+import { requireAccepted } from "./bond-settlement.js";
 
 /**
  * The hand-over: the source's EIP-712 MigrationReceipt(allocationId, tvmId, stateDigest), signed at the end of its
@@ -31,10 +32,11 @@ export function signHandOver(ctx: Pick<HostContext, "market" | "wallet" | "journ
  * The destination's side, for the import of `allocationId` from `source` (as the Allocated event on-chain names them):
  * the engine asks it before TDH.IMPORT.COMMIT. It refuses (HOST_HANDOVER_INVALID, the import is then aborted and the TD
  * stays on the source) a missing hand-over, one not signed by the allocation's source, or one for another state than
- * the one imported here; it accepts after journaling the hand-over, so that a restarted destination confirms from its
+ * the one imported here, and refuses (HOST_ALLOCATION_NOT_ACCEPTED) while this host's acceptance of the allocation is
+ * not on-chain; it accepts after journaling the hand-over, so that a restarted destination confirms from its
  * journal.
  */
-export function handOverVerifier(ctx: Pick<HostContext, "market" | "journal">, allocationId: bigint, tvmId: string, source: string): HandOverVerifier {
+export function handOverVerifier(ctx: Pick<HostContext, "market" | "journal" | "acceptances">, allocationId: bigint, tvmId: string, source: string): HandOverVerifier {
   return async (check: HandOverCheck) => {
     const refuse = (reason: string, details: Record<string, unknown> = {}, cause?: unknown) =>
       new TvmxError("HOST_HANDOVER_INVALID", `hand-over for allocation ${allocationId} refused: ${reason}`, {
@@ -60,6 +62,9 @@ export function handOverVerifier(ctx: Pick<HostContext, "market" | "journal">, a
         throw refuse(`signed by ${signer}, not by the allocation's source`, { signer });
       }
     }
+    // The winner's acceptance is mined before it commits: an unaccepted allocation may be aborted by the source at
+    // once, which would leave the TD running here while the chain says it never moved.
+    await requireAccepted(ctx, allocationId);
     await ctx.journal.record({ type: "migration.handover", allocationId, stateDigest, signature: check.handOver });
   };
 }

@@ -31,7 +31,8 @@ import { deferred, pollUntil } from "../util/index.js";
 import type { HostContext } from "./context.js";
 import { controlRoutes } from "./control-routes.js";
 import { pendingMirrors, recordUntilLanded } from "./mirror-settlement.js";
-import { abortOnChain, biddingOf, mirrorDeps, onAdmissionTicket, onAllocatedAsDestination, onMigrationRequest, awaitsStream, streamAdmission } from "./destination-flow.js";
+import { biddingOf, mirrorDeps, onAdmissionTicket, onAllocatedAsDestination, onMigrationRequest, awaitsStream, streamAdmission } from "./destination-flow.js";
+import { abortOnChain } from "./settlement.js";
 import { formatEndpoint } from "./endpoint.js";
 import { engineMigrationId } from "./peer-messages.js";
 import { confirmWithHandOver } from "./hand-over.js";
@@ -226,6 +227,7 @@ export class Host {
         sessions: new Map(),
         acknowledged: new Map(),
         imports: new Map(),
+        acceptances: new Map(),
         outcomes: new Map(),
         ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
       };

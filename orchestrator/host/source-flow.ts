@@ -8,7 +8,7 @@ import { expectSuccess } from "../tdx/index.js";
 import { deferred, pollUntil } from "../util/index.js";
 import { allocationOnChain } from "./allocation-check.js";
 import type { HostContext, MigrationOutcomeReport, SessionKey } from "./context.js";
-import { abortOnChain, withdrawAll } from "./destination-flow.js";
+import { abortOnChain, withdrawAll } from "./settlement.js";
 import { parseEndpoint } from "./endpoint.js";
 import { finalizeWhenDue, openAuction } from "./source-auction.js";
 import { chainStateDigest, engineMigrationId, ticketBlob } from "./peer-messages.js";

@@ -23,6 +23,8 @@ export interface MarketGas {
   commitBid: number;
   revealBid: number;
   finalize: { 1: number; 10: number; 50: number };
+  /** The winner's AllocationRegistry.acceptAllocation (its performance bond depends on it). */
+  acceptAllocation: number;
   confirmMigration: number;
   abortMigration: number;
   withdraw: number;
@@ -139,7 +141,7 @@ async function runAuction(market: Market, tvmId: string, bidders: number): Promi
 
 /**
  * One whole migration on the auction chain with two bidders, every transaction of it: open, two commits, two
- * reveals, finalize, the winner's confirmation with the source's receipt, and every withdrawal (both bonds, the
+ * reveals, finalize, the winner's acceptance, its confirmation with the source's receipt, and every withdrawal (both bonds, the
  * price to the winner, the change to the source). What the market costs its users per migration.
  */
 async function measureLifecycle2(market: Market, tvmId: string): Promise<number> {
@@ -153,6 +155,7 @@ async function measureLifecycle2(market: Market, tvmId: string): Promise<number>
   const stateDigest = id("lifecycle-2 state at pause");
   const receipt = await signMigrationReceipt(source, allocationDomain(market.chainId, suite.allocationRegistry), allocation.id, allocation.tvmId, stateDigest);
   let gas = run.openGas + run.commitGas.reduce((a, b) => a + b, 0) + run.revealGas.reduce((a, b) => a + b, 0) + run.finalizeGas;
+  gas += await gasOf(registry.connect(winner).acceptAllocation(allocation.id));
   gas += await gasOf(registry.connect(winner).confirmMigration(allocation.id, stateDigest, receipt));
   for (const bidder of market.hosts.slice(0, 2)) gas += await gasOf(auction.connect(bidder).withdrawBond(run.auctionId));
   gas += await gasOf(registry.connect(winner).withdraw());
@@ -204,6 +207,7 @@ export async function measureMarketGas(connection: Connection): Promise<MarketGa
     committed.tvmId,
     stateDigest,
   );
+  const acceptAllocation = await gasOf(registry.connect(winner).acceptAllocation(committed.id));
   const confirmMigration = await gasOf(registry.connect(winner).confirmMigration(committed.id, stateDigest, receipt));
   const withdraw = await gasOf(registry.connect(winner).withdraw());
   const withdrawBond = await gasOf(suite.contracts.migrationAuction.connect(winner).withdrawBond(fifty.auctionId));
@@ -223,6 +227,7 @@ export async function measureMarketGas(connection: Connection): Promise<MarketGa
     commitBid: Math.max(...one.commitGas, ...ten.commitGas, ...fifty.commitGas),
     revealBid: Math.max(...one.revealGas, ...ten.revealGas, ...fifty.revealGas),
     finalize: { 1: one.finalizeGas, 10: ten.finalizeGas, 50: fifty.finalizeGas },
+    acceptAllocation,
     confirmMigration,
     abortMigration,
     withdraw,

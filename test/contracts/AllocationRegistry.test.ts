@@ -21,10 +21,18 @@ describe("AllocationRegistry", () => {
     return { ...s, registry, destination };
   }
 
-  async function allocatedFixture() {
+  /** Allocated to s.destination, which has not accepted yet. */
+  async function unacceptedFixture() {
     const s = await fixture();
     await s.registry.allocate(TVM, 7n, s.source.address, s.destination.address, PRICE, CONFIG, { value: DEPOSIT });
     return { ...s, allocationId: 1n, allocatedAt: BigInt(await time.latest()) };
+  }
+
+  /** Allocated to s.destination, which accepted at once, as an honest destination does. */
+  async function allocatedFixture() {
+    const s = await unacceptedFixture();
+    await s.registry.connect(s.destination).acceptAllocation(s.allocationId);
+    return s;
   }
 
   describe("allocate", () => {
@@ -150,6 +158,56 @@ describe("AllocationRegistry", () => {
       await expect(s.registry.connect(s.destination).confirmMigration(9n, DIGEST, receipt))
         .to.be.revertedWithCustomError(s.registry, "AllocationRegistryUnexpectedState")
         .withArgs(9n, AllocationState.None, AllocationState.Allocated);
+    });
+  });
+
+  describe("acceptAllocation", () => {
+    it("records the destination's acceptance once, and only the destination's, while Allocated", async () => {
+      const s = await loadFixture(unacceptedFixture);
+      const acceptDeadline = s.allocatedAt + PARAMS.confirmationTimeout / 4n;
+      const before = await s.registry.allocation(s.allocationId);
+      expect([before.accepted, before.acceptDeadline]).to.deep.equal([false, acceptDeadline]);
+      expect(await s.registry.settlementOf(s.allocationId)).to.deep.equal([AllocationState.Allocated, false]);
+      await expect(s.registry.connect(s.source).acceptAllocation(s.allocationId))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryNotDestination")
+        .withArgs(s.allocationId, s.source.address, s.destination.address);
+      await expect(s.registry.connect(s.destination).acceptAllocation(s.allocationId))
+        .to.emit(s.registry, "AllocationAccepted")
+        .withArgs(s.allocationId, s.destination.address);
+      expect(await s.registry.settlementOf(s.allocationId)).to.deep.equal([AllocationState.Allocated, true]);
+      await expect(s.registry.connect(s.destination).acceptAllocation(s.allocationId))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryAlreadyAccepted")
+        .withArgs(s.allocationId);
+      await expect(s.registry.connect(s.destination).acceptAllocation(9n))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryUnexpectedState")
+        .withArgs(9n, AllocationState.None, AllocationState.Allocated);
+    });
+
+    it("lets the source abort an unaccepted allocation at once from the acceptance deadline, not before", async () => {
+      const s = await loadFixture(unacceptedFixture);
+      const acceptDeadline = s.allocatedAt + PARAMS.confirmationTimeout / 4n;
+      await time.setNextBlockTimestamp(acceptDeadline - 1n);
+      await expect(s.registry.connect(s.source).abortMigration(s.allocationId, 5))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryAcceptancePending")
+        .withArgs(s.allocationId, acceptDeadline, acceptDeadline - 1n);
+      await time.setNextBlockTimestamp(acceptDeadline);
+      const abort = s.registry.connect(s.source).abortMigration(s.allocationId, 5);
+      // No dispute window: a destination commits an import only after its acceptance is mined.
+      await expect(abort).to.emit(s.registry, "MigrationAborted").withArgs(s.allocationId, TVM, s.source.address, 5);
+      await expect(abort).to.emit(s.registry, "BalanceCredited").withArgs(s.source.address, s.allocationId, DEPOSIT);
+      await expect(abort).not.to.emit(s.registry, "MigrationAbortRequested");
+      expect(await s.registry.settlementOf(s.allocationId)).to.deep.equal([AllocationState.Aborted, false]);
+      expect(await s.registry.liveAllocation(TVM)).to.equal(0n);
+      await expect(s.registry.connect(s.destination).acceptAllocation(s.allocationId))
+        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryUnexpectedState")
+        .withArgs(s.allocationId, AllocationState.Aborted, AllocationState.Allocated);
+    });
+
+    it("lets a destination that never accepted still confirm with the hand-over (the confirmation is the performance)", async () => {
+      const s = await loadFixture(unacceptedFixture);
+      const receipt = await receiptFor(s, s.allocationId, TVM, DIGEST);
+      await s.registry.connect(s.destination).confirmMigration(s.allocationId, DIGEST, receipt);
+      expect(await s.registry.settlementOf(s.allocationId)).to.deep.equal([AllocationState.Committed, false]);
     });
   });
 

@@ -58,6 +58,11 @@ describe("MigrationAuction: emergency stop and rescue", () => {
       for (const bid of s.bids) await reveal(s, s.auctionId, bid);
       await time.increaseTo(s.params.revealDeadline);
       await expect(s.migrationAuction.finalize(s.auctionId)).to.emit(s.migrationAuction, "AuctionFinalized");
+      // The winner's bond is its performance bond: it comes back once its allocation settles (here the winner accepts,
+      // then aborts); the other bond at once.
+      const { allocationId } = await s.migrationAuction.auctionInfo(s.auctionId);
+      await s.allocationRegistry.connect(s.bids[0]!.bidder).acceptAllocation(allocationId);
+      await s.allocationRegistry.connect(s.bids[0]!.bidder).abortMigration(allocationId, 1);
       for (const bid of s.bids) {
         await expect(s.migrationAuction.connect(bid.bidder).withdrawBond(s.auctionId)).to.changeEtherBalances(ethers, [bid.bidder], [BOND]);
       }

@@ -543,17 +543,47 @@ describe("MigrationAuction", () => {
       return { ...s, revealer, silent };
     }
 
-    it("returns the bond of a revealed bid once, right after the reveal", async () => {
+    it("returns the bond of a revealed bid that is not the best at once, once", async () => {
       const s = await loadFixture(endedFixture);
-      const bidder = s.revealer.bidder;
-      const refund = s.migrationAuction.connect(bidder).withdrawBond(s.auctionId);
-      await expect(refund).to.emit(s.migrationAuction, "BondRefunded").withArgs(s.auctionId, bidder.address, BOND);
-      await expect(refund).to.changeEtherBalances(ethers, [bidder], [BOND]);
-      const info = await s.migrationAuction.bidInfo(s.auctionId, bidder.address);
+      const loser = s.revealer.bidder;
+      const best = sealedBid(s.hosts[2]!, 60n);
+      // A fresh auction with the best bid and another (endedFixture's revealer is the best alone).
+      const second = await openAuction(s, { tvmId: tvmIdOf(s.source.address, "second") });
+      const lose = sealedBid(loser, 100n);
+      await commit(s, second.auctionId, lose);
+      await commit(s, second.auctionId, best);
+      await time.increaseTo(second.params.commitDeadline);
+      await reveal(s, second.auctionId, lose);
+      // While it is the best bid, its bond is held: it may yet win.
+      await expect(s.migrationAuction.connect(loser).withdrawBond(second.auctionId))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionUnexpectedState")
+        .withArgs(second.auctionId, AuctionState.Reveal, AuctionState.Finalized);
+      await reveal(s, second.auctionId, best);
+      // Displaced, it can never be the best again: refundable at once, in the reveal phase.
+      const refund = s.migrationAuction.connect(loser).withdrawBond(second.auctionId);
+      await expect(refund).to.emit(s.migrationAuction, "BondRefunded").withArgs(second.auctionId, loser.address, BOND);
+      await expect(refund).to.changeEtherBalances(ethers, [loser], [BOND]);
+      const info = await s.migrationAuction.bidInfo(second.auctionId, loser.address);
       expect([info.status, info.price]).to.deep.equal([BidStatus.Refunded, 100n]);
-      await expect(s.migrationAuction.connect(bidder).withdrawBond(s.auctionId))
+      await expect(s.migrationAuction.connect(loser).withdrawBond(second.auctionId))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionUnexpectedBidStatus")
-        .withArgs(s.auctionId, bidder.address, BidStatus.Refunded, BidStatus.Revealed);
+        .withArgs(second.auctionId, loser.address, BidStatus.Refunded, BidStatus.Revealed);
+      await time.increaseTo(second.params.revealDeadline);
+      await expect(s.migrationAuction.connect(best.bidder).withdrawBond(second.auctionId))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionUnexpectedState")
+        .withArgs(second.auctionId, AuctionState.Ended, AuctionState.Finalized);
+    });
+
+    it("holds the winner's bond while its allocation is live, and returns it once the allocation committed", async () => {
+      const s = await loadFixture(openFixture);
+      const win = sealedBid(s.hosts[0]!, 60n);
+      const { auctionId, allocationId, params } = await runAuction(s, [win, sealedBid(s.hosts[1]!, 90n)], { tvmId: tvmIdOf(s.source.address, "won") });
+      await expect(s.migrationAuction.connect(win.bidder).withdrawBond(auctionId))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionBondHeld")
+        .withArgs(auctionId, win.bidder.address, allocationId, AllocationState.Allocated);
+      const digest = id("state");
+      await s.allocationRegistry.connect(win.bidder).confirmMigration(allocationId, digest, await receiptFor(s, allocationId, params.tvmId, digest));
+      await expect(s.migrationAuction.connect(win.bidder).withdrawBond(auctionId)).to.changeEtherBalances(ethers, [win.bidder], [BOND]);
     });
 
     it("keeps the bond of an unrevealed bid in a live auction", async () => {
@@ -608,8 +638,12 @@ describe("MigrationAuction", () => {
       const ticket = await ticketFor(s, s.auctionId, accountAddress);
       const auction = s.migrationAuction.interface;
       await account.execute(s.suite.migrationAuction, auction.encodeFunctionData("commitBid", [s.auctionId, commitmentOf(s, s.auctionId, bid as never), ticket.r, ticket.vs]), { value: BOND });
+      const lower = sealedBid(s.hosts[0]!, 5n);
+      await commit(s, s.auctionId, lower);
       await time.increaseTo(s.params.commitDeadline);
       await account.execute(s.suite.migrationAuction, auction.encodeFunctionData("revealBid", [s.auctionId, 10n, 1n, id("salt")]));
+      await reveal(s, s.auctionId, lower);
+      // A lower bid is the best, so that the account's bond is refundable at once.
       await account.setRejecting(true);
       await expect(account.execute(s.suite.migrationAuction, auction.encodeFunctionData("withdrawBond", [s.auctionId])))
         .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTransferFailed")

@@ -80,6 +80,8 @@ export interface OpenOptions {
   bond?: bigint;
   commitIn?: number;
   revealIn?: number;
+  /** Whether the winner accepts its allocation right after finalize, as an honest host does (default true). */
+  accept?: boolean;
 }
 
 /** Opens an auction from `s.source` (for its TVM "tvm-1" unless told); returns its id and deadlines. */
@@ -140,6 +142,10 @@ export async function runAuction(s: Suite, bids: SealedBid[], options: OpenOptio
   await time.increaseTo(params.revealDeadline);
   await s.migrationAuction.finalize(auctionId);
   const info = await s.migrationAuction.auctionInfo(auctionId);
+  if (info.allocationId !== 0n && options.accept !== false) {
+    const winner = bids.find((b) => b.bidder.address === info.bestBidder);
+    if (winner) await s.allocationRegistry.connect(winner.bidder).acceptAllocation(info.allocationId);
+  }
   return { auctionId, allocationId: info.allocationId, params };
 }
 

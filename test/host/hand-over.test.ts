@@ -53,6 +53,24 @@ describe("host: the source's hand-over before the destination commits", function
     expect(await allocations.balanceOf(destination.wallet.address)).to.equal(0n);
   });
 
+  it("does not commit while its acceptance of the allocation is not on-chain: the TD stays on the source", async () => {
+    const { source, destination, td } = await pair("unaccepted");
+    // The winner's acceptance never lands (its transactions fail); the chain says the allocation is not accepted.
+    destination.host.context.market.allocations.accept = async () => {
+      throw new TvmxError("CHAIN_TX_FAILED", "acceptance dropped by the test");
+    };
+    const summary = await source.host.migrate({ tdId: td.tdId, only: [destination.wallet.address] });
+    expect(summary.winner).to.equal(destination.wallet.address);
+    expect(summary.status).to.equal("Aborted");
+    expect(destination.log.find("import aborted").map((r) => r.status)).to.deep.equal(["MIGRATION_HANDOVER_REFUSED"]);
+    expect(handedOver(destination)).to.equal(false);
+    expect(source.host.context.tds.list().map((t) => t.tvmId)).to.deep.equal([td.tvmId]);
+    expect(source.host.context.tds.get(td.tdId).td.isRunning).to.equal(true);
+    expect(destination.host.context.tds.list()).to.have.length(0);
+    const a = await source.host.context.market.allocations.allocation(summary.allocationId!);
+    expect([a.state, a.accepted]).to.deep.equal(["Aborted", false]);
+  });
+
   it("commits and confirms alone when the source is killed right after sending the hand-over", async () => {
     const { source, destination, td } = await pair("killed");
     const migration = source.host.migrate({ tdId: td.tdId, only: [destination.wallet.address] });

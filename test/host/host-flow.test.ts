@@ -66,6 +66,8 @@ describe("host: the whole flow with real hosts in one process, on an in-process 
     expect(imported[0]).to.deep.include({ tvmId: td.tvmId, running: true });
     const placement = await roomy.host.context.market.allocations.currentPlacement(td.tvmId);
     expect(placement.host).to.equal(roomy.wallet.address);
+    // The winner accepted its allocation on-chain before it committed the import (its performance bond depends on it).
+    expect((await roomy.host.context.market.allocations.allocation(placement.allocationId)).accepted).to.equal(true);
     // Escrow goes back to whom it belongs: both bidders took their bonds back.
     const auctionId = BigInt((summary as unknown as { auctionId: string }).auctionId);
     for (const h of [roomy, cramped]) {

@@ -16,7 +16,8 @@ import {HandlerBase} from "./HandlerBase.sol";
 /// - one honest bidder: commits only on terms it meets, at a price within the reserve, and always reveals in its
 ///   window (an honest client's reveal is scheduled by {_advance}, whatever time the fuzzer skips);
 /// - sybil bidders: any price, revealing or withholding at random (a shill ladder's rungs);
-/// - a griefing winner: the destination may never confirm;
+/// - a griefing winner: the destination may never accept its allocation nor confirm (the honest bidder, when it
+///   wins, accepts at once, as its client does on `Allocated`);
 /// - an admin: pauses and unpauses both contracts, revokes and re-grants the auction's allocator role, and tries
 ///   to allocate TVMs from hosts they do not run on.
 /// Every wei entering and leaving the contracts is counted, and every violation of a party's guarantee is counted
@@ -117,15 +118,27 @@ contract HostileMarketHandler is HandlerBase {
         _expectedHost[al.tvmId] = al.destination;
     }
 
-    /// @notice The source aborts alone after the timeout (only a request: it opens the dispute window, in which
-    /// {confirm} may still win), or the destination aborts.
+    /// @notice A griefing winner accepts its allocation late, or never (then this is not called).
+    function accept(uint256 a) external {
+        (AllocationId id, bool ok) = _liveAllocation(a);
+        if (!ok) return;
+        IAllocationRegistry.Allocation memory al = registry.allocation(id);
+        if (al.accepted) return;
+        vm.prank(al.destination);
+        registry.acceptAllocation(id);
+    }
+
+    /// @notice The source aborts alone: at once from the acceptance deadline when the winner has not accepted;
+    /// otherwise after the timeout, and only as a request (it opens the dispute window, in which {confirm} may still
+    /// win). Or the destination aborts.
     function abort(uint256 a, bool bySource) external {
         (AllocationId id, bool ok) = _liveAllocation(a);
         if (!ok) return;
         IAllocationRegistry.Allocation memory al = registry.allocation(id);
         if (bySource) {
             if (al.abortSettleAt != 0) return; // requested already
-            if (block.timestamp < al.confirmDeadline) _advance(al.confirmDeadline);
+            uint256 from = al.accepted ? al.confirmDeadline : al.acceptDeadline;
+            if (block.timestamp < from) _advance(from);
             vm.prank(al.source);
         } else {
             vm.prank(al.destination);
@@ -182,16 +195,53 @@ contract HostileMarketHandler is HandlerBase {
         auction.revealBid(id, price, 1, _salt(bidder));
     }
 
+    /// @notice Bidder `b` takes its bond back where the auction lets it: revealed once the auction settled (the
+    /// winner's once its allocation committed, or aborted after its acceptance), or committed to a cancelled auction.
     function withdrawBond(uint256 a, uint256 b) external {
         (AuctionId id, bool ok) = _pick(a);
         if (!ok) return;
         address bidder = _bidders[b % _bidders.length];
         IMigrationAuction.BidStatus status = auction.bidInfo(id, bidder).status;
-        bool refundable = status == IMigrationAuction.BidStatus.Revealed
-            || (status == IMigrationAuction.BidStatus.Committed
-                && auction.state(id) == IMigrationAuction.AuctionState.Cancelled);
+        IMigrationAuction.AuctionState state = auction.state(id);
+        bool refundable;
+        if (status == IMigrationAuction.BidStatus.Revealed) {
+            if (state == IMigrationAuction.AuctionState.Failed) {
+                refundable = true;
+            } else if (state == IMigrationAuction.AuctionState.Finalized) {
+                IMigrationAuction.AuctionInfo memory info = auction.auctionInfo(id);
+                if (bidder != info.bestBidder) {
+                    refundable = true;
+                } else {
+                    (IAllocationRegistry.AllocationState s, bool accepted) = registry.settlementOf(info.allocationId);
+                    refundable = s == IAllocationRegistry.AllocationState.Committed
+                        || (s == IAllocationRegistry.AllocationState.Aborted && accepted);
+                }
+            }
+        } else {
+            refundable =
+                status == IMigrationAuction.BidStatus.Committed && state == IMigrationAuction.AuctionState.Cancelled;
+        }
         if (!refundable) return;
         _paid(bidder, address(auction), abi.encodeCall(auction.withdrawBond, (id)));
+    }
+
+    /// @notice Anyone (here, the source) burns the performance bond of a winner whose allocation was aborted without
+    /// its acceptance.
+    function forfeitWinnerBond(uint256 a) external {
+        (AuctionId id, bool ok) = _pickIn(a, IMigrationAuction.AuctionState.Finalized);
+        if (!ok) return;
+        IMigrationAuction.AuctionInfo memory info = auction.auctionInfo(id);
+        if (auction.bidInfo(id, info.bestBidder).status != IMigrationAuction.BidStatus.Revealed) return;
+        (IAllocationRegistry.AllocationState s, bool accepted) = registry.settlementOf(info.allocationId);
+        if (s != IAllocationRegistry.AllocationState.Aborted || accepted) return;
+        address burn = auction.BURN_ADDRESS();
+        uint256 sourceBalance = auction.balanceOf(source) + source.balance;
+        uint256 before = burn.balance;
+        vm.prank(source);
+        auction.forfeitBond(id, info.bestBidder);
+        ghostBurned += burn.balance - before;
+        if (info.bestBidder == honest) ghostHonestLosses += BOND;
+        if (auction.balanceOf(source) + source.balance > sourceBalance) ghostForfeitsPaidToSource++;
     }
 
     /// @notice Anyone (here, the source, hoping to collect) forfeits an unrevealed bond.
@@ -221,7 +271,13 @@ contract HostileMarketHandler is HandlerBase {
         (AuctionId id, bool ok) = _pickIn(a, IMigrationAuction.AuctionState.Ended);
         if (!ok) return;
         // Refused while the registry is paused or the auction's allocator role revoked: then only rescue helps.
-        try auction.finalize(id) {} catch {}
+        try auction.finalize(id) returns (AllocationId allocationId) {
+            // The honest bidder's client accepts as soon as it sees `Allocated`.
+            if (AllocationId.unwrap(allocationId) != 0 && registry.allocation(allocationId).destination == honest) {
+                vm.prank(honest);
+                registry.acceptAllocation(allocationId);
+            }
+        } catch {}
     }
 
     function rescue(uint256 a) external {

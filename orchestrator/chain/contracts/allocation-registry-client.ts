@@ -25,6 +25,10 @@ export interface Allocation {
   stateDigest: string;
   /** 0 unless the source asked to abort alone: from then anyone may settle the abort (the destination may confirm until then). */
   abortSettleAt: number;
+  /** Whether the destination accepted the allocation on-chain (its bond is then refunded however it ends). */
+  accepted: boolean;
+  /** From this time the source may abort at once an allocation its destination has not accepted. */
+  acceptDeadline: number;
 }
 
 export interface MirrorRecord {
@@ -110,11 +114,19 @@ export class AllocationRegistryClient {
     }
   }
 
+  /** The destination takes the allocation up (see the registry's acceptance rule): sent on seeing `Allocated`. */
+  accept(allocationId: bigint): Promise<TxReport> {
+    return this.#tx().send("AllocationRegistry.acceptAllocation", this.contract, "acceptAllocation", [allocationId]);
+  }
+
   confirm(allocationId: bigint, stateDigest: string, sourceSignature: string): Promise<TxReport> {
     return this.#tx().send("AllocationRegistry.confirmMigration", this.contract, "confirmMigration", [allocationId, stateDigest, sourceSignature]);
   }
 
-  /** The destination's abort (at once), or the source's lone abort request (after the confirmation deadline). */
+  /**
+   * The destination's abort (at once); the source's abort of an allocation not accepted by its acceptance deadline (at
+   * once); or the source's lone abort request (after the confirmation deadline).
+   */
   abort(allocationId: bigint, reason: number): Promise<TxReport> {
     return this.#tx().send("AllocationRegistry.abortMigration", this.contract, "abortMigration", [allocationId, reason]);
   }
@@ -192,5 +204,7 @@ function toAllocation(a: Awaited<ReturnType<AllocationRegistry["allocation"]>>):
     configHash: a.configHash,
     stateDigest: a.stateDigest,
     abortSettleAt: Number(a.abortSettleAt),
+    accepted: a.accepted,
+    acceptDeadline: Number(a.acceptDeadline),
   };
 }

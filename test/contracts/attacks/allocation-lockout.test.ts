@@ -56,11 +56,17 @@ describe("attack: an admin locking an auction out of its allocation", () => {
       await time.increaseTo(params.revealDeadline);
       const registryError = s.allocationRegistry.interface.getError(error)!;
       await expect(s.migrationAuction.connect(s.source).finalize(auctionId)).to.be.revertedWithCustomError(s.allocationRegistry, registryError.name);
-      // Step 2: the bonds come back at once: they never depended on the registry.
-      for (const bid of bids) await spend(bid.bidder.address, s.migrationAuction.connect(bid.bidder).withdrawBond(auctionId));
-      // Step 3: after the grace, anyone (here the source) rescues the auction and withdraws the reserve.
+      // Step 2: the bond of the bid that is not the best comes back at once: it never depended on the registry. The
+      // best bid's is held, since it would be the winner's performance bond.
+      await spend(bids[1]!.bidder.address, s.migrationAuction.connect(bids[1]!.bidder).withdrawBond(auctionId));
+      await expect(s.migrationAuction.connect(bids[0]!.bidder).withdrawBond(auctionId))
+        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionUnexpectedState")
+        .withArgs(auctionId, AuctionState.Ended, AuctionState.Finalized);
+      // Step 3: after the grace, anyone (here the source) rescues the auction and withdraws the reserve; the best bid's
+      // bond comes back too.
       await time.increaseTo(params.revealDeadline + (await s.migrationAuction.RESCUE_GRACE()));
       await spend(s.source.address, s.migrationAuction.connect(s.source).rescue(auctionId));
+      await spend(bids[0]!.bidder.address, s.migrationAuction.connect(bids[0]!.bidder).withdrawBond(auctionId));
       await spend(s.source.address, s.migrationAuction.connect(s.source).withdraw());
       expect(await s.migrationAuction.state(auctionId)).to.equal(AuctionState.Failed);
       const after = await Promise.all(parties.map((a) => wealth(s, a)));

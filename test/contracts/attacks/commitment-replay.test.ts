@@ -75,6 +75,12 @@ describe("attack: a commitment replayed from another chain or deployment", () =>
     await commitFor(s, auctionId, bid, s.chainId, s.suite.migrationAuction);
     await time.increaseTo(params.commitDeadline);
     await expect(reveal(s, auctionId, bid)).to.emit(s.migrationAuction, "BidRevealed").withArgs(auctionId, bid.bidder.address, bid.price, bid.capacity);
+    // It won alone: its bond, the winner's performance bond, comes back once it accepted and the allocation settled.
+    await time.increaseTo(params.revealDeadline);
+    await s.migrationAuction.finalize(auctionId);
+    const { allocationId } = await s.migrationAuction.auctionInfo(auctionId);
+    await s.allocationRegistry.connect(bid.bidder).acceptAllocation(allocationId);
+    await s.allocationRegistry.connect(bid.bidder).abortMigration(allocationId, 1);
     await expect(s.migrationAuction.connect(bid.bidder).withdrawBond(auctionId)).to.changeEtherBalances(ethers, [bid.bidder], [BOND]);
   });
 });

@@ -4,6 +4,7 @@
  * the HostRegistry): a suspended or exiting host cannot reveal, so it cannot win; its bond is burned.
  */
 import { expect } from "chai";
+import { id } from "ethers";
 import {
   BOND,
   BidStatus,
@@ -13,6 +14,7 @@ import {
   ethers,
   loadFixture,
   openAuction,
+  receiptFor,
   reveal,
   sealedBid,
   suiteFixture,
@@ -55,7 +57,10 @@ describe("attack: an inactive host revealing and winning", () => {
         .withArgs(auctionId, leaver.address, BidStatus.Committed, BidStatus.Revealed);
       const burn = await s.migrationAuction.BURN_ADDRESS();
       await expect(s.migrationAuction.forfeitBond(auctionId, leaver.address)).to.changeEtherBalances(ethers, [burn, leaver], [BOND, 0n]);
-      // The honest bidder's bond comes back whole.
+      // The honest winner's bond comes back whole once its allocation settles (it accepted, then committed).
+      await s.allocationRegistry.connect(honest).acceptAllocation(info.allocationId);
+      const digest = id("state");
+      await s.allocationRegistry.connect(honest).confirmMigration(info.allocationId, digest, await receiptFor(s, info.allocationId, params.tvmId, digest));
       await expect(s.migrationAuction.connect(honest).withdrawBond(auctionId)).to.changeEtherBalances(ethers, [honest], [BOND]);
     });
   }

@@ -52,6 +52,8 @@ describe("attack: an allocator rewriting where a TVM runs", () => {
     // Step 1: a fake migration from the holder to the accomplice.
     await spend(s.allocationRegistry.connect(rogue).allocate(s.tvmId, 99n, s.holder.address, accomplice.address, deposit, id("cfg"), { value: deposit }));
     const fake = await s.allocationRegistry.allocationCount();
+    // The accomplice accepts, so that the holder cannot abort at once but must go through the dispute window.
+    await spend(s.allocationRegistry.connect(accomplice).acceptAllocation(fake));
     // Step 2: the accomplice confirms with a receipt it signed itself, and with one the rogue signed.
     for (const signer of [accomplice, rogue]) {
       const forged = await receiptFor(s, fake, s.tvmId, DIGEST, signer);

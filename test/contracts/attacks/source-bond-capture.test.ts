@@ -18,6 +18,7 @@ import {
   commit,
   ethers,
   loadFixture,
+  receiptFor,
   reveal,
   sealedBid,
   suiteFixture,
@@ -102,7 +103,11 @@ describe("attack: a source capturing the bidders' bonds", () => {
     const attackersAfter = (await Promise.all(attackers.map((a) => wealth(s, a)))).reduce((x, y) => x + y, 0n);
     expect(attackersAfter).to.equal(attackersBefore - BOND - gas);
     expect(await s.migrationAuction.balanceOf(s.source.address)).to.equal(0n);
-    // The honest bidders get their whole bonds back.
+    // The honest bidders get their whole bonds back: the winner's once its allocation settles (it accepted and
+    // committed), the other's at once.
+    await s.allocationRegistry.connect(honestLow).acceptAllocation(info.allocationId);
+    const digest = id("state");
+    await s.allocationRegistry.connect(honestLow).confirmMigration(info.allocationId, digest, await receiptFor(s, info.allocationId, info.tvmId, digest));
     for (const bid of honest) {
       await expect(s.migrationAuction.connect(bid.bidder).withdrawBond(auctionId)).to.changeEtherBalances(ethers, [bid.bidder], [BOND]);
     }
