@@ -27,9 +27,9 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// nor forfeited, and the credited balances. Each wei leaves once: a reserve either moves to the
 /// AllocationRegistry (Finalized) or to the source's balance (Cancelled, Failed); a bond either returns to its
 /// bidder (revealed and not the best bid, at once; the best bid's once the auction failed, or, as the winner's
-/// performance bond, once its allocation committed or was aborted after its acceptance; or auction cancelled) or is burned (never revealed, or won and never accepted: sent to
-/// {BURN_ADDRESS}); a balance is paid by
-/// {withdraw} and zeroed before the transfer. Every status change of a bid happens before its transfer.
+/// performance bond, once its allocation committed or was aborted after its acceptance; or auction cancelled) or is
+/// burned (never revealed, or won and never accepted: sent to {BURN_ADDRESS}); a balance is paid by {withdraw} and
+/// zeroed before the transfer. Every status change of a bid happens before its transfer.
 ///
 /// Bounded terms: the source chooses the deadlines and the bond, and a bidder risks its bond on them, so they are
 /// bounded here, not only checked by the bidder's client. A commit phase of at least `minCommitWindow` seconds from

@@ -25,10 +25,11 @@ import {IAllocationRegistry} from "./IAllocationRegistry.sol";
 ///
 /// Bonds return to every bidder that revealed ({withdrawBond}: at once for a bid that is not the best revealed so
 /// far, which can never become the best again; the best bid's once the auction failed), and to every bidder of a
-/// cancelled auction. The winner's bond is its performance bond: held until its allocation settles, refunded when it committed or when the winner accepted it on-chain, burned when it
-/// was aborted without the winner's acceptance (see IAllocationRegistry, Acceptance), the one failure the chain can
-/// attribute to the winner. The bond of a bidder that committed and never revealed is forfeited ({forfeitBond},
-/// anyone may call it once the reveal deadline has passed) and burned: paying it to the source would let a source
+/// cancelled auction. The winner's bond is its performance bond: held until its allocation settles, refunded when it
+/// committed or when the winner accepted it on-chain, burned when it was aborted without the winner's acceptance (see
+/// IAllocationRegistry, Acceptance), the one failure the chain can attribute to the winner. The bond of a bidder that
+/// committed and never revealed is forfeited ({forfeitBond}, anyone may call it once the reveal deadline has passed)
+/// and burned: paying it to the source would let a source
 /// profit from bids it made unrevealable, or recover the bonds of its own sybil bidders. All payouts are pull-based.
 
 ///
@@ -307,7 +308,10 @@ interface IMigrationAuction {
     /// is still Allocated (held until it settles), or Aborted without the winner's acceptance (it is to be burned,
     /// {forfeitBond}).
     error MigrationAuctionBondHeld(
-        AuctionId auctionId, address winner, AllocationId allocationId, IAllocationRegistry.AllocationState allocationState
+        AuctionId auctionId,
+        address winner,
+        AllocationId allocationId,
+        IAllocationRegistry.AllocationState allocationState
     );
 
     /// @notice Sending `amount` wei to `to` failed.

@@ -55,6 +55,41 @@ contract HostileMarketInvariantTest is MarketBase {
         assertEq(handler.ghostHonestLosses(), 0, "honest losses");
     }
 
+    /// @notice A griefing sybil wins and never accepts: the source aborts at the acceptance deadline and the winner's
+    /// bond is burned; the honest bidder's bond (not the best) comes back. An honest winner accepts at once, so the
+    /// same steps burn nothing of it.
+    function test_handler_griefingWinnerLosesItsBondAndAnHonestWinnerDoesNot() public {
+        handler.open(1 ether, false);
+        handler.commit(0, 1, 0.1 ether); // sybil, the lowest price
+        handler.commit(0, 0, 0.5 ether); // honest
+        handler.wait(49); // the commit deadline: the honest bidder's client reveals
+        handler.revealSybil(0, 0);
+        handler.wait(59);
+        handler.finalize(0);
+        AllocationId griefed = auction.auctionInfo(AuctionId.wrap(1)).allocationId;
+        assertTrue(!allocationRegistry.allocation(griefed).accepted, "the griefer did not accept");
+        uint256 burnedBefore = handler.ghostBurned();
+        handler.abort(0, true);
+        assertEq(uint8(allocationRegistry.state(griefed)), uint8(IAllocationRegistry.AllocationState.Aborted), "aborted at once");
+        handler.forfeitWinnerBond(0);
+        assertEq(handler.ghostBurned(), burnedBefore + handler.BOND(), "the griefer's bond burned");
+        handler.withdrawBond(0, 0);
+        assertEq(uint8(auction.bidInfo(AuctionId.wrap(1), handler.honest()).status), uint8(IMigrationAuction.BidStatus.Refunded), "honest refunded");
+
+        handler.open(1 ether, false);
+        handler.commit(1, 0, 0.2 ether); // honest, the lowest price this time
+        handler.wait(49);
+        handler.wait(59);
+        handler.finalize(1);
+        AllocationId honestWin = auction.auctionInfo(AuctionId.wrap(2)).allocationId;
+        assertTrue(allocationRegistry.allocation(honestWin).accepted, "the honest winner accepted");
+        handler.abort(1, false); // the honest destination gives up (the source never streamed)
+        handler.forfeitWinnerBond(1);
+        handler.withdrawBond(1, 0);
+        assertEq(uint8(auction.bidInfo(AuctionId.wrap(2), handler.honest()).status), uint8(IMigrationAuction.BidStatus.Refunded), "honest winner refunded");
+        assertEq(handler.ghostHonestLosses(), 0, "honest losses");
+    }
+
     /// hardhat-config: invariant.runs = 32
     /// hardhat-config: invariant.depth = 150
     function invariant_everyWeiIsHeldOrWithdrawnOnce() public view {
