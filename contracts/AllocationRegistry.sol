@@ -291,6 +291,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
         if (
             sourceChainId == 0 || AllocationId.unwrap(sourceAllocationId) == 0 || record.tvmId == bytes32(0)
                 || record.source == address(0) || destination == address(0)
+                || (record.outcome != AllocationState.Committed && record.outcome != AllocationState.Aborted)
         ) revert AllocationRegistryInvalidMirror(sourceChainId, sourceAllocationId);
         if (sourceChainId == block.chainid) revert AllocationRegistryMirrorOfThisChain(sourceChainId);
         MirroredAllocation storage m = _mirrors[sourceChainId][sourceAllocationId][destination];
@@ -312,6 +313,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
             record.source,
             record.price,
             record.configHash,
+            record.outcome,
             msg.sender
         );
     }

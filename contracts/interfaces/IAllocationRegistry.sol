@@ -29,7 +29,8 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 /// own address, so nobody can take the key of another destination's record. A record of this very chain is
 /// refused (the allocation itself is here). What a mirror record proves: that the recorder (the destination, or a
 /// recorder the admin trusts) stated, at `recordedAt`, that allocation `sourceAllocationId` of chain
-/// `sourceChainId` placed `tvmId` with `destination`. It does not prove that the allocation exists on that chain,
+/// `sourceChainId` allocated `tvmId` to `destination` and settled with `outcome` (Committed: the TVM moved there;
+/// Aborted: it stayed on the source). It does not prove that the allocation exists on that chain,
 /// nor its state there: this chain cannot read the other; check the source chain (`sourceTxHash`) for that.
 /// @dev Lifecycle (stored): None --allocate--> Allocated --confirmMigration--> Committed
 ///                                                      \--abortMigration (destination)--> Aborted
@@ -99,6 +100,8 @@ interface IAllocationRegistry {
     /// @param destination Host the TVM goes to.
     /// @param price Price of the allocation, in wei of the source chain.
     /// @param configHash Hash of the TVM configuration.
+    /// @param outcome How the allocation settled on the source chain: Committed (the TVM runs on the destination) or
+    /// Aborted (it stayed on the source). The destination records both, so that its chain's audit trail is complete.
     struct MirrorRecord {
         uint256 sourceChainId;
         AllocationId sourceAllocationId;
@@ -108,6 +111,7 @@ interface IAllocationRegistry {
         address destination;
         uint96 price;
         bytes32 configHash;
+        AllocationState outcome;
     }
 
     /// @notice A stored mirror record with who recorded it and when.
@@ -158,6 +162,7 @@ interface IAllocationRegistry {
         address source,
         uint96 price,
         bytes32 configHash,
+        AllocationState outcome,
         address recordedBy
     );
 
@@ -226,7 +231,8 @@ interface IAllocationRegistry {
     /// active host here).
     error AllocationRegistryMirrorUnauthorized(address caller);
 
-    /// @notice The mirror record is incomplete (zero chain id, allocation id, TVM id or parties).
+    /// @notice The mirror record is incomplete (zero chain id, allocation id, TVM id or parties) or names no settled
+    /// outcome (Committed or Aborted).
     error AllocationRegistryInvalidMirror(uint256 sourceChainId, AllocationId sourceAllocationId);
 
     /// @notice The confirmation timeout must be between 1 second and `maxTimeout`.

@@ -130,7 +130,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       { check: "the allocation is Committed on the auction chain", ok: onChain?.state === "Committed", detail: onChain?.state },
       { check: "the destination's TD state digest equals the source's", ok: o?.digestMatch === true && o.sourceDigest === o.destinationDigest },
       { check: "the winner runs the TD, the source no longer does", ok: winnerTds.some((t) => t.tvmId === answer.tvmId && t.running) && !sourceTds.some((t) => t.tvmId === answer.tvmId) },
-      { check: "the winner recorded the allocation on its own chain, referencing the allocation tx", ok: mirror !== undefined && mirror.sourceTxHash === allocationTx && getAddress(mirror.destination) === answer.winner },
+      { check: "the winner recorded the allocation on its own chain, referencing the allocation tx", ok: mirror !== undefined && mirror.sourceTxHash === allocationTx && getAddress(mirror.destination) === answer.winner && mirror.outcome === "Committed" },
       { check: "the out-of-date host was refused by the policy", ok: answer.refused.some((r) => getAddress(r.host) === stale) && !answer.acknowledged.some((a) => getAddress(a.host) === stale) },
       { check: "the two acceptable hosts bid different prices", ok: bids.length === 2 && bids[0]!.priceWei !== undefined && bids[1]!.priceWei !== undefined && bids[0]!.priceWei !== bids[1]!.priceWei },
       { check: "the roomier host won", ok: winnerName === "dest-roomy", detail: winnerName },

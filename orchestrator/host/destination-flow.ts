@@ -27,7 +27,8 @@ const MIB = 1024 * 1024;
  *   on Allocated (to us): reserve → accept (on-chain) → import (the stream; before TDH.IMPORT.COMMIT the
  *                         acceptance must be mined and the source's hand-over, sent with COMMIT, is checked and
  *                         journaled: no commit without both; the TD runs here after)
- *                         → confirm (on-chain, with the hand-over alone, retried) → mirror → withdraw
+ *                         → confirm (on-chain, with the hand-over alone, retried) → withdraw → mirror (of the
+ *                         outcome, Committed or Aborted)
  *
  * A refusal is sent back as MIGRATION_ABORT with a result code and the reason, so the source can report it.
  */
@@ -244,9 +245,12 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
     ctx.imports.delete(engineId);
     ctx.metrics.migrationsInFlight.dec({ role: "destination" });
   }
-  // step: mirror — after the outcome is settled and journaled, and never able to change it.
-  if (ctx.mirror && ctx.journal.state.migrations.get(allocationId)?.status === "Committed") {
+  // step: mirror — after the outcome is settled and journaled, and never able to change it; an abort too, so that
+  // this host's chain records every allocation it took part in.
+  const settled = ctx.journal.state.migrations.get(allocationId)?.status;
+  if (ctx.mirror && (settled === "Committed" || settled === "Aborted")) {
     await owe(mirrorDeps(ctx), {
+      outcome: settled,
       allocationId,
       migrationId,
       sourceChainId: ctx.market.chain.chainId,

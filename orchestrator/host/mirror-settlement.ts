@@ -5,7 +5,7 @@ import { delay } from "../util/index.js";
 
 /**
  * The mirror record on the destination's own chain is an audit copy of an allocation settled on the auction
- * chain. It never decides anything: it is journaled as pending before the first attempt, retried with
+ * chain, Committed or Aborted (both, so that the destination's chain has every allocation it took part in). It never decides anything: it is journaled as pending before the first attempt, retried with
  * exponential backoff until it lands (across restarts: recovery retries every pending one), and a failure
  * only delays it — the outcome, the metrics and the withdrawal never wait for it or depend on it.
  */
@@ -54,7 +54,7 @@ export async function recordUntilLanded(deps: MirrorDeps, allocationId: bigint):
         txHash = "";
         log.info("mirror record already on this host's own chain", { recordedBy: existing.recordedBy });
       } else {
-        const tx = await deps.mirror.recordMirror({ ...record, sourceAllocationId: allocationId });
+        const tx = await deps.mirror.recordMirror({ ...record, outcome: record.outcome ?? "Committed", sourceAllocationId: allocationId });
         txHash = tx.hash;
         log.info("allocation recorded on this host's own chain", { txHash: tx.hash, chainId: deps.mirror.chainId, blockNumber: tx.blockNumber, attempt });
       }

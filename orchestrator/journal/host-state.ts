@@ -76,6 +76,8 @@ export interface MirrorRecordEntry {
   destination: string;
   price: bigint;
   configHash: string;
+  /** How the allocation settled (journals written before the field was added owe Committed mirrors only). */
+  outcome?: "Committed" | "Aborted";
   status: "pending" | "recorded";
   txHash?: string;
 }

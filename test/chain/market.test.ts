@@ -114,8 +114,9 @@ describe("chain/market clients on an in-process chain", function () {
       destination: cheap.wallet.address,
       price: outcome.price,
       configHash: allocation.configHash,
+      outcome: "Committed",
     });
-    expect(await cheap.market.allocations.mirrored(999n, outcome.allocationId, cheap.wallet.address)).to.deep.include({ sourceTxHash: outcome.report.hash, recordedBy: cheap.wallet.address });
+    expect(await cheap.market.allocations.mirrored(999n, outcome.allocationId, cheap.wallet.address)).to.deep.include({ sourceTxHash: outcome.report.hash, recordedBy: cheap.wallet.address, outcome: "Committed" });
     expect(await cheap.market.allocations.mirrored(999n, outcome.allocationId, source.wallet.address)).to.equal(undefined);
     expect(await cheap.market.allocations.mirrored(999n, 12345n, cheap.wallet.address)).to.equal(undefined);
 

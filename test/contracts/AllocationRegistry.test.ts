@@ -320,7 +320,7 @@ describe("AllocationRegistry", () => {
       await s.registry.pause();
       await expect(s.registry.allocate(tvmIdOf(s.source.address, "other"), 8n, s.source.address, s.destination.address, 1n, CONFIG, { value: 1n }))
         .to.be.revertedWithCustomError(s.registry, "EnforcedPause");
-      const mirror = { sourceChainId: 999n, sourceAllocationId: 1n, tvmId: TVM, source: s.source.address, destination: s.destination.address, price: 1n, configHash: CONFIG, sourceTxHash: DIGEST };
+      const mirror = { sourceChainId: 999n, sourceAllocationId: 1n, tvmId: TVM, source: s.source.address, destination: s.destination.address, price: 1n, configHash: CONFIG, sourceTxHash: DIGEST, outcome: AllocationState.Committed };
       await expect(s.registry.connect(s.destination).recordMirror(mirror)).to.be.revertedWithCustomError(s.registry, "EnforcedPause");
       // The migration under way still settles, and the money comes out.
       await s.registry.connect(s.destination).confirmMigration(s.allocationId, DIGEST, await receiptFor(s, s.allocationId, TVM, DIGEST));
@@ -350,6 +350,7 @@ describe("AllocationRegistry", () => {
         destination: s.destination.address,
         price: PRICE,
         configHash: CONFIG,
+        outcome: AllocationState.Committed,
       };
     }
 
@@ -358,12 +359,22 @@ describe("AllocationRegistry", () => {
       const record = mirrorOf(s);
       await expect(s.registry.connect(s.destination).recordMirror(record))
         .to.emit(s.registry, "AllocationMirrored")
-        .withArgs(TVM, 1n, s.destination.address, 5n, record.sourceTxHash, s.source.address, PRICE, CONFIG, s.destination.address);
+        .withArgs(TVM, 1n, s.destination.address, 5n, record.sourceTxHash, s.source.address, PRICE, CONFIG, AllocationState.Committed, s.destination.address);
       const stored = await s.registry.mirroredAllocation(1n, 5n, s.destination.address);
       expect(stored.recordedBy).to.equal(s.destination.address);
       expect(stored.recordedAt).to.equal(BigInt(await time.latest()));
       expect(stored.record.sourceTxHash).to.equal(record.sourceTxHash);
       expect(stored.record.price).to.equal(PRICE);
+      expect(stored.record.outcome).to.equal(AllocationState.Committed);
+    });
+
+    it("records an aborted allocation too, with its outcome, so that the destination's chain has every allocation", async () => {
+      const s = await loadFixture(fixture);
+      const record = { ...mirrorOf(s, 6n), outcome: AllocationState.Aborted };
+      await expect(s.registry.connect(s.destination).recordMirror(record))
+        .to.emit(s.registry, "AllocationMirrored")
+        .withArgs(TVM, 1n, s.destination.address, 6n, record.sourceTxHash, s.source.address, PRICE, CONFIG, AllocationState.Aborted, s.destination.address);
+      expect((await s.registry.mirroredAllocation(1n, 6n, s.destination.address)).record.outcome).to.equal(AllocationState.Aborted);
     });
 
     it("lets a MIRROR_RECORDER_ROLE holder record any allocation", async () => {
@@ -393,6 +404,9 @@ describe("AllocationRegistry", () => {
         { ...good, tvmId: ZeroHash },
         { ...good, source: ZeroAddress },
         { ...good, destination: ZeroAddress },
+        // An outcome that is not a settlement: the mirror is of a settled allocation.
+        { ...good, outcome: AllocationState.None },
+        { ...good, outcome: AllocationState.Allocated },
       ]) {
         await expect(s.registry.recordMirror(bad))
           .to.be.revertedWithCustomError(s.registry, "AllocationRegistryInvalidMirror")
@@ -420,7 +434,7 @@ describe("AllocationRegistry", () => {
       await s.registry.connect(s.outsider).recordMirror({ ...mirrorOf(s), price: 1n });
       await expect(s.registry.connect(s.destination).recordMirror(mirrorOf(s)))
         .to.emit(s.registry, "AllocationMirrored")
-        .withArgs(TVM, 1n, s.destination.address, 5n, id("allocation tx"), s.source.address, PRICE, CONFIG, s.destination.address);
+        .withArgs(TVM, 1n, s.destination.address, 5n, id("allocation tx"), s.source.address, PRICE, CONFIG, AllocationState.Committed, s.destination.address);
       const stored = await s.registry.mirroredAllocation(1n, 5n, s.destination.address);
       expect([stored.record.price, stored.recordedBy]).to.deep.equal([PRICE, s.destination.address]);
       for (const writer of [s.outsider, s.destination]) {

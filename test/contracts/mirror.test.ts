@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { id } from "ethers";
 import { network } from "hardhat";
 import { deploySuite } from "../../deploy/deploy-suite.js";
-import { ENDPOINT, PARAMS, PLATFORM, loadFixture, runAuction, sealedBid, suiteFixture } from "./fixtures.js";
+import { AllocationState, ENDPOINT, PARAMS, PLATFORM, loadFixture, runAuction, sealedBid, suiteFixture } from "./fixtures.js";
 
 describe("allocation mirrored on the destination's chain", () => {
   it("the winner records the allocation of the source chain on its own chain", async () => {
@@ -33,6 +33,7 @@ describe("allocation mirrored on the destination's chain", () => {
         destination: allocation.destination,
         price: allocation.price,
         configHash: allocation.configHash,
+        outcome: AllocationState.Committed,
       };
       await expect(suite.contracts.allocationRegistry.connect(winnerThere).recordMirror(record))
         .to.emit(suite.contracts.allocationRegistry, "AllocationMirrored")
@@ -45,6 +46,7 @@ describe("allocation mirrored on the destination's chain", () => {
           record.source,
           300n,
           record.configHash,
+          AllocationState.Committed,
           winner.address,
         );
       const mirrored = await suite.contracts.allocationRegistry.mirroredAllocation(s.chainId, allocationId, winner.address);

@@ -79,6 +79,7 @@ describe("e2e: the mirror chain down at commit", function () {
       const m = await mirror.mirroredAllocation(cluster().chain.node.chainId, BigInt(summary.allocationId!), roomy.address);
       expect(m.record.destination).to.equal(roomy.address);
       expect(m.record.tvmId).to.equal(td.tvmId);
+      expect(m.record.outcome).to.equal(2n); // AllocationState.Committed
     } finally {
       mirrorProvider.destroy();
     }

@@ -17,6 +17,7 @@ const PENDING: PendingMirror = {
   destination: "0x00000000000000000000000000000000000000b2",
   price: 5n,
   configHash: `0x${"22".repeat(32)}`,
+  outcome: "Committed",
 };
 
 /** A mirror chain that fails the first `failures` calls (reads and sends alike), then records. */
@@ -79,7 +80,7 @@ describe("host/mirror settlement", () => {
     await recordUntilLanded({ mirror: up.client, journal, logger: nullLogger, signal: controller.signal }, 4n);
     // already there (a lost receipt of an earlier attempt): journaled recorded without sending again
     await journal.record({ type: "mirror.pending", ...PENDING, allocationId: 5n });
-    up.recorded.push({ ...PENDING, sourceAllocationId: 5n });
+    up.recorded.push({ ...PENDING, outcome: "Committed", sourceAllocationId: 5n });
     await recordUntilLanded({ mirror: up.client, journal, logger: nullLogger, signal: controller.signal }, 5n);
     expect(up.recorded.map((r) => r.sourceAllocationId)).to.deep.equal([4n, 5n]);
     expect(journal.state.mirrors.get(5n)?.status).to.equal("recorded");
@@ -88,10 +89,18 @@ describe("host/mirror settlement", () => {
 
   it("records its own mirror when another host squatted the same allocation naming itself (keys include the destination)", async () => {
     const up = flakyMirrorChain(0);
-    up.recorded.push({ ...PENDING, sourceAllocationId: PENDING.allocationId, destination: "0x00000000000000000000000000000000000000c3" });
+    up.recorded.push({ ...PENDING, outcome: "Committed", sourceAllocationId: PENDING.allocationId, destination: "0x00000000000000000000000000000000000000c3" });
     const tx = await owe({ mirror: up.client, journal, logger: nullLogger, signal: controller.signal }, PENDING);
     expect(tx).to.equal(`0x${"ef".repeat(32)}`);
     expect(up.recorded.map((r) => r.destination)).to.deep.equal(["0x00000000000000000000000000000000000000c3", PENDING.destination]);
+  });
+
+  it("records an aborted allocation's mirror with its outcome, and one journaled before outcomes were kept as Committed", async () => {
+    const up = flakyMirrorChain(0);
+    await owe({ mirror: up.client, journal, logger: nullLogger, signal: controller.signal }, { ...PENDING, outcome: "Aborted" });
+    const { outcome: _o, ...old } = PENDING;
+    await owe({ mirror: up.client, journal, logger: nullLogger, signal: controller.signal }, { ...old, allocationId: 6n });
+    expect(up.recorded.map((r) => [r.sourceAllocationId, r.outcome])).to.deep.equal([[4n, "Aborted"], [6n, "Committed"]]);
   });
 
   it("does not send (nor retry) a mirror whose mirror chain is the auction chain itself: the registry refuses it", async () => {

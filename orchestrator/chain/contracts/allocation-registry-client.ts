@@ -40,6 +40,8 @@ export interface MirrorRecord {
   destination: string;
   price: bigint;
   configHash: string;
+  /** How the allocation settled on the source chain. */
+  outcome: "Committed" | "Aborted";
 }
 
 /** ERC-1271's answer for a signature the contract accepts (`isValidSignature.selector`). */
@@ -141,7 +143,7 @@ export class AllocationRegistryClient {
   }
 
   recordMirror(record: MirrorRecord): Promise<TxReport> {
-    return this.#tx().send("AllocationRegistry.recordMirror", this.contract, "recordMirror", [record]);
+    return this.#tx().send("AllocationRegistry.recordMirror", this.contract, "recordMirror", [{ ...record, outcome: ALLOCATION_STATES.indexOf(record.outcome) }]);
   }
 
   async allocation(id: bigint): Promise<Allocation> {
@@ -177,6 +179,7 @@ export class AllocationRegistryClient {
       destination: r.destination,
       price: r.price,
       configHash: r.configHash,
+      outcome: ALLOCATION_STATES[Number(r.outcome)] === "Aborted" ? "Aborted" : "Committed",
       recordedBy: m.recordedBy,
       recordedAt: Number(m.recordedAt),
     };

@@ -13,7 +13,7 @@ interface AllocationView {
   history: { id: string; auctionId: string; state: string; source: string; destination: string; price: string; stateDigest: string; abortReason: number }[];
   /** Present when the host has a mirror chain. */
   mirrorChainId?: string;
-  mirrors?: { allocationId: string; destination: string; record: { sourceChainId: string; sourceTxHash: string; recordedBy: string; recordedAt: number } | null }[];
+  mirrors?: { allocationId: string; destination: string; record: { sourceChainId: string; sourceTxHash: string; outcome: string; recordedBy: string; recordedAt: number } | null }[];
 }
 
 export async function show(tvmId: string, options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
@@ -35,8 +35,8 @@ export async function show(tvmId: string, options: HostTargetOptions & { json?: 
     io.out(
       v.mirrors.length
         ? table([
-            ["  allocation", "destination", "recorded", "source tx"],
-            ...v.mirrors.map((m) => ["  " + m.allocationId, m.destination, m.record ? `by ${m.record.recordedBy} at ${new Date(m.record.recordedAt * 1000).toISOString()}` : "not (yet)", m.record?.sourceTxHash ?? "-"]),
+            ["  allocation", "destination", "outcome", "recorded", "source tx"],
+            ...v.mirrors.map((m) => ["  " + m.allocationId, m.destination, m.record?.outcome ?? "-", m.record ? `by ${m.record.recordedBy} at ${new Date(m.record.recordedAt * 1000).toISOString()}` : "not (yet)", m.record?.sourceTxHash ?? "-"]),
           ])
         : "  none",
     );

@@ -10,7 +10,7 @@
  */
 import { expect } from "chai";
 import { id } from "ethers";
-import { loadFixture, suiteFixture, tvmIdOf } from "../fixtures.js";
+import { AllocationState, loadFixture, suiteFixture, tvmIdOf } from "../fixtures.js";
 import type { Signer, Suite } from "../fixtures.js";
 
 /** The source chain of the allocations mirrored here (the suite's chain plays the destination's own chain). */
@@ -28,6 +28,7 @@ function mirrorNaming(s: Suite, destination: Signer) {
     destination: destination.address,
     price: 300n,
     configHash: id("td config"),
+    outcome: AllocationState.Committed,
   };
 }
 
@@ -46,7 +47,7 @@ describe("attack: squatting another destination's mirror record", () => {
     const real = mirrorNaming(s, destination);
     await expect(registry.connect(destination).recordMirror(real))
       .to.emit(registry, "AllocationMirrored")
-      .withArgs(real.tvmId, SOURCE_CHAIN, destination.address, NEXT_ALLOCATION, real.sourceTxHash, s.source.address, 300n, real.configHash, destination.address);
+      .withArgs(real.tvmId, SOURCE_CHAIN, destination.address, NEXT_ALLOCATION, real.sourceTxHash, s.source.address, 300n, real.configHash, AllocationState.Committed, destination.address);
     const stored = await registry.mirroredAllocation(SOURCE_CHAIN, NEXT_ALLOCATION, destination.address);
     expect([stored.record.destination, stored.record.sourceTxHash, stored.recordedBy]).to.deep.equal([destination.address, real.sourceTxHash, destination.address]);
     // The squatter's claim is stored under its own key, and says only that it made that claim.
