@@ -14,7 +14,7 @@ import { rpcCall } from "../../orchestrator/chain/index.js";
 import { Cluster, type ClusterHostSpec } from "../../orchestrator/demo/cluster.js";
 import { BlockObserver, wallTimeWhenChainReached } from "./block-observer.js";
 import { readLogRecords, timeOf } from "./log-records.js";
-import { CpuSampler } from "./process-cpu.js";
+import { CpuSampler, processCpuMs } from "./process-cpu.js";
 import { median } from "./report.js";
 import { startRpcCounter, tallyCalls, type RpcCounter } from "./rpc-counter.js";
 
@@ -76,6 +76,8 @@ export interface MarketRunResult {
   beyondWindowsToCommittedMs: number;
   sourceCpuMs: { toAllocated: number; toCommitted: number };
   sourceCpuPerAcknowledgerMs: number;
+  /** CPU cores the whole cluster (both nodes, every host daemon) kept busy: while idle before the migration, and during it. */
+  clusterCpuCores: { idle: number; migrating: number };
   rpc: {
     requests: number;
     perAuction: number;
@@ -160,15 +162,20 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
     }
     const txsBefore = new Set((await source.get<TxView[]>("/v1/transactions")).map((t) => t.hash));
     step(`counting the source's idle RPC calls for ${options.idleMs} ms`);
+    const everyPid = cluster.processes().map((p) => p.pid);
+    const clusterCpu = () => everyPid.reduce((sum, pid) => sum + processCpuMs(pid), 0);
     const idleFrom = Date.now();
+    const idleCpuFrom = clusterCpu();
     await new Promise((r) => setTimeout(r, options.idleMs));
     const idleTo = Date.now();
+    const idleCpuMs = clusterCpu() - idleCpuFrom;
     const idleCalls = counter!.callsBetween(idleFrom, idleTo).length;
 
     step(`migrating ${tds.length} TD(s) at once to ${options.destinations} destination(s)`);
     const blocks = new BlockObserver(cluster.chain.node.url);
     const cpu = new CpuSampler(sourceHost.process!.pid);
     const startMs = Date.now();
+    const busyCpuFrom = clusterCpu();
     const answers = await Promise.all(
       tds.map(async (td) => {
         const answer = await source.post<MigrateAnswer>(`/v1/tds/${td.tdId}/migrate`, {});
@@ -176,6 +183,7 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
       }),
     );
     const endMs = Date.now();
+    const busyCpuMs = clusterCpu() - busyCpuFrom;
     cpu.stop();
     await blocks.stop();
     const records = await readLogRecords(sourceHost.logFile);
@@ -265,6 +273,7 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
       beyondWindowsToAllocatedMs: median(beyondAllocated),
       beyondWindowsToCommittedMs: median(beyondCommitted),
       sourceCpuMs: { toAllocated: cpuToAllocated, toCommitted: cpuToCommitted },
+      clusterCpuCores: { idle: idleCpuMs / (idleTo - idleFrom), migrating: busyCpuMs / (endMs - startMs) },
       sourceCpuPerAcknowledgerMs: acknowledgers > 0 ? cpuToCommitted / acknowledgers : Number.NaN,
       rpc: {
         requests: tally.requests,

@@ -27,6 +27,8 @@ export interface ConfigSummary {
   beyondWindowsToCommittedMs: number;
   sourceCpuMsToCommitted: number;
   sourceCpuPerAcknowledgerMs: number;
+  clusterIdleCores: number;
+  clusterMigratingCores: number;
   rpcPerAuction: number;
   rpcBeyondIdlePerAuction: number;
   rpcIdlePerSec: number;
@@ -49,6 +51,8 @@ export function summarize(runs: MarketRunResult[]): ConfigSummary {
     beyondWindowsToCommittedMs: m((r) => r.beyondWindowsToCommittedMs),
     sourceCpuMsToCommitted: m((r) => r.sourceCpuMs.toCommitted),
     sourceCpuPerAcknowledgerMs: m((r) => r.sourceCpuPerAcknowledgerMs),
+    clusterIdleCores: m((r) => r.clusterCpuCores.idle),
+    clusterMigratingCores: m((r) => r.clusterCpuCores.migrating),
     rpcPerAuction: m((r) => r.rpc.perAuction),
     rpcBeyondIdlePerAuction: m((r) => r.rpc.beyondIdlePerAuction),
     rpcIdlePerSec: m((r) => r.rpc.idlePerSec),
@@ -96,10 +100,11 @@ export function growth(configs: ConfigSummary[]): Growth | undefined {
 const pad = (s: string, n: number) => s.padStart(n);
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
 
 /** The human report: one row per configuration, then the targets against the figures. */
 export function table(configs: ConfigSummary[], g: Growth | undefined, windows: { commit: number; reveal: number }): string {
-  const head = ["N", "conc", "runs", "ok", "→Alloc ms", "→Commit ms", "windows ran ms", "beyond win →Alloc", "→Commit", "src CPU ms", "CPU/ack ms", "RPC/auction", "beyond idle", "idle RPC/s", "getLogs blocks/auction", "gas/auction"];
+  const head = ["N", "conc", "runs", "ok", "→Alloc ms", "→Commit ms", "windows ran ms", "beyond win →Alloc", "→Commit", "src CPU ms", "CPU/ack ms", "cluster cores idle", "migrating", "RPC/auction", "beyond idle", "idle RPC/s", "getLogs blocks/auction", "gas/auction"];
   const widths = head.map((h) => Math.max(h.length, 6));
   const rows = configs.map((c) => [
     String(c.destinations),
@@ -113,6 +118,8 @@ export function table(configs: ConfigSummary[], g: Growth | undefined, windows: 
     f0(c.beyondWindowsToCommittedMs),
     f0(c.sourceCpuMsToCommitted),
     f1(c.sourceCpuPerAcknowledgerMs),
+    f2(c.clusterIdleCores),
+    f2(c.clusterMigratingCores),
     f0(c.rpcPerAuction),
     f0(c.rpcBeyondIdlePerAuction),
     f1(c.rpcIdlePerSec),

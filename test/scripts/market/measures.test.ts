@@ -54,6 +54,8 @@ describe("bench:market's measures", () => {
       beyondWindowsToCommittedMs: beyond,
       sourceCpuMsToCommitted: 0,
       sourceCpuPerAcknowledgerMs: 0,
+      clusterIdleCores: 0,
+      clusterMigratingCores: 0,
       rpcPerAuction: rpc,
       rpcBeyondIdlePerAuction: rpc,
       rpcIdlePerSec: 0,
