@@ -36,6 +36,8 @@ export interface MarketRunOptions {
    */
   mining: "interval" | "auto";
   onStep?: (step: string) => void;
+  /** Environment of the source's daemon beyond the cluster's (e.g. NODE_OPTIONS=--cpu-prof to profile it). */
+  sourceEnv?: Record<string, string>;
   /** Keep the work directory (keys, configs, journals, host logs). */
   keep?: boolean;
 }
@@ -126,7 +128,7 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
   const slots = options.destinationSlots ?? Math.max(2, Math.ceil(options.concurrent / options.destinations));
   const mem = options.tdMemoryMiB;
   const hosts: ClusterHostSpec[] = [
-    { name: "source", capacity: { tvmSlots: options.concurrent, memoryMiB: options.concurrent * mem * 2 } },
+    { name: "source", capacity: { tvmSlots: options.concurrent, memoryMiB: options.concurrent * mem * 2 }, ...(options.sourceEnv ? { env: options.sourceEnv } : {}) },
     ...Array.from({ length: options.destinations }, (_, i) => ({ name: destinationName(i), capacity: { tvmSlots: slots, memoryMiB: slots * mem * 2 }, mirror: true })),
   ];
   const workDir = await mkdtemp(join(tmpdir(), "tvmx-bench-market-"));
