@@ -29,6 +29,8 @@ export interface MarketRunOptions {
   destinationSlots?: number;
   /** How long the source's RPC calls are counted with nothing going on, before the migration (its idle rate). */
   idleMs: number;
+  /** How long to wait for the follow-up of a migration that aborted (default 180 s). */
+  followUpTimeoutMs?: number;
   /**
    * "interval": the chains mine one block a second and nothing else (transactions wait for it), like a chain with a
    * 1 s block time; "auto": also a block per transaction, as the demo runs (each such block is a second after the
@@ -46,6 +48,8 @@ export interface TdTiming {
   tdId: string;
   migrationId: string;
   status: string;
+  /** The outcome of the source's follow-up migration, when the first one aborted. */
+  followUp?: string;
   winner?: string;
   acknowledged: number;
   /** From the migrate call to the source logging "auction opened". */
@@ -67,6 +71,8 @@ export interface MarketRunResult {
   mining: MarketRunOptions["mining"];
   windowsSec: { commit: number; reveal: number };
   auctions: number;
+  /** TDs whose first migration aborted and that the source offered again. */
+  followUps: number;
   /** Acknowledgements the source verified, summed over its auctions. */
   acknowledgers: number;
   tds: TdTiming[];
@@ -108,6 +114,7 @@ interface MigrateAnswer {
   acknowledged: { host: string }[];
   auctionId?: string;
   winner?: string;
+  outcome?: { followUp?: string };
 }
 
 interface TxView {
@@ -184,6 +191,11 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
         return { td, answer, answeredMs: Date.now() };
       }),
     );
+    // A TD whose first migration aborted (e.g. its winner had no room left) is offered again by the source itself
+    // (`migration.onFailure`): wait for that follow-up to finish, and count its cost in.
+    const followed = answers.filter((a) => a.answer.status !== "Committed" && a.answer.outcome?.followUp !== undefined).map((a) => a.answer.migrationId);
+    if (followed.length > 0) step(`waiting for the follow-up migration of ${followed.length} TD(s)`);
+    const followUps = await waitForFollowUps(sourceHost.logFile, followed, options.followUpTimeoutMs ?? 180_000);
     const endMs = Date.now();
     const busyCpuMs = clusterCpu() - busyCpuFrom;
     cpu.stop();
@@ -202,11 +214,13 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
       const windowEnd = Number.isFinite(revealDeadline) ? wallTimeWhenChainReached(blocks.sightings, revealDeadline) : undefined;
       const windowsRanMs = opened !== undefined && windowEnd !== undefined ? windowEnd - startMs - opened : undefined;
       const allocated = at("allocated: starting the live migration");
-      const committed = at("migration settled on-chain");
+      const followUp = followUps.get(answer.migrationId);
+      const committed = followUp?.status === "Committed" ? followUp.atMs - startMs : at("migration settled on-chain");
       return {
         tdId: td.tdId,
         migrationId: answer.migrationId,
-        status: answer.status,
+        status: followUp ? `${answer.status}, then ${followUp.status} (${answer.outcome?.followUp})` : answer.status,
+        ...(followUp ? { followUp: followUp.status } : {}),
         ...(answer.winner ? { winner: answer.winner } : {}),
         acknowledged: answer.acknowledged.length,
         ...(opened !== undefined ? { toOpenedMs: opened } : {}),
@@ -216,7 +230,7 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
         toAnswerMs: answeredMs - startMs,
       };
     });
-    const auctions = answers.filter((a) => a.answer.auctionId !== undefined).length;
+    const auctions = answers.filter((a) => a.answer.auctionId !== undefined).length + followUps.size;
     const acknowledgers = timings.reduce((s, t) => s + t.acknowledged, 0);
     const allocatedAt = timings.map((t) => t.toAllocatedMs ?? Number.NaN);
     const committedAt = timings.map((t) => t.toCommittedMs ?? Number.NaN);
@@ -254,7 +268,11 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
     }
     const misplaced = tds.filter((td) => (placements.get(td.tvmId) ?? []).length !== 1 || placements.get(td.tvmId)![0] === "source");
     const checks: MarketRunResult["checks"] = [
-      { check: "every migration answered Committed", ok: timings.every((t) => t.status === "Committed"), detail: timings.map((t) => t.status).join(",") },
+      {
+        check: "every TD committed (at once, or by the source's follow-up when its winner declined)",
+        ok: timings.every((t) => t.status === "Committed" || t.followUp === "Committed"),
+        detail: timings.map((t) => t.status).join("; "),
+      },
       { check: "each TD runs on exactly one destination", ok: misplaced.length === 0, detail: misplaced.map((td) => `${td.tdId}: ${(placements.get(td.tvmId) ?? []).join("+") || "nowhere"}`).join("; ") },
       { check: "no host runs more TDs than its capacity", ok: overCapacity.length === 0, detail: overCapacity.join("; ") },
       { check: "every host that passed the policy acknowledged", ok: timings.every((t) => t.acknowledged === options.destinations), detail: timings.map((t) => t.acknowledged).join(",") },
@@ -267,6 +285,7 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
       mining: options.mining,
       windowsSec: { commit: options.commitWindowSec, reveal: options.revealWindowSec },
       auctions,
+      followUps: followUps.size,
       acknowledgers,
       tds: timings,
       toAllocatedMs: median(allocatedAt),
@@ -302,4 +321,24 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
     if (!options.keep && ok) await rm(workDir, { recursive: true, force: true });
     else step(`work directory kept: ${workDir}`);
   }
+}
+
+/** Polls the source's log until each migration's "follow-up migration finished" record is there; their outcomes and times. */
+async function waitForFollowUps(logFile: string, migrationIds: string[], timeoutMs: number): Promise<Map<string, { status: string; atMs: number }>> {
+  const found = new Map<string, { status: string; atMs: number }>();
+  const deadline = Date.now() + timeoutMs;
+  while (found.size < migrationIds.length) {
+    for (const r of await readLogRecords(logFile)) {
+      if (r.msg === "follow-up migration finished" && typeof r.migrationId === "string" && migrationIds.includes(r.migrationId)) {
+        found.set(r.migrationId, { status: String(r.status), atMs: timeOf(r) ?? Date.now() });
+      }
+    }
+    if (found.size === migrationIds.length) break;
+    if (Date.now() > deadline) {
+      for (const id of migrationIds) if (!found.has(id)) found.set(id, { status: "no follow-up outcome in time", atMs: Date.now() });
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return found;
 }

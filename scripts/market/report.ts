@@ -20,6 +20,8 @@ export interface ConfigSummary {
   concurrent: number;
   runs: number;
   ok: boolean;
+  /** TDs offered again after their first migration aborted, over all runs. */
+  followUps: number;
   toAllocatedMs: number;
   toCommittedMs: number;
   windowsRanMs: number;
@@ -44,6 +46,7 @@ export function summarize(runs: MarketRunResult[]): ConfigSummary {
     concurrent: runs[0]!.concurrent,
     runs: runs.length,
     ok: runs.every((r) => r.ok),
+    followUps: runs.reduce((n, r) => n + r.followUps, 0),
     toAllocatedMs: m((r) => r.toAllocatedMs),
     toCommittedMs: m((r) => r.toCommittedMs),
     windowsRanMs: m((r) => r.windowsRanMs),
@@ -104,13 +107,14 @@ const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
 
 /** The human report: one row per configuration, then the targets against the figures. */
 export function table(configs: ConfigSummary[], g: Growth | undefined, windows: { commit: number; reveal: number }): string {
-  const head = ["N", "conc", "runs", "ok", "→Alloc ms", "→Commit ms", "windows ran ms", "beyond win →Alloc", "→Commit", "src CPU ms", "CPU/ack ms", "cluster cores idle", "migrating", "RPC/auction", "beyond idle", "idle RPC/s", "getLogs blocks/auction", "gas/auction"];
+  const head = ["N", "conc", "runs", "ok", "re-offered", "→Alloc ms", "→Commit ms", "windows ran ms", "beyond win →Alloc", "→Commit", "src CPU ms", "CPU/ack ms", "cluster cores idle", "migrating", "RPC/auction", "beyond idle", "idle RPC/s", "getLogs blocks/auction", "gas/auction"];
   const widths = head.map((h) => Math.max(h.length, 6));
   const rows = configs.map((c) => [
     String(c.destinations),
     String(c.concurrent),
     String(c.runs),
     c.ok ? "yes" : "NO",
+    String(c.followUps),
     f0(c.toAllocatedMs),
     f0(c.toCommittedMs),
     f0(c.windowsRanMs),

@@ -47,6 +47,7 @@ describe("bench:market's measures", () => {
       concurrent: 1,
       runs: 1,
       ok: true,
+      followUps: 0,
       toAllocatedMs: 0,
       toCommittedMs: 0,
       windowsRanMs: 0,
