@@ -55,18 +55,21 @@ export function chainClock(provider: Provider, pollMs: number, wallNow: () => nu
   const readNow = (wall: number) => Math.max(Math.floor(wall + (offsetSec ?? 0)), lastTimestamp);
 
   const nowSec = async () => {
-    const wall = wallNow() / 1000;
     try {
       const block = await provider.getBlock("latest");
+      // The wall time of the answer, not of the request: the block may have been mined while the request was on
+      // its way, and only "mined at or before the answer" makes the offset a lower bound.
+      const wall = wallNow() / 1000;
       if (block && block.number !== lastBlock) {
         lastBlock = block.number;
         lastTimestamp = block.timestamp;
         observe(block.timestamp, wall);
       }
+      return readNow(wall);
     } catch {
       // The node being unreachable does not stop time: the last known offset still holds.
+      return readNow(wallNow() / 1000);
     }
-    return readNow(wall);
   };
 
   /** The pending block's timestamp, or undefined where the node keeps no pending block. */

@@ -12,6 +12,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { rpcCall } from "../../orchestrator/chain/index.js";
 import { Cluster, type ClusterHostSpec } from "../../orchestrator/demo/cluster.js";
+import { describeError } from "../../orchestrator/errors/index.js";
 import { BlockObserver, wallTimeWhenChainReached } from "./block-observer.js";
 import { readLogRecords, timeOf } from "./log-records.js";
 import { CpuSampler, processCpuMs } from "./process-cpu.js";
@@ -187,7 +188,10 @@ export async function runMarket(options: MarketRunOptions): Promise<MarketRunRes
     const busyCpuFrom = clusterCpu();
     const answers = await Promise.all(
       tds.map(async (td) => {
-        const answer = await source.post<MigrateAnswer>(`/v1/tds/${td.tdId}/migrate`, {});
+        // A migration that fails outright is a result too (its check fails), not the end of the sweep.
+        const answer = await source.post<MigrateAnswer>(`/v1/tds/${td.tdId}/migrate`, {}).catch(
+          (err: unknown): MigrateAnswer => ({ status: `error: ${describeError(err)}`, migrationId: "", tvmId: td.tvmId, acknowledged: [] }),
+        );
         return { td, answer, answeredMs: Date.now() };
       }),
     );

@@ -48,10 +48,13 @@ export class CpuSampler {
     this.#timer.unref();
   }
 
-  sample(): number {
-    const cpuMs = processCpuMs(this.pid);
-    this.samples.push({ atMs: Date.now(), cpuMs });
-    return cpuMs;
+  /** Takes a sample; a process that is gone (stopped by a failed run) ends the sampling. */
+  sample(): void {
+    try {
+      this.samples.push({ atMs: Date.now(), cpuMs: processCpuMs(this.pid) });
+    } catch {
+      clearInterval(this.#timer);
+    }
   }
 
   /** CPU ms at `atMs`: the last sample taken at or before it. */
