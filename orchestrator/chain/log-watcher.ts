@@ -21,7 +21,8 @@ import { abortError, backoffMs, type RetryPolicy } from "./retry.js";
  * also remembers the hash of the last block of each range it handled: when one of them leaves the canonical chain, the
  * cursor is put back to the newest one still canonical and the blocks after it are scanned again, so a log that the
  * new chain holds at a height the cursor had passed is not missed. Handlers are idempotent, so a log handled before the
- * reorg and found again after it is harmless.
+ * reorg and found again after it is harmless. Those hashes are checked only when the latest block is neither the one the
+ * last poll saw nor its child (a reorg always replaces the head), so an idle poll costs one call (eth_getBlockByNumber).
  */
 
 export type Unwatch = () => Promise<void>;
@@ -106,10 +107,18 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
   const loop = async () => {
     let failures = 0;
     let behindReported = false;
+    /** The newest block the last complete poll saw: while it stays the head, or is the parent of the head, no reorg happened since. */
+    let seenHead: { number: number; hash: string } | undefined;
     while (!signal.aborted) {
       try {
-        await rewindAfterReorg();
-        const head = (await options.provider.getBlockNumber()) - (confirmations - 1);
+        // One call per poll: the latest block says both how far to scan and whether the chain was reorganized since the
+        // last poll (a reorg always replaces the head). The remembered range ends are checked only when it might have been.
+        const latest = await options.provider.getBlock("latest");
+        if (!latest?.hash) throw new TvmxError("CHAIN_RPC_UNAVAILABLE", "the node answered no latest block", { details: { watcher: options.name } });
+        const continues = seenHead !== undefined && (latest.hash === seenHead.hash || latest.parentHash === seenHead.hash);
+        if (!continues) await rewindAfterReorg();
+        const head = latest.number - (confirmations - 1);
+        const headHash = confirmations === 1 ? latest.hash : undefined;
         if (failures > 0) logger.info("watcher: RPC answering again, resuming", { afterFailures: failures });
         failures = 0;
         const last = options.cursor.load() ?? options.fromBlock - 1;
@@ -142,7 +151,7 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
                   }
                 }
                 if (signal.aborted) return;
-                const toHash = canonical.get(to) ?? (await blockHash(to));
+                const toHash = canonical.get(to) ?? (to === head && headHash !== undefined ? headHash : await blockHash(to));
                 await options.cursor.save(to);
                 if (toHash !== undefined) {
                   checkpoints.push({ block: to, hash: toHash });
@@ -155,6 +164,7 @@ export function watchLogs(options: WatchLogsOptions): Unwatch {
             range = stats.range;
           });
         }
+        seenHead = { number: latest.number, hash: latest.hash };
       } catch (err) {
         if (signal.aborted) return;
         if (err instanceof LogReorged) {

@@ -68,7 +68,8 @@ export interface TxSenderOptions {
 }
 
 /**
- * Sends transactions from one key, one at a time, with explicit nonces.
+ * Sends transactions from one key with explicit nonces: prepared and broadcast one at a time, in nonce order; their
+ * receipts are awaited side by side (transactions sent together can share a block).
  *
  * Each transaction is signed once, so its hash is fixed before it leaves: broadcasting is then idempotent and
  * safe to retry through an RPC outage ("already known" means an earlier attempt got through), and the
@@ -111,9 +112,11 @@ export class TxSender {
    * as with ethers), waits for the configured confirmations and returns its report.
    */
   send(label: string, contract: BaseContract, method: string, args: readonly unknown[] = [], overrides: TxOverrides = {}): Promise<TxReport> {
-    const run = this.#queue.then(() => this.#send(label, contract, method, args, overrides));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    // One at a time up to the broadcast (nonces stay in order); the receipts are awaited side by side, so that
+    // transactions sent together (a source's concurrent auctions) share blocks instead of taking one block each.
+    const submitted = this.#queue.then(() => this.#send(label, contract, method, args, overrides));
+    this.#queue = submitted.catch(() => undefined);
+    return submitted.then((s) => s.mined);
   }
 
   async #rpc<T>(what: string, fn: () => Promise<T>, until?: RetryDeadline): Promise<T> {
@@ -129,7 +132,8 @@ export class TxSender {
     });
   }
 
-  async #send(label: string, contract: BaseContract, method: string, args: readonly unknown[], overrides: TxOverrides): Promise<TxReport> {
+  /** Estimates, signs and broadcasts; resolves once the node has the transaction, with the wait for its receipt. */
+  async #send(label: string, contract: BaseContract, method: string, args: readonly unknown[], overrides: TxOverrides): Promise<{ mined: Promise<TxReport> }> {
     const until = overrides.until;
     const interfaces = [contract.interface, ...this.#errorInterfaces];
     const to = await contract.getAddress();
@@ -178,46 +182,61 @@ export class TxSender {
         }
         this.#nonce = nonce + 1;
         this.#logger.debug("tx sent", { label, hash, nonce });
-        const { receipt, reorgs } = await this.#waitReceipt(label, hash, raw, nonce, until);
-        if (receipt.status !== 1) {
-          throw new TvmxError("CHAIN_TX_REVERTED", `${label} reverted on-chain in block ${receipt.blockNumber}`, {
-            details: { label, hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed },
-          });
-        }
-        const report: TxReport = {
-          label,
-          chainId: this.#chain.chainId,
-          hash,
-          from,
-          to,
-          nonce,
-          blockNumber: receipt.blockNumber,
-          gasUsed: receipt.gasUsed,
-          effectiveGasPrice: receipt.gasPrice,
-          feeWei: receipt.gasUsed * receipt.gasPrice,
-          valueWei: value,
-          receipt,
-          reorgs,
-        };
-        this.reports.push(report);
-        this.#logger.info("tx mined", {
-          label,
-          hash,
-          blockNumber: report.blockNumber,
-          gasUsed: report.gasUsed,
-          feeWei: report.feeWei,
-          chainId: report.chainId,
-          ...(reorgs.length > 0 ? { reorgs: reorgs.length, resent: reorgs.some((r) => r.resent) } : {}),
-        });
-        this.#options.onMined?.(report);
-        return report;
+        return { mined: this.#mined({ label, hash, raw, nonce, from, to, value, until }) };
       }
     } catch (err) {
-      const typed =
-        err instanceof TvmxError ? err : new TvmxError("CHAIN_TX_FAILED", `${label} failed: ${err instanceof Error ? err.message : String(err)}`, { details: { label }, cause: err });
-      this.#options.onFailed?.(label, typed);
-      throw typed;
+      throw this.#failed(label, err);
     }
+  }
+
+  /** Waits for a broadcast transaction's receipt and confirmations, and reports it. */
+  async #mined(tx: { label: string; hash: string; raw: string; nonce: number; from: string; to: string; value: bigint; until: RetryDeadline | undefined }): Promise<TxReport> {
+    const { label, hash, raw, nonce, from, to, value, until } = tx;
+    try {
+      const { receipt, reorgs } = await this.#waitReceipt(label, hash, raw, nonce, until);
+      if (receipt.status !== 1) {
+        throw new TvmxError("CHAIN_TX_REVERTED", `${label} reverted on-chain in block ${receipt.blockNumber}`, {
+          details: { label, hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed },
+        });
+      }
+      const report: TxReport = {
+        label,
+        chainId: this.#chain.chainId,
+        hash,
+        from,
+        to,
+        nonce,
+        blockNumber: receipt.blockNumber,
+        gasUsed: receipt.gasUsed,
+        effectiveGasPrice: receipt.gasPrice,
+        feeWei: receipt.gasUsed * receipt.gasPrice,
+        valueWei: value,
+        receipt,
+        reorgs,
+      };
+      this.reports.push(report);
+      this.#logger.info("tx mined", {
+        label,
+        hash,
+        blockNumber: report.blockNumber,
+        gasUsed: report.gasUsed,
+        feeWei: report.feeWei,
+        chainId: report.chainId,
+        ...(reorgs.length > 0 ? { reorgs: reorgs.length, resent: reorgs.some((r) => r.resent) } : {}),
+      });
+      this.#options.onMined?.(report);
+      return report;
+    } catch (err) {
+      throw this.#failed(label, err);
+    }
+  }
+
+  /** The typed error of a failed send (reported to `onFailed`). */
+  #failed(label: string, err: unknown): TvmxError {
+    const typed =
+      err instanceof TvmxError ? err : new TvmxError("CHAIN_TX_FAILED", `${label} failed: ${err instanceof Error ? err.message : String(err)}`, { details: { label }, cause: err });
+    this.#options.onFailed?.(label, typed);
+    return typed;
   }
 
   /** Sends a signed transaction; "sent" once the node has it, "nonce-used" when the nonce was taken by another tx. */

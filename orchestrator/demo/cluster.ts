@@ -207,7 +207,8 @@ export class Cluster {
       }
       const deployGas = deployTxs.reduce((sum, t) => sum + t.gasUsed, 0n);
       const deploymentFile = join(this.workDir, `deployment-${name}-${node.chainId}.json`);
-      await writeFile(deploymentFile, `${JSON.stringify({ chainId: node.chainId, ...addresses }, null, 2)}\n`);
+      // The first block of the deployment: the hosts' log scans (host discovery, the runner-up) start there, not at 0.
+      await writeFile(deploymentFile, `${JSON.stringify({ chainId: node.chainId, ...addresses, deploymentBlock: before + 1 }, null, 2)}\n`);
       return { node, addresses, deploymentFile, deployGas, deployTxs };
     } finally {
       provider.destroy();

@@ -26,10 +26,12 @@ export interface ChainClock {
   nowSec(): Promise<number>;
   /** An estimate from above of the timestamp of the block that will include a transaction sent now. */
   inclusionSec(): Promise<number>;
-  /** Resolves once `nowSec() >= t` (polling every `pollMs`); rejects when `signal` aborts. */
+  /** Resolves once `nowSec() >= t` (looking at the chain every `pollMs` near `t`, at most once a second before); rejects when `signal` aborts. */
   until(t: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** The longest `until` sleeps between two looks at the chain. */
+export const UNTIL_MAX_SLEEP_MS = 1_000;
 /** Blocks whose timestamp gaps estimate the block interval. */
 const INTERVAL_SAMPLE_BLOCKS = 3;
 /** Gaps longer than this are idle periods of an on-demand node, not its block interval. */
@@ -53,18 +55,21 @@ export function chainClock(provider: Provider, pollMs: number, wallNow: () => nu
   const readNow = (wall: number) => Math.max(Math.floor(wall + (offsetSec ?? 0)), lastTimestamp);
 
   const nowSec = async () => {
-    const wall = wallNow() / 1000;
     try {
       const block = await provider.getBlock("latest");
+      // The wall time of the answer, not of the request: the block may have been mined while the request was on
+      // its way, and only "mined at or before the answer" makes the offset a lower bound.
+      const wall = wallNow() / 1000;
       if (block && block.number !== lastBlock) {
         lastBlock = block.number;
         lastTimestamp = block.timestamp;
         observe(block.timestamp, wall);
       }
+      return readNow(wall);
     } catch {
       // The node being unreachable does not stop time: the last known offset still holds.
+      return readNow(wallNow() / 1000);
     }
-    return readNow(wall);
   };
 
   /** The pending block's timestamp, or undefined where the node keeps no pending block. */
@@ -117,7 +122,14 @@ export function chainClock(provider: Provider, pollMs: number, wallNow: () => nu
       return base + interval;
     },
     async until(t, signal) {
-      while ((await nowSec()) < t) await sleep(pollMs, signal, abortError);
+      // The estimate is a lower bound that tightens only when a look falls just after a new block, so the last
+      // UNTIL_MAX_SLEEP_MS before the estimated deadline are watched every `pollMs`, as the chain may be up to about
+      // that much ahead of the estimate. Before that, a look a second (capped so that a chain whose clock jumps ahead,
+      // a test or a burst of blocks, is noticed soon): a far deadline no longer costs a call per `pollMs`.
+      for (let now = await nowSec(); now < t; now = await nowSec()) {
+        const leftMs = (t - (wallNow() / 1000 + (offsetSec ?? 0))) * 1000;
+        await sleep(Math.max(pollMs, Math.min(UNTIL_MAX_SLEEP_MS, Math.floor(leftMs - UNTIL_MAX_SLEEP_MS))), signal, abortError);
+      }
     },
   };
 }

@@ -196,9 +196,19 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   const log = ctx.logger.child({ migrationId, role: "destination", allocationId, auctionId, peer: source });
   if (bid) await ctx.journal.record({ type: "bid.settled", auctionId, status: "won" });
   ctx.metrics.bidsTotal.inc({ outcome: "won" });
-  // step: reserve
+  // step: reserve — refused when the slots went to other auctions this host won meanwhile: it then aborts the
+  // allocation at once (the source's runner-up or new auction places the TD elsewhere) rather than run more TDs than
+  // its capacity.
   const memoryMiB = request?.memoryMiB ?? 0;
-  ctx.tds.reserve(migrationId, memoryMiB);
+  if (!ctx.tds.tryReserve(migrationId, memoryMiB)) {
+    const full = new TvmxError("HOST_NO_CAPACITY", `allocation ${allocationId} won with no free slot left (${JSON.stringify(ctx.tds.capacity())}): declining it`, {
+      details: { allocationId, ...ctx.tds.capacity(), requestedMiB: memoryMiB },
+    });
+    log.warn("won an allocation with no room left (concurrent auctions); aborting it", { step: "reserve", err: full });
+    ctx.metrics.bidsTotal.inc({ outcome: "declined" });
+    await abortOnChain(ctx, allocationId, full, log);
+    return;
+  }
   await ctx.journal.record({ type: "migration.started", allocationId, migrationId, auctionId, tvmId, role: "destination", peer: source, tdId: "" });
   ctx.metrics.migrationsInFlight.inc({ role: "destination" });
   log.info("allocated to this host: awaiting the stream", { step: "reserve", priceWei: event.args.price as bigint });

@@ -1,9 +1,10 @@
 import type { Wallet } from "ethers";
 import type { AdmissionTicket, FinalizeOutcome, Market, TcbRequirement } from "../chain/index.js";
-import { TvmxError } from "../errors/index.js";
+import { isTvmxError, TvmxError } from "../errors/index.js";
 import type { HostJournal } from "../journal/index.js";
 import type { Logger } from "../log/index.js";
 import type { HostMetrics } from "../metrics/index.js";
+import { pollUntil } from "../util/index.js";
 import type { ChainClock } from "./chain-clock.js";
 
 /**
@@ -99,7 +100,7 @@ export async function finalizeWhenDue(ctx: SourceAuctionContext, auctionId: bigi
     }
     return { kind: "already", state: info.state, ...(info.state === "Finalized" ? { winner: info.bestBidder, allocationId: info.allocationId } : {}) };
   }
-  const outcome = await ctx.market.auction.finalize(auctionId, { gasLimit: FINALIZE_GAS_LIMIT });
+  const outcome = await finalizeOnceEnded(ctx, auctionId, record.revealDeadline, log);
   if (outcome.kind === "finalized") {
     await ctx.journal.record({ type: "auction.settled", auctionId, status: "finalized", winner: outcome.winner, priceWei: outcome.price, allocationId: outcome.allocationId });
     ctx.metrics?.auctionsTotal.inc({ outcome: "finalized" });
@@ -110,6 +111,28 @@ export async function finalizeWhenDue(ctx: SourceAuctionContext, auctionId: bigi
     log.warn("auction failed: no bid was revealed", { txHash: outcome.report.hash });
   }
   return outcome;
+}
+
+/**
+ * Sends finalize; when it was mined in a block still before the reveal deadline (the clock's estimate is a lower
+ * bound only while the chain keeps its lead over the wall clock: a local node whose blocks each add a second and come
+ * late, under load, loses it), waits until the latest block is past the deadline and sends it once more.
+ */
+async function finalizeOnceEnded(ctx: SourceAuctionContext, auctionId: bigint, revealDeadline: number, log: Logger): Promise<FinalizeOutcome> {
+  try {
+    return await ctx.market.auction.finalize(auctionId, { gasLimit: FINALIZE_GAS_LIMIT });
+  } catch (err) {
+    if (!isTvmxError(err) || err.code !== "CHAIN_TX_REVERTED") throw err;
+    const { state } = await ctx.market.auction.info(auctionId);
+    if (state !== "Commit" && state !== "Reveal") throw err;
+    log.warn("finalize reverted: the chain is still before the reveal deadline; sending it again once a block is past it", { revealDeadline, err });
+    await pollUntil(async () => ((await ctx.market.chain.provider.getBlock("latest"))?.timestamp ?? 0) >= revealDeadline || undefined, {
+      intervalMs: ctx.market.chain.pollIntervalMs,
+      timeoutMs: 120_000,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    return ctx.market.auction.finalize(auctionId, { gasLimit: FINALIZE_GAS_LIMIT });
+  }
 }
 
 /** Recovery: finalizes every journaled auction still open. */

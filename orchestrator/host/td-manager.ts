@@ -167,6 +167,22 @@ export class TdManager {
     this.#updateGauges();
   }
 
+  /**
+   * Reserves a slot and `memoryMiB` for an incoming migration if both are free (a reservation `migrationId` already
+   * holds counts as its own); returns false, reserving nothing, when they are not. Bids do not hold capacity, so a
+   * host bidding on concurrent auctions may win more of them than it has room for: this is where that stops.
+   */
+  tryReserve(migrationId: string, memoryMiB: number): boolean {
+    const held = this.#reserved.get(migrationId);
+    const slotsUsed = this.#tds.size + this.#reserved.size - (held === undefined ? 0 : 1);
+    let memoryUsed = -(held ?? 0);
+    for (const t of this.#tds.values()) memoryUsed += t.spec.memoryMiB;
+    for (const mib of this.#reserved.values()) memoryUsed += mib;
+    if (slotsUsed >= this.#capacity.tvmSlots || memoryUsed + memoryMiB > this.#capacity.memoryMiB) return false;
+    this.reserve(migrationId, memoryMiB);
+    return true;
+  }
+
   /** The memory (MiB) reserved for an incoming migration, or undefined when none is. */
   reservedMiB(migrationId: string): number | undefined {
     return this.#reserved.get(migrationId);

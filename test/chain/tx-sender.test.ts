@@ -65,6 +65,29 @@ describe("chain/TxSender and watchers on an in-process chain", function () {
     expect((await registry.hostInfo(wallet.address)).stake).to.equal(ONE_ETH + 6n);
   });
 
+  it("does not wait for one transaction's block before sending the next: transactions sent together share a block", async () => {
+    const wallet = await fundedWallet();
+    const sender = new TxSender(chain, wallet);
+    await sender.send("register", registry, "register", ["tcp://b:1", fingerprint, platform, 1], { value: ONE_ETH });
+    const send = (provider as unknown as { send(m: string, p: unknown[]): Promise<unknown> }).send.bind(provider);
+    await send("evm_setAutomine", [false]);
+    try {
+      const pending = Promise.all([1, 2, 3].map((n) => sender.send("increaseStake", registry, "increaseStake", [], { value: BigInt(n) })));
+      // all three reach the pool while no block is mined; then one block takes them all
+      const start = Date.now();
+      while (Number(((await send("eth_getBlockByNumber", ["pending", false])) as { transactions: unknown[] }).transactions.length) < 3) {
+        if (Date.now() - start > 10_000) throw new Error("the three transactions never all reached the pool");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await send("evm_mine", []);
+      const reports = await pending;
+      expect(reports.map((r) => r.nonce)).to.deep.equal([1, 2, 3]);
+      expect(new Set(reports.map((r) => r.blockNumber)).size).to.equal(1);
+    } finally {
+      await send("evm_setAutomine", [true]);
+    }
+  });
+
   it("pays at most the configured fee caps (chain.fees), and refuses to send when the base fee is above the cap", async () => {
     const wallet = await fundedWallet();
     const base = (await provider.getBlock("latest"))!.baseFeePerGas!;

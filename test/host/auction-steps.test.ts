@@ -113,6 +113,23 @@ describe("host/auction steps with a journal, on an in-process chain", function (
     await bJournal.close();
   });
 
+  it("sends finalize again when it was mined before the reveal deadline (a clock that ran ahead of the chain)", async () => {
+    const source = await party(8);
+    const opened = await open(source, []);
+    // a clock that says the deadline has passed although the chain is still in the reveal window
+    const early = { ...source.ctx.clock, until: async () => {} };
+    const finalizing = finalizeWhenDue({ ...source.ctx, clock: early, wallet: source.wallet }, opened.auctionId);
+    const warned = "finalize reverted: the chain is still before the reveal deadline; sending it again once a block is past it";
+    const start = Date.now();
+    while (source.logger.find(warned).length === 0 && Date.now() - start < 20_000) await new Promise((r) => setTimeout(r, 20));
+    expect(source.logger.find(warned)).to.have.length(1);
+    await increaseTime(121);
+    const outcome = await finalizing;
+    // nobody revealed: the auction fails, and the source's reserve comes back
+    expect(outcome.kind).to.equal("failed");
+    expect(source.journal.state.auctions.get(opened.auctionId)?.status).to.equal("failed");
+  });
+
   it("tells the channel which peers are registered hosts, with their key and endpoint", async () => {
     const { ChainHostDirectory } = await import("../../orchestrator/host/chain-directory.js");
     const p = await party(6);

@@ -97,6 +97,24 @@ describe("host/TD manager", () => {
     tds.stopAll();
   });
 
+  it("reserves for an incoming migration only while a slot and the memory are free (a host that won more auctions than it has room for)", async () => {
+    const { platform } = await setupPlatform({ authoritySeed: "a", platformSeed: "p" });
+    const tds = new TdManager(ORIGIN, platform, journal, { tvmSlots: 2, memoryMiB: 64 }, new MemoryLogger());
+    await tds.create({ memoryMiB: 16, vcpus: 1 });
+    expect(tds.tryReserve("m1", 16)).to.equal(true);
+    // the second slot is taken: a third TD has no room, whatever its size
+    expect(tds.tryReserve("m2", 1)).to.equal(false);
+    expect(tds.reservedMiB("m2")).to.equal(undefined);
+    // the reservation a migration already holds counts as its own
+    expect(tds.tryReserve("m1", 16)).to.equal(true);
+    tds.release("m1");
+    // a free slot but not enough memory
+    expect(tds.tryReserve("m3", 49)).to.equal(false);
+    expect(tds.tryReserve("m3", 48)).to.equal(true);
+    expect(tds.capacity()).to.deep.include({ usedSlots: 2, usedMemoryMiB: 64 });
+    tds.stopAll();
+  });
+
   it("reports the TDs of a previous process as lost", async () => {
     const { platform } = await setupPlatform({ authoritySeed: "a", platformSeed: "p" });
     const log = new MemoryLogger();
