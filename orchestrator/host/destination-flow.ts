@@ -118,6 +118,36 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
     log.info("not bidding", { step: "price", reason: decision.reason, message: decision.message });
     return;
   }
+  // step: hold — a bid is a promise of room: the slot and memory are held from the commit until the bid is lost (or,
+  // won, until the Allocated step turns the hold into the migration's reservation), so that concurrent auctions never
+  // win this host more TDs than it can run. Taken right after the price check, with no await in between.
+  const hold = bidHold(auctionId);
+  ctx.tds.reserve(hold, request.memoryMiB);
+  let won = false;
+  try {
+    won = await bidAndSettle(ctx, conn, msg, { auctionId, source, info, ticket, decision, log });
+  } finally {
+    if (!won) ctx.tds.release(hold);
+  }
+}
+
+/** The capacity a bid in auction `auctionId` holds (see the hold step). */
+function bidHold(auctionId: bigint): string {
+  return `bid/${auctionId}`;
+}
+
+interface PlacedBid {
+  auctionId: bigint;
+  source: string;
+  info: Awaited<ReturnType<HostContext["market"]["auction"]["info"]>>;
+  ticket: ReturnType<typeof decodeTicket>;
+  decision: Extract<ReturnType<typeof decideBid>, { bid: true }>;
+  log: HostContext["logger"];
+}
+
+/** Steps bid → notify → protected-session → reveal → refund-bond; true when this host won the auction. */
+async function bidAndSettle(ctx: HostContext, conn: ChannelConnection, msg: MessageOf<"ADMISSION_TICKET">, p: PlacedBid): Promise<boolean> {
+  const { auctionId, source, info, ticket, decision, log } = p;
   // step: bid (prepare, commit)
   const { commitment, report } = await placeSealedBid(biddingOf(ctx), {
     auctionId,
@@ -162,17 +192,17 @@ export async function onAdmissionTicket(ctx: HostContext, conn: ChannelConnectio
       err,
     });
     ctx.metrics.bidsTotal.inc({ outcome: "reveal-failed" });
-    return;
+    return false;
   }
   log.info("reveal step done", { step: "reveal", result: revealed });
   // step: refund-bond — once the auction is finalized; the winner's bond stays as its performance bond (see
   // bond-settlement.ts) and is withdrawn when its allocation settles.
-  if (revealed === "revealed") {
-    try {
-      await refundLosingBond(ctx, auctionId, log);
-    } catch (err) {
-      log.error("bond withdrawal failed (it stays claimable)", { step: "refund-bond", err });
-    }
+  if (revealed !== "revealed") return false;
+  try {
+    return (await refundLosingBond(ctx, auctionId, log)) === "won";
+  } catch (err) {
+    log.error("bond withdrawal failed (it stays claimable)", { step: "refund-bond", err });
+    return false;
   }
 }
 
@@ -196,10 +226,12 @@ export async function onAllocatedAsDestination(ctx: HostContext, event: DecodedE
   const log = ctx.logger.child({ migrationId, role: "destination", allocationId, auctionId, peer: source });
   if (bid) await ctx.journal.record({ type: "bid.settled", auctionId, status: "won" });
   ctx.metrics.bidsTotal.inc({ outcome: "won" });
-  // step: reserve — refused when the slots went to other auctions this host won meanwhile: it then aborts the
-  // allocation at once (the source's runner-up or new auction places the TD elsewhere) rather than run more TDs than
-  // its capacity.
+  // step: reserve — refused only when the capacity went elsewhere after all (a TD created meanwhile, a host restarted
+  // since it bid, which holds nothing): it then aborts the allocation at once (the source's runner-up or new auction
+  // places the TD elsewhere) rather than run more TDs than its capacity.
   const memoryMiB = request?.memoryMiB ?? 0;
+  // The bid's hold becomes the migration's reservation, with no await in between (see the hold step).
+  ctx.tds.release(bidHold(auctionId));
   if (!ctx.tds.tryReserve(migrationId, memoryMiB)) {
     const full = new TvmxError("HOST_NO_CAPACITY", `allocation ${allocationId} won with no free slot left (${JSON.stringify(ctx.tds.capacity())}): declining it`, {
       details: { allocationId, ...ctx.tds.capacity(), requestedMiB: memoryMiB },

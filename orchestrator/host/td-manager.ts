@@ -169,8 +169,9 @@ export class TdManager {
 
   /**
    * Reserves a slot and `memoryMiB` for an incoming migration if both are free (a reservation `migrationId` already
-   * holds counts as its own); returns false, reserving nothing, when they are not. Bids do not hold capacity, so a
-   * host bidding on concurrent auctions may win more of them than it has room for: this is where that stops.
+   * holds counts as its own); returns false, reserving nothing, when they are not. A bid holds its capacity (see the
+   * destination's hold step), so this refuses only when the room went elsewhere after all (a TD created meanwhile, a
+   * host restarted since it bid).
    */
   tryReserve(migrationId: string, memoryMiB: number): boolean {
     const held = this.#reserved.get(migrationId);
