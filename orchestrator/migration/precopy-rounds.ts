@@ -1,0 +1,84 @@
+/**
+ * The pre-copy's bookkeeping of rounds: what each round sent and how long it took, the bandwidth estimate, the
+ * auto-converge state (and the guest's throttle it sets), and the convergence decision taken after each round.
+ */
+import type { GuestWorkload } from "../tdx/index.js";
+import { PAGE_SIZE } from "../tdx/index.js";
+import { guestSpeedFactor, INITIAL_AUTO_CONVERGE_STATE, nextAutoConverge } from "./auto-converge.js";
+import type { AutoConvergePolicy, AutoConvergeState } from "./auto-converge.js";
+import { decideConvergence } from "./convergence.js";
+import type { ConvergenceDecision, ConvergencePolicy } from "./convergence.js";
+import type { RoundRecord } from "./source-options.js";
+
+const MIB = 1024 * 1024;
+
+export interface RoundMeasurement {
+  round: number;
+  pages: number;
+  /** Bytes of frames the round sent (its epoch token and acknowledgement included). */
+  bytes: number;
+  ms: number;
+  /** Pages the guest dirtied during the round. */
+  dirtyPages: number;
+  /** Shortest epoch round trip seen so far, ms (Infinity before the first). */
+  minAckMs: number;
+  /** Time spent in pre-copy so far, ms. */
+  elapsedMs: number;
+}
+
+export class PrecopyRounds {
+  readonly #policy: ConvergencePolicy;
+  readonly #autoPolicy: AutoConvergePolicy;
+  readonly #workload: GuestWorkload | undefined;
+  readonly log: RoundRecord[] = [];
+  #auto: AutoConvergeState = INITIAL_AUTO_CONVERGE_STATE;
+  #bandwidth = 0;
+  #pendingBytes = 0;
+  #decision: ConvergenceDecision | undefined;
+
+  constructor(policy: ConvergencePolicy, autoPolicy: AutoConvergePolicy, workload: GuestWorkload | undefined) {
+    this.#policy = policy;
+    this.#autoPolicy = autoPolicy;
+    this.#workload = workload;
+  }
+
+  /** Dirty bytes still to send after the last round. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  get throttlePercent(): number {
+    return this.#auto.throttlePercent;
+  }
+
+  /** The decision that ended pre-copy (undefined while it goes on). */
+  get finalDecision(): ConvergenceDecision | undefined {
+    return this.#decision;
+  }
+
+  /** Records a round, throttles the guest as auto-converge says, and decides whether to go on. */
+  record(m: RoundMeasurement): ConvergenceDecision {
+    const measured = m.ms > 0 ? (m.bytes * 1000) / m.ms : 0;
+    // A small round measures its fixed costs more than the link: keep the estimate of the last large round.
+    if (m.bytes >= MIB || this.#bandwidth === 0) this.#bandwidth = measured;
+    this.#pendingBytes = m.dirtyPages * PAGE_SIZE;
+    this.#auto = nextAutoConverge(this.#auto, { dirtiedBytes: this.#pendingBytes, sentBytes: m.bytes }, this.#autoPolicy);
+    if (this.#workload) this.#workload.throttle = guestSpeedFactor(this.#auto);
+    this.log.push({ round: m.round, pages: m.pages, bytes: m.bytes, ms: m.ms, dirtyPagesAfter: m.dirtyPages, bandwidthBytesPerSec: this.#bandwidth, throttlePercent: this.#auto.throttlePercent });
+    const decision = decideConvergence(
+      {
+        round: m.round,
+        pendingBytes: this.#pendingBytes,
+        // The blackout seals the last pages and the destination opens them one bundle after the other, without
+        // the pre-copy's pipelining of both sides: count on half the pre-copy rate.
+        bandwidthBytesPerSec: this.#bandwidth / 2,
+        elapsedMs: m.elapsedMs,
+        // State bundles and start token, then READY and COMMITTED: about two token round trips.
+        fixedBlackoutMs: Number.isFinite(m.minAckMs) ? 2 * m.minAckMs : 0,
+      },
+      this.#policy,
+    );
+    if (decision.action !== "continue") this.#decision = decision;
+    return decision;
+  }
+}
