@@ -317,6 +317,9 @@ async function main(): Promise<void> {
     cores,
     cpuBoundRatio: round((cores * aesCpuMsPerMB) / cpuMsPerMB, 3),
     loadAverage1m: [round(loadBefore), round(loadAfter)],
+    // Peak resident memory of this process (both sides, all threads): maxRSS of getrusage, KiB on Linux.
+    peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
+    peakRssTargetMiB: 2 * config.memoryMiB + 512,
     perRun: results.map((r) => ({
       ...r,
       totalMs: round(r.totalMs),
@@ -347,6 +350,7 @@ async function main(): Promise<void> {
   say(`  memory: ${report.memory} (pre-touched and reused across runs unless --fresh-memory)`);
   say(`  CPU: ${report.cpuMsPerMB} ms per migrated MB (both sides) vs ${report.aesCpuMsPerMB} ms per raw AES-GCM MB; on ${cores} idle cores the ratio could reach ${report.cpuBoundRatio}`);
   say(`  CPU by thread (ms per MB): main loop ${report.cpuSplitMsPerMB.main}, export workers ${report.cpuSplitMsPerMB.export}, import workers ${report.cpuSplitMsPerMB.import}`);
+  say(`  peak memory (RSS) of this process: ${report.peakRssMiB} MiB (target <= 2 x TD + 512 = ${report.peakRssTargetMiB} MiB)`);
   say(`  machine load average (1 min) before/after: ${report.loadAverage1m.join(" / ")} on ${cores} cores`);
 }
 

@@ -228,7 +228,9 @@ export class ImportSession {
   async #acceptHandOver(commit: CommitMessage): Promise<string> {
     const verify = this.#o.acceptHandOver;
     if (!verify) return "";
-    const digest = tdStateDigest(this.#td!).toString("hex");
+    // Digested in a worker: this thread keeps serving other sessions' sockets meanwhile. Not raced against the
+    // failure latch, like the verifier below.
+    const digest = await this.#jobs.track(this.#o.pool.submit<string>(0, { kind: "digest", tdId: this.#td!.id }));
     const timeoutMs = this.#o.handOverTimeoutMs ?? 30_000;
     try {
       // Not raced against the failure latch: once the source sent COMMIT with its hand-over, the source going away

@@ -67,6 +67,8 @@ class SourceSession {
   readonly #jobs = new JobTracker();
   readonly #reader: BackwardReader;
   #sourceDigest = "";
+  /** The worker's digest of the paused TD, once the commit step started it. */
+  #digestJob: Promise<string> | undefined;
   #startTokenAt = 0;
   #readyAt = 0;
   #blackoutPages = 0;
@@ -242,13 +244,20 @@ class SourceSession {
   /** READY → COMMIT (with the hand-over) → COMMITTED. */
   async #commit(): Promise<CommittedMessage> {
     const timeoutMs = this.#s.commitTimeoutMs;
-    // The TD is paused and its state final: digest it while the destination imports the last bundles.
-    if (this.#s.verifyDigest || this.#o.handOver) this.#sourceDigest = tdStateDigest(this.#td).toString("hex");
+    // The TD is paused and its state final: a worker digests it while the destination imports the last bundles (no
+    // export descriptor is in flight now), and this thread goes on serving the sockets.
+    if (this.#s.verifyDigest || this.#o.handOver) {
+      this.#digestJob = this.#jobs.track(this.#pool!.submit<string>(0, { kind: "digest", tdId: this.#td.id }));
+      this.#digestJob.catch(() => undefined);
+    }
     await this.#latch.guard(withTimeout(this.#reader.ready, timeoutMs, timedOut("READY", timeoutMs)));
     this.#readyAt = wallClockMs();
     let handOver = "";
     if (this.#o.handOver) {
       try {
+        // The hand-over states the digest: only it waits for the digest before COMMIT (without one, COMMIT goes
+        // at once and the digest is compared after the commit, outside the blackout).
+        this.#sourceDigest = await this.#latch.guard(this.#digestJob!);
         handOver = await this.#latch.guard(this.#o.handOver(this.#sourceDigest));
       } catch (err) {
         // No hand-over, no commit: the destination is told, and answers with the abort token the TD resumes with.
@@ -265,7 +274,7 @@ class SourceSession {
     this.#advance({ type: "committed", runningAt: committed.runningAt });
     // The source's state is still what it was at pause (POST_EXPORT: nothing runs): digest it (unless the commit step
     // did), then tear down.
-    if (this.#s.verifyDigest && !this.#sourceDigest) this.#sourceDigest = tdStateDigest(this.#td).toString("hex");
+    if (this.#s.verifyDigest && !this.#sourceDigest) this.#sourceDigest = this.#digestJob ? await this.#digestJob : tdStateDigest(this.#td).toString("hex");
     this.#leaf("teardown", this.#module.teardown(this.#td).status);
     await this.#pool?.broadcast({ kind: "close-td", tdId: this.#td.id }).catch((err: unknown) => this.#log.warn("closing the TD in the workers failed", { err }));
     const digestMatch = this.#sourceDigest && committed.digest ? this.#sourceDigest === committed.digest : undefined;
