@@ -366,5 +366,8 @@ function round(x: number, digits = 2): number {
 main().catch((err: unknown) => {
   process.stderr.write(`bench-migrate failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`);
   if (err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  for (let cause = (err as Error | undefined)?.cause; cause !== undefined; cause = (cause as Error).cause) {
+    process.stderr.write(`  caused by: ${cause instanceof Error ? `${cause.name}: ${cause.message} ${JSON.stringify((cause as { details?: unknown }).details ?? {})}` : String(cause)}\n`);
+  }
   process.exit(1);
 });
