@@ -144,22 +144,29 @@ export class ExportPipeline {
   }
 
   /**
-   * TDH.EXPORT.TRACK: the epoch token on stream 0, an EPOCH_MARK with the same epoch on every other stream; then
-   * the destination's EPOCH_ACK. Rounds are thus measured end to end, and the TD is never paused (the way to the
-   * point of no return) before the destination has verified everything sent so far: a bad key, an incompatible
-   * platform or a damaged bundle is refused while the source can still resume on its own.
+   * TDH.EXPORT.TRACK: the epoch token on stream 0, an EPOCH_MARK with the same epoch on every other stream. Resolves
+   * once they are sent, with the promise of the destination's EPOCH_ACK (settling with its arrival time,
+   * `performance.now()`). The session keeps one token in flight while the next round streams, and waits for the last
+   * acknowledgement before it pauses the TD (the way to the point of no return): a bad key, an incompatible platform
+   * or a damaged bundle is thus refused while the source can still resume on its own, and the link does not idle a
+   * round trip per round.
    */
-  async sendEpochToken(): Promise<void> {
+  async sendEpochToken(): Promise<{ acked: Promise<number> }> {
     const { module, td, streams, latch, reader, settings } = this.#p;
     const r = module.exportTrack(td, streams[0]!);
     const token = this.#leaf("TDH.EXPORT.TRACK", r.status, r.bundle);
     const epoch = peekMbmdHeader(token)!.migEpoch;
-    const acked = reader.expectEpochAck(epoch);
+    const ack = reader.expectEpochAck(epoch);
     await latch.guard(this.sendToken(token));
     const sentAt = performance.now();
     const timeoutMs = settings.commitTimeoutMs;
-    await latch.guard(withTimeout(acked, timeoutMs, timedOut(`EPOCH_ACK ${epoch}`, timeoutMs)));
-    this.#minAckMs = Math.min(this.#minAckMs, performance.now() - sentAt);
+    const acked = latch.guard(withTimeout(ack, timeoutMs, timedOut(`EPOCH_ACK ${epoch}`, timeoutMs))).then(() => {
+      const at = performance.now();
+      this.#minAckMs = Math.min(this.#minAckMs, at - sentAt);
+      return at;
+    });
+    acked.catch(() => undefined);
+    return { acked };
   }
 
   /** An epoch token (or the start token) on stream 0, its EPOCH_MARK on every other stream. */

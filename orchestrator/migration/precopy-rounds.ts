@@ -15,9 +15,14 @@ const MIB = 1024 * 1024;
 export interface RoundMeasurement {
   round: number;
   pages: number;
-  /** Bytes of frames the round sent (its epoch token and acknowledgement included). */
+  /** Bytes of frames the round sent (its epoch token included). */
   bytes: number;
   ms: number;
+  /**
+   * The latest end-to-end rate sample: bytes of an earlier round over the time from its start to its epoch
+   * acknowledgement (undefined before the first acknowledgement).
+   */
+  delivered: { bytes: number; ms: number } | undefined;
   /** Pages the guest dirtied during the round. */
   dirtyPages: number;
   /** Shortest epoch round trip seen so far, ms (Infinity before the first). */
@@ -58,27 +63,44 @@ export class PrecopyRounds {
 
   /** Records a round, throttles the guest as auto-converge says, and decides whether to go on. */
   record(m: RoundMeasurement): ConvergenceDecision {
-    const measured = m.ms > 0 ? (m.bytes * 1000) / m.ms : 0;
-    // A small round measures its fixed costs more than the link: keep the estimate of the last large round.
-    if (m.bytes >= MIB || this.#bandwidth === 0) this.#bandwidth = measured;
+    if (m.delivered) {
+      const measured = m.delivered.ms > 0 ? (m.delivered.bytes * 1000) / m.delivered.ms : 0;
+      // A small round measures its fixed costs more than the link: keep the estimate of the last large round.
+      if (m.delivered.bytes >= MIB || this.#bandwidth === 0) this.#bandwidth = measured;
+    }
     this.#pendingBytes = m.dirtyPages * PAGE_SIZE;
     this.#auto = nextAutoConverge(this.#auto, { dirtiedBytes: this.#pendingBytes, sentBytes: m.bytes }, this.#autoPolicy);
     if (this.#workload) this.#workload.throttle = guestSpeedFactor(this.#auto);
     this.log.push({ round: m.round, pages: m.pages, bytes: m.bytes, ms: m.ms, dirtyPagesAfter: m.dirtyPages, bandwidthBytesPerSec: this.#bandwidth, throttlePercent: this.#auto.throttlePercent });
-    const decision = decideConvergence(
+    const decision = this.#decide(m.round, this.#pendingBytes, m.minAckMs, m.elapsedMs);
+    if (decision.action !== "continue") this.#decision = decision;
+    return decision;
+  }
+
+  /**
+   * The decision again after the wait for the acknowledgements still in flight, with the pages dirtied meanwhile: a
+   * switch-over that no longer holds becomes "continue" (one more round).
+   */
+  recheck(dirtyPages: number, round: number, minAckMs: number, elapsedMs: number): ConvergenceDecision {
+    this.#pendingBytes = dirtyPages * PAGE_SIZE;
+    const decision = this.#decide(round, this.#pendingBytes, minAckMs, elapsedMs);
+    this.#decision = decision.action === "continue" ? undefined : decision;
+    return decision;
+  }
+
+  #decide(round: number, pendingBytes: number, minAckMs: number, elapsedMs: number): ConvergenceDecision {
+    return decideConvergence(
       {
-        round: m.round,
-        pendingBytes: this.#pendingBytes,
+        round,
+        pendingBytes,
         // The blackout seals the last pages and the destination opens them one bundle after the other, without
         // the pre-copy's pipelining of both sides: count on half the pre-copy rate.
         bandwidthBytesPerSec: this.#bandwidth / 2,
-        elapsedMs: m.elapsedMs,
+        elapsedMs,
         // State bundles and start token, then READY and COMMITTED: about two token round trips.
-        fixedBlackoutMs: Number.isFinite(m.minAckMs) ? 2 * m.minAckMs : 0,
+        fixedBlackoutMs: Number.isFinite(minAckMs) ? 2 * minAckMs : 0,
       },
       this.#policy,
     );
-    if (decision.action !== "continue") this.#decision = decision;
-    return decision;
   }
 }

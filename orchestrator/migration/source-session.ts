@@ -38,6 +38,9 @@ import { WorkerPool } from "./worker-pool.js";
 export { migrationWorkerEntry } from "./session-shared.js";
 export type { CompletedMigration, MigrateOutOptions, MigrationPhase, MigrationProgress, RoundRecord } from "./source-options.js";
 
+/** Epoch tokens the pre-copy keeps in flight at most (the destination acknowledges each once it verified it). */
+const MAX_EPOCHS_IN_FLIGHT = 8;
+
 /** Live-migrates `td` to the destination at `peer`; resolves once the TD runs there and the source is torn down. */
 export function migrateOut(options: MigrateOutOptions): Promise<CompletedMigration> {
   return new SourceSession(options).run();
@@ -184,6 +187,17 @@ class SourceSession {
     const pipeline = this.#pipeline!;
     const rounds = this.#rounds;
     const precopyStart = performance.now();
+    // Epoch tokens in flight, oldest first, with what their rounds sent: an acknowledgement gives the end-to-end rate.
+    // Several may be: a late round is smaller than a round trip of a long link, and waiting for each acknowledgement
+    // would leave the link idle for most of the round.
+    const inFlight: { acked: Promise<number>; ackedAt: number | undefined; startedAt: number; bytes: number }[] = [];
+    let delivered: { bytes: number; ms: number } | undefined;
+    const settle = async (wait: boolean): Promise<void> => {
+      while (inFlight.length > 0 && (wait || inFlight[0]!.ackedAt !== undefined)) {
+        const oldest = inFlight.shift()!;
+        delivered = { bytes: oldest.bytes, ms: (await oldest.acked) - oldest.startedAt };
+      }
+    };
     for (;;) {
       this.#round++;
       this.#advance({ type: "round", round: this.#round });
@@ -191,13 +205,31 @@ class SourceSession {
       const gpas = this.#round === 1 ? pipeline.blockAll() : pipeline.blockDirty();
       const sentBefore = this.#bytesSent();
       const pages = await pipeline.exportPages(gpas);
-      await pipeline.sendEpochToken();
-      const ms = performance.now() - t0;
-      this.#streamingMs += ms;
+      await settle(false);
+      if (inFlight.length >= MAX_EPOCHS_IN_FLIGHT) {
+        const oldest = inFlight.shift()!;
+        delivered = { bytes: oldest.bytes, ms: (await oldest.acked) - oldest.startedAt };
+      }
+      const { acked } = await pipeline.sendEpochToken();
       const bytes = this.#bytesSent() - sentBefore;
-      const dirtyPages = td.dirtyLogLength;
-      const decision = rounds.record({ round: this.#round, pages, bytes, ms, dirtyPages, minAckMs: pipeline.minAckMs, elapsedMs: performance.now() - precopyStart });
-      this.#log.info("round done", { round: this.#round, pages, bytes, ms: round2(ms), dirtyPages, throttlePercent: rounds.throttlePercent, decision: decision.action });
+      const entry: (typeof inFlight)[number] = { acked, ackedAt: undefined, startedAt: t0, bytes };
+      acked.then((at) => (entry.ackedAt = at), () => undefined);
+      inFlight.push(entry);
+      // A round shorter than a round trip (and the first, before one was measured) waits for its acknowledgement, as
+      // the guest's dirtying during that wait belongs to the decision; a longer one goes on streaming.
+      if (!(performance.now() - t0 >= pipeline.minAckMs)) await settle(true);
+      let ms = performance.now() - t0;
+      let decision = rounds.record({ round: this.#round, pages, bytes, ms, delivered, dirtyPages: td.dirtyLogLength, minAckMs: pipeline.minAckMs, elapsedMs: performance.now() - precopyStart });
+      if (decision.action === "switchover" && inFlight.length > 0) {
+        // Nothing is paused before the destination has verified everything sent so far; the guest dirtied more
+        // pages meanwhile: if they no longer fit, one more round.
+        await settle(true);
+        ms = performance.now() - t0;
+        rounds.log.at(-1)!.ms = ms;
+        decision = rounds.recheck(td.dirtyLogLength, this.#round, pipeline.minAckMs, performance.now() - precopyStart);
+      }
+      this.#streamingMs += ms;
+      this.#log.info("round done", { round: this.#round, pages, bytes, ms: round2(ms), dirtyPages: td.dirtyLogLength, throttlePercent: rounds.throttlePercent, decision: decision.action });
       this.#progress();
       if (decision.action === "continue") continue;
       if (decision.action === "abort") {
