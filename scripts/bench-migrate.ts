@@ -55,7 +55,8 @@ const { values: args } = parseArgs({
     // Two streams (the engine's default): while one stream's worker waits for its socket or its next descriptor,
     // the other's keeps the core busy.
     streams: { type: "string", default: "2" },
-    "downtime-target-ms": { type: "string", default: "10" },
+    // Default 10 ms; with --link, the link's target 2 x RTT + 5 ms.
+    "downtime-target-ms": { type: "string" },
     "pages-per-bundle": { type: "string", default: "256" },
     "aes-ms": { type: "string", default: "1000" },
     "aes-run-ms": { type: "string", default: "500" },
@@ -90,7 +91,7 @@ const config = {
   workloadMiBps: num("workload-mibps", 0),
   hotSetMiB: num("hot-set-mib", 0.004),
   streams: Math.floor(num("streams", 1)),
-  downtimeTargetMs: num("downtime-target-ms", 0.001),
+  downtimeTargetMs: args["downtime-target-ms"] === undefined ? undefined : num("downtime-target-ms", 0.001),
   pagesPerBundle: Math.floor(num("pages-per-bundle", 1)),
   aesMs: num("aes-ms", 100),
   aesRunMs: num("aes-run-ms", 50),
@@ -99,6 +100,8 @@ const config = {
 };
 const json = args.json === true;
 const link = resolveLink();
+// The engine is given the downtime target it is held to: over a link, 2 x RTT + 5 ms.
+const downtimeTargetMs = config.downtimeTargetMs ?? (link ? 2 * link.rttMs + 5 : 10);
 const inLinkNamespace = args["link-role"] === "source";
 
 /** The link profile asked for with --link, its values overridden by --rate, --rtt-ms and --loss-percent. */
@@ -198,7 +201,7 @@ async function main(): Promise<void> {
   const memoryBytes = Math.round(config.memoryMiB * MiB / PAGE_SIZE) * PAGE_SIZE;
   const hotSetBytes = Math.min(memoryBytes, Math.max(PAGE_SIZE, Math.round(config.hotSetMiB * MiB / PAGE_SIZE) * PAGE_SIZE));
   say(`TVM Exchange live-migration benchmark`);
-  say(`  TD ${config.memoryMiB} MiB, ${config.streams} stream(s), ${config.runs} run(s), guest writing ${config.workloadMiBps} MiB/s over ${hotSetBytes / MiB} MiB, downtime target ${config.downtimeTargetMs} ms`);
+  say(`  TD ${config.memoryMiB} MiB, ${config.streams} stream(s), ${config.runs} run(s), guest writing ${config.workloadMiBps} MiB/s over ${hotSetBytes / MiB} MiB, downtime target ${downtimeTargetMs} ms`);
 
   const oldSpaceMiB = initialOldSpaceMiB();
   if (oldSpaceMiB === undefined) {
@@ -294,7 +297,7 @@ async function main(): Promise<void> {
           peer: { host: destination.host, port: destination.port },
           key,
           streams: config.streams,
-          downtimeTargetMs: config.downtimeTargetMs,
+          downtimeTargetMs: downtimeTargetMs,
           pagesPerBundle: config.pagesPerBundle,
           workload,
           pool: sourcePool,
@@ -389,7 +392,7 @@ async function main(): Promise<void> {
     v8InitialOldSpaceMiB: oldSpaceMiB ?? null,
     workloadMiBps: config.workloadMiBps,
     hotSetMiB: hotSetBytes / MiB,
-    downtimeTargetMs: config.downtimeTargetMs,
+    downtimeTargetMs: downtimeTargetMs,
     pagesPerBundle: config.pagesPerBundle,
     // Every sample (before the runs, before each run, after them), the fastest, and the ratio against the fastest.
     aesGcmLimitSamplesMBps: aesSamples.map((x) => round(x)),
