@@ -21,6 +21,7 @@ import { openSocket, sendHello } from "./connect.js";
 import type { CommitMessage, CommittedMessage, UnsignedStreamHello } from "./control-messages.js";
 import { ConnectionClosedError, MigrationAbortedError, MigrationConnectionLostError, MigrationOutcomeUnknownError, MigrationTimeoutError } from "./errors.js";
 import type { MigrationError } from "./errors.js";
+import { EpochWindow } from "./epoch-window.js";
 import { ExportPipeline } from "./export-pipeline.js";
 import { FailureLatch } from "./failure-latch.js";
 import { FRAME_TYPE } from "./frame.js";
@@ -187,17 +188,9 @@ class SourceSession {
     const pipeline = this.#pipeline!;
     const rounds = this.#rounds;
     const precopyStart = performance.now();
-    // Epoch tokens in flight, oldest first, with what their rounds sent: an acknowledgement gives the end-to-end rate.
-    // Several may be: a late round is smaller than a round trip of a long link, and waiting for each acknowledgement
-    // would leave the link idle for most of the round.
-    const inFlight: { acked: Promise<number>; ackedAt: number | undefined; startedAt: number; bytes: number }[] = [];
-    let delivered: { bytes: number; ms: number } | undefined;
-    const settle = async (wait: boolean): Promise<void> => {
-      while (inFlight.length > 0 && (wait || inFlight[0]!.ackedAt !== undefined)) {
-        const oldest = inFlight.shift()!;
-        delivered = { bytes: oldest.bytes, ms: (await oldest.acked) - oldest.startedAt };
-      }
-    };
+    // Several tokens may be in flight: a late round is shorter than a round trip of a long link, and waiting for each
+    // acknowledgement would leave the link idle for most of the round.
+    const epochs = new EpochWindow(MAX_EPOCHS_IN_FLIGHT);
     for (;;) {
       this.#round++;
       this.#advance({ type: "round", round: this.#round });
@@ -205,25 +198,19 @@ class SourceSession {
       const gpas = this.#round === 1 ? pipeline.blockAll() : pipeline.blockDirty();
       const sentBefore = this.#bytesSent();
       const pages = await pipeline.exportPages(gpas);
-      await settle(false);
-      if (inFlight.length >= MAX_EPOCHS_IN_FLIGHT) {
-        const oldest = inFlight.shift()!;
-        delivered = { bytes: oldest.bytes, ms: (await oldest.acked) - oldest.startedAt };
-      }
+      await epochs.makeRoom();
       const { acked } = await pipeline.sendEpochToken();
       const bytes = this.#bytesSent() - sentBefore;
-      const entry: (typeof inFlight)[number] = { acked, ackedAt: undefined, startedAt: t0, bytes };
-      acked.then((at) => (entry.ackedAt = at), () => undefined);
-      inFlight.push(entry);
+      epochs.push(acked, t0, bytes);
       // A round shorter than a round trip (and the first, before one was measured) waits for its acknowledgement, as
       // the guest's dirtying during that wait belongs to the decision; a longer one goes on streaming.
-      if (!(performance.now() - t0 >= pipeline.minAckMs)) await settle(true);
+      if (!(performance.now() - t0 >= pipeline.minAckMs)) await epochs.drain();
       let ms = performance.now() - t0;
-      let decision = rounds.record({ round: this.#round, pages, bytes, ms, delivered, dirtyPages: td.dirtyLogLength, minAckMs: pipeline.minAckMs, elapsedMs: performance.now() - precopyStart });
-      if (decision.action === "switchover" && inFlight.length > 0) {
+      let decision = rounds.record({ round: this.#round, pages, bytes, ms, delivered: epochs.delivered, dirtyPages: td.dirtyLogLength, minAckMs: pipeline.minAckMs, elapsedMs: performance.now() - precopyStart });
+      if (decision.action === "switchover" && epochs.size > 0) {
         // Nothing is paused before the destination has verified everything sent so far; the guest dirtied more
         // pages meanwhile: if they no longer fit, one more round.
-        await settle(true);
+        await epochs.drain();
         ms = performance.now() - t0;
         rounds.log.at(-1)!.ms = ms;
         decision = rounds.recheck(td.dirtyLogLength, this.#round, pipeline.minAckMs, performance.now() - precopyStart);
