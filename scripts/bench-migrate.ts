@@ -20,11 +20,12 @@
  * machines: the kernel zeroes each on first touch). The npm script starts node with the engine's V8 flags
  * (orchestrator/runtime/engine-flags.ts); started without them the report says so.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism, loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
-  listenIncoming,
   measureAesGcmLimit,
   measureLoopbackTcpLimit,
   measureNativeAesGcmLimit,
@@ -32,10 +33,15 @@ import {
   migrationWorkerEntry,
   WorkerPool,
 } from "../orchestrator/migration/index.js";
-import type { CompletedImport, CompletedMigration } from "../orchestrator/migration/index.js";
+import type { CompletedMigration } from "../orchestrator/migration/index.js";
 import { median, percentile } from "../orchestrator/migration/metrics.js";
 import { INITIAL_OLD_SPACE_MIB, initialOldSpaceMiB } from "../orchestrator/runtime/engine-flags.js";
 import { codecReport, GuestWorkload, PAGE_SIZE, Platform } from "../orchestrator/tdx/index.js";
+import { childDestination, inProcessDestination } from "./bench-migrate/destination.js";
+import type { BenchDestination } from "./bench-migrate/destination.js";
+import { LINK_PROFILES, linkUnavailable, setUpLink } from "./bench-migrate/link.js";
+import type { LinkProfile, LinkStats } from "./bench-migrate/link.js";
+import { measureTcpRateMBps, measureTcpRttMs } from "./bench-migrate/probe.js";
 
 const MiB = 1024 * 1024;
 
@@ -49,12 +55,22 @@ const { values: args } = parseArgs({
     // Two streams (the engine's default): while one stream's worker waits for its socket or its next descriptor,
     // the other's keeps the core busy.
     streams: { type: "string", default: "2" },
-    "downtime-target-ms": { type: "string", default: "10" },
+    // Default 10 ms; with --link, the link's target 2 x RTT + 5 ms.
+    "downtime-target-ms": { type: "string" },
     "pages-per-bundle": { type: "string", default: "256" },
     "aes-ms": { type: "string", default: "1000" },
     "aes-run-ms": { type: "string", default: "500" },
     "warmup-ms": { type: "string", default: "100" },
     "fresh-memory": { type: "boolean", default: false },
+    // The destination in its own process (implied by --link).
+    "destination-process": { type: "boolean", default: false },
+    // An emulated link (dc | metro | wan), with its rate (e.g. 1gbit, 500mbit), RTT and loss overridable.
+    link: { type: "string" },
+    rate: { type: "string" },
+    "rtt-ms": { type: "string" },
+    "loss-percent": { type: "string" },
+    // Internal: set on the copy of this benchmark that runs as the source inside the link's source namespace.
+    "link-role": { type: "string" },
   },
   strict: true,
 });
@@ -75,7 +91,7 @@ const config = {
   workloadMiBps: num("workload-mibps", 0),
   hotSetMiB: num("hot-set-mib", 0.004),
   streams: Math.floor(num("streams", 1)),
-  downtimeTargetMs: num("downtime-target-ms", 0.001),
+  downtimeTargetMs: args["downtime-target-ms"] === undefined ? undefined : num("downtime-target-ms", 0.001),
   pagesPerBundle: Math.floor(num("pages-per-bundle", 1)),
   aesMs: num("aes-ms", 100),
   aesRunMs: num("aes-run-ms", 50),
@@ -83,6 +99,35 @@ const config = {
   freshMemory: args["fresh-memory"] === true,
 };
 const json = args.json === true;
+const link = resolveLink();
+// The engine is given the downtime target it is held to: over a link, 2 x RTT + 5 ms.
+const downtimeTargetMs = config.downtimeTargetMs ?? (link ? 2 * link.rttMs + 5 : 10);
+const inLinkNamespace = args["link-role"] === "source";
+
+/** The link profile asked for with --link, its values overridden by --rate, --rtt-ms and --loss-percent. */
+function resolveLink(): LinkProfile | undefined {
+  if (args.link === undefined) {
+    if (args.rate !== undefined || args["rtt-ms"] !== undefined || args["loss-percent"] !== undefined) fail("--rate, --rtt-ms and --loss-percent need --link");
+    return undefined;
+  }
+  const base = LINK_PROFILES[args.link];
+  if (!base) fail(`--link must be one of ${Object.keys(LINK_PROFILES).join(", ")} (got ${args.link})`);
+  const profile = { ...base };
+  if (args.rate !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)(k|m|g)?bit$/i.exec(args.rate);
+    if (!m) fail(`--rate must look like 10gbit, 1gbit or 500mbit (got ${args.rate})`);
+    profile.rateBitsPerSec = Number(m[1]) * ({ k: 1e3, m: 1e6, g: 1e9 } as Record<string, number>)[(m[2] ?? "").toLowerCase()]! || Number(m[1]);
+  }
+  if (args["rtt-ms"] !== undefined) profile.rttMs = num("rtt-ms", 0);
+  if (args["loss-percent"] !== undefined) profile.lossPercent = num("loss-percent", 0);
+  if (!(profile.rateBitsPerSec >= 1e6) || profile.lossPercent >= 100) fail("the link needs a rate of at least 1mbit and a loss below 100 %");
+  return profile;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`bench-migrate: ${message}\n`);
+  process.exit(2);
+}
 const say = (line: string): void => {
   if (!json) process.stdout.write(`${line}\n`);
 };
@@ -114,11 +159,49 @@ interface RunResult {
   roundLog: { round: number; pages: number; bytes: number; ms: number }[];
 }
 
+/**
+ * --link: sets the link up, runs this benchmark again as the source inside the source namespace (which starts the
+ * destination in the destination namespace), and tears the link down whatever happens; the emulator's counters join
+ * the JSON report.
+ */
+async function runOverLink(profile: LinkProfile): Promise<void> {
+  const unavailable = linkUnavailable();
+  if (unavailable !== undefined) {
+    process.stderr.write(`bench-migrate: --link ${profile.name} skipped: ${unavailable}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ link: profile, skipped: unavailable })}\n`);
+    return;
+  }
+  const emulated = await setUpLink(profile);
+  let code: number | null = 1;
+  let stats: LinkStats | undefined;
+  try {
+    say(`  link ${profile.name}: ${profile.rateBitsPerSec / 1e9} Gbit/s, RTT ${profile.rttMs} ms, loss ${profile.lossPercent} %, router buffer ${(emulated.queueBytes / MiB).toFixed(2)} MiB; source in ${emulated.sourceNamespace}, destination in ${emulated.destinationNamespace}`);
+    const child = spawn("ip", ["netns", "exec", emulated.sourceNamespace, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), "--link-role", "source"], {
+      stdio: ["ignore", json ? "pipe" : "inherit", "inherit"],
+      env: { ...process.env, TVMX_BENCH_LINK: JSON.stringify({ destinationNamespace: emulated.destinationNamespace, destinationAddress: emulated.destinationAddress, queueBytes: emulated.queueBytes }) },
+    });
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+    code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+    stats = await emulated.tearDown();
+    if (json && out.trim() !== "") {
+      const report = JSON.parse(out.trim().split("\n").at(-1)!) as Record<string, unknown>;
+      process.stdout.write(`${JSON.stringify({ ...report, linkEmulator: stats ?? null })}\n`);
+    }
+  } finally {
+    await emulated.tearDown();
+  }
+  if (stats) say(`  link emulator: forward ${stats.forward.frames} frames (${(stats.forward.bytes / MiB).toFixed(1)} MiB), ${stats.forward.lost} lost, ${stats.forward.tailDropped} tail-dropped; backward ${stats.backward.frames} frames, ${stats.backward.lost} lost`);
+  say(`  link torn down`);
+  if (code !== 0) process.exitCode = code ?? 1;
+}
+
 async function main(): Promise<void> {
+  if (link && !inLinkNamespace) return runOverLink(link);
   const memoryBytes = Math.round(config.memoryMiB * MiB / PAGE_SIZE) * PAGE_SIZE;
   const hotSetBytes = Math.min(memoryBytes, Math.max(PAGE_SIZE, Math.round(config.hotSetMiB * MiB / PAGE_SIZE) * PAGE_SIZE));
   say(`TVM Exchange live-migration benchmark`);
-  say(`  TD ${config.memoryMiB} MiB, ${config.streams} stream(s), ${config.runs} run(s), guest writing ${config.workloadMiBps} MiB/s over ${hotSetBytes / MiB} MiB, downtime target ${config.downtimeTargetMs} ms`);
+  say(`  TD ${config.memoryMiB} MiB, ${config.streams} stream(s), ${config.runs} run(s), guest writing ${config.workloadMiBps} MiB/s over ${hotSetBytes / MiB} MiB, downtime target ${downtimeTargetMs} ms`);
 
   const oldSpaceMiB = initialOldSpaceMiB();
   if (oldSpaceMiB === undefined) {
@@ -141,15 +224,8 @@ async function main(): Promise<void> {
   say(`  loopback TCP, one connection: ${tcpSamples[0]!.toFixed(0)} MB/s`);
 
   const source = new Platform({ name: "bench-source" });
-  const destination = new Platform({ name: "bench-destination" });
   const key = randomBytes(32);
   const sourcePool = await WorkerPool.start({ size: config.streams, entry: migrationWorkerEntry(), name: "bench-export" });
-  const destinationPool = await WorkerPool.start({ size: config.streams, entry: migrationWorkerEntry(), name: "bench-import" });
-  const workerCodecs = [...(await sourcePool.codecs()), ...(await destinationPool.codecs())];
-  const backends = new Set(workerCodecs.map((c) => c.backend));
-  const backend = backends.size === 1 ? [...backends][0]! : "mixed";
-  say(`  page codec in the workers: ${backend}${workerCodecs[0]?.fallbackReason !== undefined ? ` (${workerCodecs[0].fallbackReason})` : ""}`);
-
   // Pre-touched memory, reused by every run (a real VMM prepares the destination's memory before -incoming).
   const touched = (): SharedArrayBuffer => {
     const sab = new SharedArrayBuffer(memoryBytes);
@@ -157,25 +233,45 @@ async function main(): Promise<void> {
     return sab;
   };
   const sourceMemory = config.freshMemory ? undefined : touched();
-  const destinationMemory = config.freshMemory ? undefined : touched();
-  // CPU time at the moment the TD starts running on the destination (before any digest is computed).
+  // CPU time at the moment the TD starts running on the destination (before any digest is computed), in this process.
   let cpuAtCommit: NodeJS.CpuUsage | undefined;
   let mainCpuAtCommit: NodeJS.CpuUsage | undefined;
-  const listener = await listenIncoming({
-    platform: destination,
-    key,
-    pool: destinationPool,
-    memoryProvider: (bytes) => (bytes === memoryBytes ? destinationMemory : undefined),
-    onStateChange: (_id, state) => {
-      if (state.phase === "committed") {
-        cpuAtCommit = process.cpuUsage();
-        mainCpuAtCommit = process.threadCpuUsage();
-      }
-    },
-  });
+  const linkEnv = inLinkNamespace ? (JSON.parse(process.env.TVMX_BENCH_LINK ?? "{}") as { destinationNamespace: string; destinationAddress: string }) : undefined;
+  const destination: BenchDestination = linkEnv
+    ? await childDestination({ prefix: ["ip", "netns", "exec", linkEnv.destinationNamespace], host: linkEnv.destinationAddress, key, streams: config.streams, memoryBytes, freshMemory: config.freshMemory })
+    : args["destination-process"] === true
+      ? await childDestination({ prefix: [], host: "127.0.0.1", key, streams: config.streams, memoryBytes, freshMemory: config.freshMemory })
+      : await inProcessDestination({
+          platform: new Platform({ name: "bench-destination" }),
+          key,
+          streams: config.streams,
+          memoryBytes,
+          memory: config.freshMemory ? undefined : touched(),
+          onCommitted: () => {
+            cpuAtCommit = process.cpuUsage();
+            mainCpuAtCommit = process.threadCpuUsage();
+          },
+        });
+  const workerCodecs = [...(await sourcePool.codecs()), ...destination.codecs];
+  const backends = new Set(workerCodecs.map((c) => c.backend));
+  const backend = backends.size === 1 ? [...backends][0]! : "mixed";
+  say(`  page codec in the workers: ${backend}${workerCodecs[0]?.fallbackReason !== undefined ? ` (${workerCodecs[0].fallbackReason})` : ""}`);
+  say(`  destination: ${destination.separateProcess ? `its own process${linkEnv ? ` in network namespace ${linkEnv.destinationNamespace}` : ""}` : "this process"} at ${destination.host}:${destination.port}`);
+  // Over a link: its round trip and one connection's rate, measured like the limits (before, between, after the runs).
+  const linkRttSamples: number[] = [];
+  const linkTcpSamples: number[] = [];
+  const sampleLink = async (): Promise<void> => {
+    if (!link || destination.probePort === undefined) return;
+    linkRttSamples.push(await measureTcpRttMs(destination.host, destination.probePort));
+    const bytes = Math.min(256 * MiB, Math.max(8 * MiB, Math.round(link.rateBitsPerSec / 8 / 2)));
+    linkTcpSamples.push(await measureTcpRateMBps(destination.host, destination.probePort, bytes));
+  };
+  await sampleLink();
+  if (linkRttSamples.length > 0) say(`  link ${link!.name}: TCP round trip ${linkRttSamples[0]!.toFixed(2)} ms, one connection ${linkTcpSamples[0]!.toFixed(0)} MB/s`);
   const loadBefore = loadavg()[0]!;
 
   const results: RunResult[] = [];
+  let destinationPeak: number | undefined;
   try {
     for (let run = 1; run <= config.runs; run++) {
       const aesLimitMBps = measureAesGcmLimit({ durationMs: config.aesRunMs }).mbPerSec;
@@ -187,32 +283,37 @@ async function main(): Promise<void> {
       const workload = new GuestWorkload(td, { bytesPerSecond: config.workloadMiBps * MiB, hotSetBytes, seed: run, tickMs: 2 });
       workload.start();
       await new Promise((r) => setTimeout(r, config.warmupMs));
-      const incoming = listener.accept();
-      const [exportCpuAtStart, importCpuAtStart] = await Promise.all([sourcePool.cpuUsage(), destinationPool.cpuUsage()]);
+      const incoming = (await destination.accept()).imported;
+      incoming.catch(() => undefined);
+      const exportCpuAtStart = await sourcePool.cpuUsage();
       const mainCpuAtStart = process.threadCpuUsage();
       const cpuAtStart = process.cpuUsage();
       let done: CompletedMigration;
-      let imported: CompletedImport;
+      let imported: Awaited<typeof incoming>;
       try {
         done = await migrateOut({
           td,
           module: source.module,
-          peer: { host: listener.host, port: listener.port },
+          peer: { host: destination.host, port: destination.port },
           key,
           streams: config.streams,
-          downtimeTargetMs: config.downtimeTargetMs,
+          downtimeTargetMs: downtimeTargetMs,
           pagesPerBundle: config.pagesPerBundle,
           workload,
           pool: sourcePool,
         });
+        if (destination.separateProcess) {
+          // This process's share ends with the source's: the destination reports its own up to its commit.
+          cpuAtCommit = process.cpuUsage();
+          mainCpuAtCommit = process.threadCpuUsage();
+        }
         imported = await incoming;
       } finally {
         workload.stop();
       }
       // The workers are idle once the TD runs on the destination: their CPU time now is their share of the migration.
-      const [exportCpuAtEnd, importCpuAtEnd] = await Promise.all([sourcePool.cpuUsage(), destinationPool.cpuUsage()]);
-      const teardown = destination.module.teardown(imported.td);
-      if (teardown.status !== 0n) throw new Error(`teardown of the imported TD failed: ${teardown.status}`);
+      const exportCpuAtEnd = await sourcePool.cpuUsage();
+      const mb = done.bytesSent / 1e6;
       const runThroughputMBps = done.bytesSent / 1e6 / (done.streamingMs / 1000);
       const result: RunResult = {
         run,
@@ -232,11 +333,11 @@ async function main(): Promise<void> {
         convergence: done.convergence.reason,
         blackout: done.blackout,
         roundLog: done.roundLog.map((r) => ({ round: r.round, pages: r.pages, bytes: r.bytes, ms: round(r.ms) })),
-        cpuMsPerMB: cpuMs(cpuAtStart, cpuAtCommit!) / (done.bytesSent / 1e6),
+        cpuMsPerMB: (cpuMs(cpuAtStart, cpuAtCommit!) + imported.processCpuMs) / mb,
         cpuSplitMsPerMB: {
-          main: cpuMs(mainCpuAtStart, mainCpuAtCommit!) / (done.bytesSent / 1e6),
-          export: cpuMs(exportCpuAtStart, exportCpuAtEnd) / (done.bytesSent / 1e6),
-          import: cpuMs(importCpuAtStart, importCpuAtEnd) / (done.bytesSent / 1e6),
+          main: (cpuMs(mainCpuAtStart, mainCpuAtCommit!) + (imported.mainCpuMs ?? 0)) / mb,
+          export: cpuMs(exportCpuAtStart, exportCpuAtEnd) / mb,
+          import: imported.importWorkersCpuMs / mb,
         },
       };
       results.push(result);
@@ -245,10 +346,10 @@ async function main(): Promise<void> {
           `downtime ${result.downtimeMs.toFixed(2)} ms, stream ${result.throughputMBps.toFixed(0)} MB/s, digest ${result.digestMatch ? "match" : "MISMATCH"}`,
       );
     }
+    await sampleLink();
   } finally {
-    await listener.close();
+    destinationPeak = (await destination.close()).peakRssMiB;
     await sourcePool.close();
-    await destinationPool.close();
   }
 
   // The limit again after the runs: the report uses the better of the two (the ratio can only get stricter).
@@ -291,7 +392,7 @@ async function main(): Promise<void> {
     v8InitialOldSpaceMiB: oldSpaceMiB ?? null,
     workloadMiBps: config.workloadMiBps,
     hotSetMiB: hotSetBytes / MiB,
-    downtimeTargetMs: config.downtimeTargetMs,
+    downtimeTargetMs: downtimeTargetMs,
     pagesPerBundle: config.pagesPerBundle,
     // Every sample (before the runs, before each run, after them), the fastest, and the ratio against the fastest.
     aesGcmLimitSamplesMBps: aesSamples.map((x) => round(x)),
@@ -317,6 +418,19 @@ async function main(): Promise<void> {
     cores,
     cpuBoundRatio: round((cores * aesCpuMsPerMB) / cpuMsPerMB, 3),
     loadAverage1m: [round(loadBefore), round(loadAfter)],
+    // Peak resident memory of this process (both sides, all threads): maxRSS of getrusage, KiB on Linux.
+    peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
+    // The destination's own process, when it runs in one (null: it is in peakRssMiB).
+    destinationPeakRssMiB: destinationPeak === undefined ? null : round(destinationPeak),
+    peakRssTargetMiB: 2 * config.memoryMiB + 512,
+    destination: destination.separateProcess ? "process" : "in-process",
+    link: link ? { ...link, rateMBps: link.rateBitsPerSec / 8 / 1e6 } : null,
+    linkRttMsMeasured: linkRttSamples.length > 0 ? round(median(linkRttSamples), 3) : null,
+    linkTcpLimitMBps: linkTcpSamples.length > 0 ? round(median(linkTcpSamples)) : null,
+    linkUtilization: link ? round(throughputMBps / (link.rateBitsPerSec / 8 / 1e6), 3) : null,
+    // Downtime against the link's round trip: the target is 2 x RTT + 5 ms.
+    downtimeTargetForLinkMs: link ? round(2 * link.rttMs + 5, 2) : null,
+    downtimeOverRtt: link && link.rttMs > 0 ? round(median(results.map((r) => r.downtimeMs)) / link.rttMs, 2) : null,
     perRun: results.map((r) => ({
       ...r,
       totalMs: round(r.totalMs),
@@ -347,6 +461,11 @@ async function main(): Promise<void> {
   say(`  memory: ${report.memory} (pre-touched and reused across runs unless --fresh-memory)`);
   say(`  CPU: ${report.cpuMsPerMB} ms per migrated MB (both sides) vs ${report.aesCpuMsPerMB} ms per raw AES-GCM MB; on ${cores} idle cores the ratio could reach ${report.cpuBoundRatio}`);
   say(`  CPU by thread (ms per MB): main loop ${report.cpuSplitMsPerMB.main}, export workers ${report.cpuSplitMsPerMB.export}, import workers ${report.cpuSplitMsPerMB.import}`);
+  if (link) {
+    say(`  link ${link.name}: configured ${link.rateBitsPerSec / 1e9} Gbit/s, RTT ${link.rttMs} ms (measured ${report.linkRttMsMeasured} ms, one connection ${report.linkTcpLimitMBps} MB/s); linkUtilization ${report.linkUtilization} (target >= 0.85); downtime ${report.downtimeMs} ms = ${report.downtimeOverRtt} x RTT (target <= ${report.downtimeTargetForLinkMs} ms)`);
+  }
+  if (report.destinationPeakRssMiB !== null) say(`  peak memory (RSS) of the destination's process: ${report.destinationPeakRssMiB} MiB`);
+  say(`  peak memory (RSS) of this process: ${report.peakRssMiB} MiB (target <= 2 x TD + 512 = ${report.peakRssTargetMiB} MiB)`);
   say(`  machine load average (1 min) before/after: ${report.loadAverage1m.join(" / ")} on ${cores} cores`);
 }
 
@@ -362,5 +481,8 @@ function round(x: number, digits = 2): number {
 main().catch((err: unknown) => {
   process.stderr.write(`bench-migrate failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`);
   if (err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  for (let cause = (err as Error | undefined)?.cause; cause !== undefined; cause = (cause as Error).cause) {
+    process.stderr.write(`  caused by: ${cause instanceof Error ? `${cause.name}: ${cause.message} ${JSON.stringify((cause as { details?: unknown }).details ?? {})}` : String(cause)}\n`);
+  }
   process.exit(1);
 });

@@ -4,7 +4,9 @@
  * As QEMU does, the switch-over happens once the bytes still dirty can be sent within the downtime target at the
  * bandwidth the stream achieved: `pendingBytes <= bandwidth x downtimeTarget` (here with the fixed blackout cost,
  * the TD and vCPU state and the commit round trips, subtracted from the target). Past the round limit or the
- * timeout, a strategy decides: switch over anyway (a longer blackout) or abort (the TD stays on the source).
+ * timeout, a strategy decides: switch over anyway (a longer blackout) or abort (the TD stays on the source). When the
+ * fixed cost alone exceeds the target (a link whose round trips are longer than the target), the switch-over happens
+ * as soon as the memory part fits the target ("fixed-cost-bound"): rounds cannot shorten round trips.
  */
 
 export type ConvergenceLimitStrategy = "switchover" | "abort";
@@ -39,7 +41,7 @@ export interface ConvergenceInput {
   fixedBlackoutMs?: number;
 }
 
-export type ConvergenceReason = "converged" | "nothing-pending" | "round-limit" | "timeout";
+export type ConvergenceReason = "converged" | "nothing-pending" | "fixed-cost-bound" | "round-limit" | "timeout";
 
 export type ConvergenceDecision =
   | { action: "continue"; estimatedDowntimeMs: number }
@@ -57,6 +59,12 @@ export function decideConvergence(input: ConvergenceInput, policy: ConvergencePo
   const estimatedDowntimeMs = estimateDowntimeMs(input.pendingBytes, input.bandwidthBytesPerSec, input.fixedBlackoutMs);
   if (input.pendingBytes <= 0) return { action: "switchover", reason: "nothing-pending", estimatedDowntimeMs };
   if (estimatedDowntimeMs <= policy.downtimeTargetMs) return { action: "switchover", reason: "converged", estimatedDowntimeMs };
+  // Over a long link the fixed cost (round trips) alone can exceed the target, and no pre-copy round shrinks it: once
+  // the part the rounds do shrink (the pending memory) fits the target, more rounds only cost more round trips.
+  const fixedMs = input.fixedBlackoutMs ?? 0;
+  if (fixedMs >= policy.downtimeTargetMs && estimatedDowntimeMs - fixedMs <= policy.downtimeTargetMs) {
+    return { action: "switchover", reason: "fixed-cost-bound", estimatedDowntimeMs };
+  }
   const limit: "round-limit" | "timeout" | undefined =
     input.round >= policy.maxRounds ? "round-limit" : input.elapsedMs >= policy.timeoutMs ? "timeout" : undefined;
   if (limit === undefined) return { action: "continue", estimatedDowntimeMs };

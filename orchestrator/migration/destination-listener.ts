@@ -28,7 +28,7 @@ import type { IncomingAdmission } from "./import-session.js";
 import { resultCodeOf } from "../errors/index.js";
 import type { ErrorCode } from "../errors/index.js";
 import type { DestinationState } from "./session-state.js";
-import { migrationWorkerEntry } from "./source-session.js";
+import { migrationWorkerEntry } from "./session-shared.js";
 import { WorkerPool } from "./worker-pool.js";
 
 export interface ListenIncomingOptions {

@@ -23,9 +23,11 @@ import {
 } from "../tdx/index.js";
 import type { MigStreamContext, Platform, TdxStatus, TrustDomain } from "../tdx/index.js";
 import type { BufferPool } from "./buffer-pool.js";
-import { deferred, withTimeout, type Deferred } from "../util/index.js";
+import { deferred, withTimeout } from "../util/index.js";
+import { EpochBarrier } from "./epoch-barrier.js";
 import { FailureLatch } from "./failure-latch.js";
-import { ConnectionClosedError, HandOverRefusedError, MigrationAbortedError, MigrationError, MigrationRejectedError, MigrationTimeoutError, ProtocolError } from "./errors.js";
+import { abortTokenMessage, checkLeaf, JobTracker } from "./session-shared.js";
+import { ConnectionClosedError, HandOverRefusedError, MigrationAbortedError, MigrationRejectedError, MigrationTimeoutError, ProtocolError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { FramedConnection } from "./framed-connection.js";
 import { frameJson } from "./framed-connection.js";
@@ -125,45 +127,6 @@ export interface ImportSessionOptions {
   handOverTimeoutMs?: number | undefined;
 }
 
-/** The epoch barrier: a token is imported once every other stream has marked the end of that epoch. */
-class EpochBarrier {
-  readonly #others: number;
-  readonly #epochs = new Map<number, { arrived: Set<number>; allArrived: Deferred<void>; imported: Deferred<void> }>();
-
-  constructor(streams: number) {
-    this.#others = streams - 1;
-  }
-
-  #entry(epoch: number): { arrived: Set<number>; allArrived: Deferred<void>; imported: Deferred<void> } {
-    let e = this.#epochs.get(epoch);
-    if (!e) {
-      e = { arrived: new Set(), allArrived: deferred<void>(), imported: deferred<void>() };
-      if (this.#others === 0) e.allArrived.resolve();
-      this.#epochs.set(epoch, e);
-    }
-    return e;
-  }
-
-  arrive(stream: number, epoch: number): void {
-    const e = this.#entry(epoch);
-    if (e.arrived.has(stream)) throw new ProtocolError("a stream marked the same epoch twice", { stream, epoch });
-    e.arrived.add(stream);
-    if (e.arrived.size === this.#others) e.allArrived.resolve();
-  }
-
-  allArrived(epoch: number): Promise<void> {
-    return this.#entry(epoch).allArrived.promise;
-  }
-
-  tokenImported(epoch: number): Promise<void> {
-    return this.#entry(epoch).imported.promise;
-  }
-
-  markImported(epoch: number): void {
-    this.#entry(epoch).imported.resolve();
-  }
-}
-
 export class ImportSession {
   readonly id: string;
   readonly #o: ImportSessionOptions;
@@ -176,7 +139,7 @@ export class ImportSession {
   #keyInstalled = false;
   /** The first failure; every wait in the pipeline races against it. */
   readonly #latch = new FailureLatch();
-  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #jobs = new JobTracker();
   readonly #immutableDone = deferred<void>();
   readonly #barrier: EpochBarrier;
   readonly #startedAt = wallClockMs();
@@ -265,7 +228,9 @@ export class ImportSession {
   async #acceptHandOver(commit: CommitMessage): Promise<string> {
     const verify = this.#o.acceptHandOver;
     if (!verify) return "";
-    const digest = tdStateDigest(this.#td!).toString("hex");
+    // Digested in a worker: this thread keeps serving other sessions' sockets meanwhile. Not raced against the
+    // failure latch, like the verifier below.
+    const digest = await this.#jobs.track(this.#o.pool.submit<string>(0, { kind: "digest", tdId: this.#td!.id }));
     const timeoutMs = this.#o.handOverTimeoutMs ?? 30_000;
     try {
       // Not raced against the failure latch: once the source sent COMMIT with its hand-over, the source going away
@@ -381,15 +346,13 @@ export class ImportSession {
 
   #submit(k: number, stream: MigStreamContext, payload: Buffer): Promise<ImportBundleOutcome> {
     const buffer = payload.buffer as ArrayBuffer;
-    const p = this.#o.pool.submit<ImportBundleOutcome>(k % this.#o.pool.size, { kind: "import-bundle", tdId: this.#td!.id, stream, bundle: buffer }, [buffer]);
-    this.#inFlight.add(p);
+    const p = this.#jobs.track(this.#o.pool.submit<ImportBundleOutcome>(k % this.#o.pool.size, { kind: "import-bundle", tdId: this.#td!.id, stream, bundle: buffer }, [buffer]));
     p.then(
       (r) => {
-        this.#inFlight.delete(p);
         this.#o.buffers.give(r.buffer);
         if (!isSuccess(r.status)) this.#importFailures.push(r);
       },
-      () => this.#inFlight.delete(p),
+      () => undefined,
     );
     return p;
   }
@@ -417,7 +380,7 @@ export class ImportSession {
   /** TDH.IMPORT.ABORT, the abort token to the source, the import TD torn down. Returns the error to report. */
   async #abort(reason: Error): Promise<Error> {
     this.#latch.fail(reason);
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#jobs.settled();
     const error = this.#rootCause(this.#latch.error ?? reason);
     const td = this.#td;
     const module = this.#o.platform.module;
@@ -427,14 +390,7 @@ export class ImportSession {
       if (isSuccess(r.status) && r.bundle) token = r.bundle.toString("base64");
       else this.#log.warn("TDH.IMPORT.ABORT gave no token", { status: statusName(r.status) });
     }
-    const status: TdxStatus = error instanceof MigrationRejectedError ? error.status : TDX_STATUS.TDX_SUCCESS;
-    const abort: AbortTokenMessage = {
-      status: status.toString(),
-      statusName: error instanceof MigrationRejectedError ? error.statusName : (error as MigrationError).code ?? error.name,
-      leaf: error instanceof MigrationRejectedError ? String(error.details.leaf) : "engine",
-      message: error.message,
-      token,
-    };
+    const abort = abortTokenMessage(error, token);
     if (this.#state.phase !== "aborted") {
       this.#state = advanceDestination(this.#state, { type: "abort", status: abort.statusName, reason: error.message });
       this.#notify();
@@ -459,8 +415,7 @@ export class ImportSession {
   // ---- helpers ----
 
   #leaf<T>(leaf: string, status: TdxStatus, value?: T): T {
-    if (!isSuccess(status)) throw new MigrationRejectedError("destination", leaf, status, statusName(status), { details: { migrationId: this.id } });
-    return value as T;
+    return checkLeaf("destination", this.id, leaf, status, value);
   }
 
   #advance(event: DestinationEvent): void {

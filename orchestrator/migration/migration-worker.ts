@@ -3,7 +3,7 @@
  * it, on TDs reopened from their shared handles. Leaves report failures as TDX statuses in the result; only a
  * programmer error (unknown TD, malformed descriptor) fails the descriptor itself.
  */
-import { codecReport, memBundleSize, openTdShared, TdxModule } from "../tdx/index.js";
+import { codecReport, memBundleSize, openTdShared, tdStateDigest, TdxModule } from "../tdx/index.js";
 import type { TrustDomain } from "../tdx/index.js";
 import { WorkerError } from "./errors.js";
 import type { ExportMemOutcome, ImportBundleOutcome, WorkDescriptor } from "./work-descriptors.js";
@@ -27,6 +27,8 @@ serveWorkDescriptors((raw) => {
       return { result: true };
     case "codec":
       return { result: codecReport() };
+    case "digest":
+      return { result: tdStateDigest(tdOf(d.tdId)).toString("hex") };
     case "close-td":
       tds.delete(d.tdId);
       return { result: true };

@@ -7,9 +7,9 @@
  */
 import type { Logger } from "../log/index.js";
 import { nullLogger } from "../log/index.js";
-import { withTimeout } from "../util/index.js";
+import { delay, withTimeout } from "../util/index.js";
 import { isSuccess, statusName } from "../tdx/index.js";
-import type { TdxModule, TrustDomain } from "../tdx/index.js";
+import type { MigStreamContext, TdxModule, TrustDomain } from "../tdx/index.js";
 import { openSocket, sendHello } from "./connect.js";
 import type { PeerAddress } from "./connect.js";
 import { InvalidArgumentError, MigrationOutcomeUnknownError, MigrationRejectedError } from "./errors.js";
@@ -44,6 +44,61 @@ export async function queryDestinationDecision(peer: PeerAddress, hello: Unsigne
   }
 }
 
+/** The source's HELLO for one stream of the migration of `td`. */
+export function sourceHello(
+  td: TrustDomain,
+  h: { migrationId: string; streamIndex: number; streamCount: number; recover: boolean; migVersion: number },
+): UnsignedStreamHello {
+  return { protocol: { ...ENGINE_PROTOCOL }, ...h, memoryBytes: td.memoryBytes, numVcpus: td.numVcpus };
+}
+
+/**
+ * Resumes the TD on the source: TDH.EXPORT.ABORT (with the destination's abort token once the start token is out),
+ * then TDH.EXPORT.RESTORE. Throws MigrationRejectedError (source side) when either fails.
+ */
+export function exportAbortAndRestore(module: TdxModule, td: TrustDomain, stream: MigStreamContext, token: Buffer | undefined, details: Record<string, unknown> = {}): void {
+  const abort = module.exportAbort(td, stream, token ? { abortToken: token } : {});
+  if (!isSuccess(abort.status)) throw new MigrationRejectedError("source", "TDH.EXPORT.ABORT", abort.status, statusName(abort.status), { details });
+  const restore = module.exportRestore(td);
+  if (!isSuccess(restore.status)) throw new MigrationRejectedError("source", "TDH.EXPORT.RESTORE", restore.status, statusName(restore.status), { details });
+}
+
+export interface RecoverDecisionOptions {
+  peer: PeerAddress;
+  /** The session's HELLO for stream 0 (sent with `recover: true`). */
+  hello: UnsignedStreamHello;
+  key: Uint8Array;
+  timeoutMs: number;
+  /** Connections to try, 200 ms apart. */
+  attempts: number;
+  log: Logger;
+}
+
+/**
+ * After a cut past the start token: asks the destination, on fresh connections, what it decided, until one answer
+ * carries a decision or the attempts run out ("unknown": the source must stay paused).
+ */
+export async function recoverDestinationDecision(
+  options: RecoverDecisionOptions,
+): Promise<{ kind: "committed"; committed: CommittedMessage } | { kind: "abort-token"; token: Buffer } | { kind: "unknown" }> {
+  const { log } = options;
+  for (let attempt = 1; attempt <= options.attempts; attempt++) {
+    try {
+      const decision = await queryDestinationDecision(options.peer, options.hello, options.key, options.timeoutMs);
+      if (decision.kind === "committed") return decision;
+      if (decision.kind === "aborted") {
+        log.info("recovered the destination's abort token", { attempt, status: decision.statusName });
+        return { kind: "abort-token", token: decision.token };
+      }
+      log.warn("recovery answer without a decision", { attempt, reason: decision.reason });
+    } catch (err) {
+      log.warn("recovery attempt failed", { attempt, err });
+    }
+    await delay(200);
+  }
+  return { kind: "unknown" };
+}
+
 export interface ResolveOutgoingOptions {
   td: TrustDomain;
   module: TdxModule;
@@ -66,16 +121,7 @@ export async function resolveOutgoing(options: ResolveOutgoingOptions): Promise<
   if (td.lifecycle.kind !== "exported") {
     throw new InvalidArgumentError("only a TD paused after its start token has an outcome to resolve", { lifecycle: td.lifecycle.kind });
   }
-  const hello: UnsignedStreamHello = {
-    protocol: { ...ENGINE_PROTOCOL },
-    migrationId: options.migrationId,
-    streamIndex: 0,
-    streamCount: 1,
-    recover: true,
-    migVersion: td.migrationVersion,
-    memoryBytes: td.memoryBytes,
-    numVcpus: td.numVcpus,
-  };
+  const hello = sourceHello(td, { migrationId: options.migrationId, streamIndex: 0, streamCount: 1, recover: true, migVersion: td.migrationVersion });
   const decision = await queryDestinationDecision(options.peer, hello, options.key, options.timeoutMs);
   if (decision.kind === "committed") {
     const r = module.teardown(td);
@@ -84,10 +130,7 @@ export async function resolveOutgoing(options: ResolveOutgoingOptions): Promise<
     return "committed";
   }
   if (decision.kind === "aborted") {
-    const abort = module.exportAbort(td, { tdId: td.id, migsIndex: 0 }, { abortToken: decision.token });
-    if (!isSuccess(abort.status)) throw new MigrationRejectedError("source", "TDH.EXPORT.ABORT", abort.status, statusName(abort.status));
-    const restore = module.exportRestore(td);
-    if (!isSuccess(restore.status)) throw new MigrationRejectedError("source", "TDH.EXPORT.RESTORE", restore.status, statusName(restore.status));
+    exportAbortAndRestore(module, td, { tdId: td.id, migsIndex: 0 }, decision.token);
     log.info("the destination had aborted: TD resumed on the source", { status: decision.statusName });
     return "resumed";
   }

@@ -9,6 +9,11 @@ export type WorkDescriptor =
   | { kind: "open-td"; handle: TdSharedHandle }
   /** Which page codec the worker seals and opens pages with (its result is a `CodecReport`). */
   | { kind: "codec" }
+  /**
+   * SHA-384 (hex) of the TD's state (`tdStateDigest`): computed here so that the main thread, which serves the
+   * sockets, is not blocked for the whole memory (about 1.5 s per GiB).
+   */
+  | { kind: "digest"; tdId: string }
   /** Forget a TD (after the session). */
   | { kind: "close-td"; tdId: string }
   /**

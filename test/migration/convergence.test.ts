@@ -23,6 +23,16 @@ describe("convergence decision", () => {
       expected: { action: "continue" },
     },
     {
+      name: "switches over when the fixed cost alone exceeds the target and the pending memory fits it",
+      input: { round: 3, pendingBytes: 1 * MiB, bandwidthBytesPerSec: 100 * MiB, elapsedMs: 100, fixedBlackoutMs: 40 },
+      expected: { action: "switchover", reason: "fixed-cost-bound" },
+    },
+    {
+      name: "continues past a fixed cost above the target while the pending memory alone exceeds the target",
+      input: { round: 3, pendingBytes: 5 * MiB, bandwidthBytesPerSec: 100 * MiB, elapsedMs: 100, fixedBlackoutMs: 40 },
+      expected: { action: "continue" },
+    },
+    {
       name: "switches over at once when nothing is pending",
       input: { round: 1, pendingBytes: 0, bandwidthBytesPerSec: 0, elapsedMs: 1 },
       expected: { action: "switchover", reason: "nothing-pending" },
