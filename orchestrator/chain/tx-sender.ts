@@ -16,8 +16,9 @@ export interface TxOverrides {
   /**
    * Retry the RPC calls that get the transaction out (getCode, estimateGas, getFeeData, nonce, broadcast) until this
    * deadline rather than `rpcRetries` times: CHAIN_DEADLINE_PASSED once it has passed. Waiting for the receipt of a
-   * transaction already broadcast is bounded by `receiptTimeoutMs` as always, and, after a reorg removed its block, by
-   * this deadline too: the transaction is re-sent or awaited until then, and CHAIN_TX_REORGED after.
+   * transaction already broadcast is bounded by the later of `receiptTimeoutMs` and this deadline, and, after a reorg
+   * removed its block, by this deadline too: the transaction is re-sent or awaited until then, and CHAIN_TX_REORGED
+   * after.
    */
   until?: RetryDeadline;
 }
@@ -267,13 +268,15 @@ export class TxSender {
 
   /**
    * Waits until the transaction's receipt is `confirmations` deep in the canonical chain, through outages and reorgs
-   * (see the class comment). Past `receiptTimeoutMs` without a receipt: CHAIN_TIMEOUT; after a reorg, past `until`
+   * (see the class comment). Past `receiptTimeoutMs` (or `until`, when later) without a receipt: CHAIN_TIMEOUT; after a reorg, past `until`
    * as well: CHAIN_TX_REORGED.
    */
   async #waitReceipt(label: string, hash: string, raw: string, nonce: number, until: RetryDeadline | undefined): Promise<{ receipt: TransactionReceipt; reorgs: TxReorg[] }> {
     const provider = this.#chain.provider;
     const timeoutMs = this.#options.receiptTimeoutMs ?? 120_000;
-    let deadline = Date.now() + timeoutMs;
+    // A protocol deadline later than the timeout (a long reveal window) is the bound: giving up earlier would lose a
+    // transaction that still counts, through an outage the window outlasts.
+    let deadline = Math.max(Date.now() + timeoutMs, until?.atMs ?? 0);
     const signal = this.#options.signal;
     const reorgs: TxReorg[] = [];
     /** The receipt's block as last seen canonical, with the head then. */

@@ -154,6 +154,28 @@ describe("chain/TxSender and watchers on an in-process chain", function () {
     expect((await provider.getBlockNumber()) - report.blockNumber + 1).to.be.at.least(3);
   });
 
+  it("waits for a receipt until the protocol's deadline when it is later than the receipt timeout (a long reveal window)", async () => {
+    const wallet = await fundedWallet();
+    const deep = { ...chain, confirmations: 2 };
+    const sender = new TxSender(deep, wallet, { receiptTimeoutMs: 100 });
+    // Without a deadline the 100 ms timeout decides: the second confirmation does not come in time.
+    const alone = sender.send("register", registry, "register", ["tcp://a:1", fingerprint, platform, 1], { value: ONE_ETH });
+    const err = await alone.then(() => undefined, (e: unknown) => e);
+    expect(err, String(err)).to.be.instanceOf(TvmxError);
+    expect((err as TvmxError).code).to.equal("CHAIN_TIMEOUT");
+    // With a deadline 10 s away the sender keeps waiting, and returns once the block is deep enough.
+    const other = await fundedWallet();
+    const patient = new TxSender(deep, other, { receiptTimeoutMs: 100 });
+    const outcome = patient
+      .send("register", registry, "register", ["tcp://b:1", fingerprint, platform, 1], { value: ONE_ETH, until: { atMs: Date.now() + 10_000, what: "the test's window" } })
+      .then((r) => r, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    await new Promise((r) => setTimeout(r, 400));
+    await (provider as unknown as { send(m: string, p: unknown[]): Promise<unknown> }).send("hardhat_mine", ["0x1"]);
+    const report = await outcome;
+    if (report instanceof Error) throw report;
+    expect((await provider.getBlockNumber()) - report.blockNumber + 1).to.be.at.least(2);
+  });
+
   it("watches events from a cursor, decoded, and stops on unwatch", async () => {
     const start = await provider.getBlockNumber();
     const cursor = memoryCursor();
