@@ -10,7 +10,8 @@ import { getAddress, JsonRpcProvider, Network, type JsonRpcSigner } from "ethers
 import type { SuiteParams } from "../../deploy/deploy-suite.js";
 import { rpcCall, startLocalNode, SUITE_ERROR_INTERFACES, type LocalNode, type SuiteAddresses } from "../chain/index.js";
 import { TvmxError } from "../errors/index.js";
-import type { HostPlatformFile } from "../host/index.js";
+import { ApiClient } from "../control/index.js";
+import type { HostControlApi, HostPlatformFile } from "../host/index.js";
 import { createKeystore, LIGHT_SCRYPT_N } from "../keystore/index.js";
 import { spawnHostProcess, type HostProcess } from "./host-process.js";
 import { loadDeploySuite } from "./load-suite.js";
@@ -281,6 +282,11 @@ export class Cluster {
     const p = this.host(name).process;
     if (!p || p.gone) throw new TvmxError("CONTROL_UNREACHABLE", `host ${name} is not running`, { details: { name } });
     return p.client(timeoutMs);
+  }
+
+  /** The control API of a running host, typed by its one definition (host/control-api.ts). */
+  async api(name: string, timeoutMs?: number): Promise<ApiClient<HostControlApi>> {
+    return new ApiClient<HostControlApi>(await this.client(name, timeoutMs));
   }
 
   /** Stops every process this cluster started, hosts first (in parallel), then the chains. Never throws. */

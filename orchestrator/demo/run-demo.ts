@@ -35,31 +35,6 @@ export interface DemoOptions {
 
 const DEFAULT_TD = { memoryMiB: 64, vcpus: 2, bytesPerSecond: 4_000_000, hotSetMiB: 4 };
 
-interface MigrateAnswer {
-  status: string;
-  tvmId: string;
-  acknowledged: { host: string; capacity: number }[];
-  refused: { host: string; reason: string; code?: string }[];
-  bids: { host: string; commitment: string; txHash?: string }[];
-  auctionId?: string;
-  winner?: string;
-  winningBidWei?: string;
-  priceWei?: string;
-  allocationId?: string;
-  outcome?: {
-    status: string;
-    allocationTx: string;
-    rounds?: number;
-    bytesSent?: number;
-    totalMs?: number;
-    downtimeMs?: number;
-    digestMatch?: boolean;
-    sourceDigest?: string;
-    destinationDigest?: string;
-    reason?: string;
-  };
-}
-
 /** Runs the demo and returns its checked summary (`summary.ok`); throws only when it could not run at all. */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const t0 = performance.now();
@@ -72,16 +47,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   try {
     await abortable(cluster.setUp(), options.signal);
     const nameOf = (address: string | undefined) => [...cluster.hosts.values()].find((h) => address !== undefined && h.address === getAddress(address))?.name ?? "unknown";
-    const source = await cluster.client("source", 240_000);
+    const source = await cluster.api("source", 240_000);
     const td = options.td ?? DEFAULT_TD;
     step(`creating a ${td.memoryMiB} MiB TD with a running guest on the source`);
-    const created = await source.post<{ tdId: string; tvmId: string }>("/v1/tds", {
-      memoryMiB: td.memoryMiB,
-      vcpus: td.vcpus,
-      workload: { bytesPerSecond: td.bytesPerSecond, hotSetMiB: td.hotSetMiB, seed: 42 },
+    const created = await source.call("POST /v1/tds", {
+      body: { memoryMiB: td.memoryMiB, vcpus: td.vcpus, workload: { bytesPerSecond: td.bytesPerSecond, hotSetMiB: td.hotSetMiB, seed: 42 } },
     });
     step(`migrating ${created.tdId}: broadcast, acknowledgements, sealed-bid auction, live migration`);
-    const answer = await abortable(source.post<MigrateAnswer>(`/v1/tds/${created.tdId}/migrate`, {}), options.signal);
+    const answer = await abortable(source.call("POST /v1/tds/:id/migrate", { params: { id: created.tdId }, body: {} }), options.signal);
 
     step("checking the outcome on the hosts and on both chains");
     const chain = await connectChain({ rpcUrl: cluster.chain.node.url, confirmations: 1, pollIntervalMs: 200, rpcRetries: 3 });
@@ -108,13 +81,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const winner = answer.winner;
     const mirror = allocationId === undefined || winner === undefined ? undefined : await poll(() => mirrorRegistry.mirrored(chain.chainId, allocationId, winner), 30_000, options.signal);
     const winnerName = answer.winner ? nameOf(answer.winner) : undefined;
-    const winnerTds = winnerName ? await (await cluster.client(winnerName)).get<{ tvmId: string; running: boolean }[]>("/v1/tds") : [];
-    const sourceTds = await source.get<{ tvmId: string }[]>("/v1/tds");
+    const winnerTds = winnerName ? await (await cluster.api(winnerName)).call("GET /v1/tds") : [];
+    const sourceTds = await source.call("GET /v1/tds");
     // Let the parties finish their withdrawals, then read every host's transactions.
     await settle(cluster, winnerName, options.signal);
     const transactions: DemoTx[] = [];
     for (const h of cluster.hosts.values()) {
-      const list = await (await cluster.client(h.name)).get<Omit<DemoTx, "host">[]>("/v1/transactions");
+      const list = await (await cluster.api(h.name)).call("GET /v1/transactions");
       for (const t of list) transactions.push({ host: h.name, label: t.label, chainId: String(t.chainId), hash: t.hash, blockNumber: t.blockNumber, gasUsed: String(t.gasUsed), feeWei: String(t.feeWei) });
     }
     for (const c of [cluster.chain, mirrorInfo]) {
@@ -209,9 +182,9 @@ function poll<T>(read: () => Promise<T | undefined>, timeoutMs: number, signal?:
 /** Waits (bounded) until the winner has withdrawn its payment, so that the gas table has every transaction. */
 async function settle(cluster: Cluster, winnerName: string | undefined, signal?: AbortSignal): Promise<void> {
   if (!winnerName) return;
-  const client = await cluster.client(winnerName);
+  const api = await cluster.api(winnerName);
   await poll(
-    async () => ((await client.get<{ label: string }[]>("/v1/transactions")).some((t) => t.label === "AllocationRegistry.withdraw") ? true : undefined),
+    async () => ((await api.call("GET /v1/transactions")).some((t) => t.label === "AllocationRegistry.withdraw") ? true : undefined),
     10_000,
     signal,
   );

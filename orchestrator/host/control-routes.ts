@@ -1,88 +1,48 @@
-import type { ControlRoute } from "../control/index.js";
+import { routeOf, type ControlRequest, type ControlRoute } from "../control/index.js";
 import { TvmxError } from "../errors/index.js";
-import { summarize } from "./td-manager.js";
-import type { Host } from "./host.js";
+import type { ControlledHost, HostControlApi } from "./control-api.js";
+import type { TdSpec } from "./td-manager.js";
+
+const route = routeOf<HostControlApi>();
 
 /**
- * The control API of a running host (used by the CLI): JSON in and out, amounts of wei as decimal strings.
- *
- *   GET  /v1/status                 this host: address, ports, capacity, registration, journal
- *   GET  /v1/tds                    TDs running here
- *   POST /v1/tds                    create a TD {memoryMiB, vcpus, workload?: {bytesPerSecond, hotSetMiB, seed}}
- *   GET  /v1/tds/:id                one TD (by TD id or TVM id)
- *   POST /v1/tds/:id/migrate        run the migration {reservePriceWei?, downtimeMs?}; answers with its summary
- *   GET  /v1/auctions               auctions opened and bids made by this host (from the journal)
- *   GET  /v1/auctions/:id           one auction as the chain sees it
- *   GET  /v1/allocations/:tvmId     where a TVM runs, its allocation history and (with a mirror chain) the mirror records
- *   GET  /v1/transactions           every transaction this host sent, with its gas
+ * The routes of the control API (control-api.ts lists them): each checks its input, then asks the host. Amounts of
+ * wei arrive as decimal strings. The TD spec is checked by the TD manager, which refuses a bad one with its code.
  */
-export function controlRoutes(host: Host): ControlRoute[] {
+export function controlRoutes(host: ControlledHost): ControlRoute[] {
   return [
-    { method: "GET", path: "/v1/status", handler: () => host.status() },
-    { method: "GET", path: "/v1/tds", handler: () => host.context.tds.list() },
-    {
-      method: "POST",
-      path: "/v1/tds",
-      handler: async ({ body }) => summarize(await host.context.tds.create(body as never)),
-    },
-    { method: "GET", path: "/v1/tds/:id", handler: ({ params }) => summarize(host.context.tds.get(params.id!)) },
-    {
-      method: "POST",
-      path: "/v1/tds/:id/migrate",
-      handler: async ({ params, body }) => {
-        const b = (body ?? {}) as { reservePriceWei?: unknown; downtimeMs?: unknown };
-        const reserve = b.reservePriceWei;
-        if (reserve !== undefined && (typeof reserve !== "string" || !/^[0-9]{1,30}$/.test(reserve) || BigInt(reserve) === 0n)) {
-          throw new TvmxError("CONTROL_BAD_REQUEST", `reservePriceWei: expected a positive decimal string, got ${JSON.stringify(reserve)}`, { details: { field: "reservePriceWei", value: reserve } });
-        }
-        const downtime = b.downtimeMs;
-        if (downtime !== undefined && (!Number.isInteger(downtime) || (downtime as number) < 1 || (downtime as number) > 600_000)) {
-          throw new TvmxError("CONTROL_BAD_REQUEST", `downtimeMs: expected an integer from 1 to 600000, got ${JSON.stringify(downtime)}`, { details: { field: "downtimeMs", value: downtime } });
-        }
-        return host.migrate({
-          tdId: params.id!,
-          ...(reserve !== undefined ? { reservePriceWei: BigInt(reserve as string) } : {}),
-          ...(downtime !== undefined ? { downtimeTargetMs: downtime as number } : {}),
-        });
-      },
-    },
-    {
-      method: "GET",
-      path: "/v1/auctions",
-      handler: () => ({
-        opened: [...host.context.journal.state.auctions.values()],
-        bids: [...host.context.journal.state.bids.values()].map(({ salt: _secret, ...bid }) => bid),
-      }),
-    },
-    {
-      method: "GET",
-      path: "/v1/auctions/:id",
-      handler: async ({ params }) => {
-        if (!/^[0-9]{1,20}$/.test(params.id!)) throw new TvmxError("CONTROL_BAD_REQUEST", `auction id must be a number, got ${JSON.stringify(params.id)}`, { details: { id: params.id } });
-        const info = await host.context.market.auction.info(BigInt(params.id!));
-        if (info.state === "None") throw new TvmxError("AUCTION_NOT_FOUND", `no auction ${params.id}`, { details: { auctionId: params.id } });
-        return info;
-      },
-    },
-    {
-      method: "GET",
-      path: "/v1/allocations/:tvmId",
-      handler: async ({ params }) => {
-        const tvmId = params.tvmId!;
-        if (!/^0x[0-9a-fA-F]{64}$/.test(tvmId)) throw new TvmxError("CONTROL_BAD_REQUEST", `TVM id must be 32 bytes of 0x-hex, got ${JSON.stringify(tvmId)}`, { details: { tvmId } });
-        const allocations = host.context.market.allocations;
-        const [placement, history] = await Promise.all([allocations.currentPlacement(tvmId), allocations.history(tvmId)]);
-        // The mirror record of each allocation as this host's own chain has it (keyed by source chain,
-        // allocation id and destination), when the host has one: the winner writes it there after the outcome.
-        const mirrorRegistry = host.context.mirror;
-        if (!mirrorRegistry) return { tvmId, placement, history };
-        const sourceChainId = allocations.chainId;
-        const mirrors = await Promise.all(
-          history.map(async (a) => ({ allocationId: a.id, destination: a.destination, record: (await mirrorRegistry.mirrored(sourceChainId, a.id, a.destination)) ?? null })),
-        );
-        return { tvmId, placement, history, mirrorChainId: mirrorRegistry.chainId, mirrors };
-      },
-    },
-    { method: "GET", path: "/v1/transactions", handler: () => host.transactions() },
+    route("GET /v1/status", () => host.status()),
+    route("GET /v1/tds", () => host.trustDomains()),
+    route("POST /v1/tds", ({ body }) => host.createTd(body as TdSpec)),
+    route("GET /v1/tds/:id", ({ params }) => host.trustDomain(params.id)),
+    route("POST /v1/tds/:id/migrate", ({ params, body }) => host.migrate({ tdId: params.id, ...migrateOptions(body) })),
+    route("GET /v1/auctions", () => host.auctions()),
+    route("GET /v1/auctions/:id", ({ params }) => {
+      if (!/^[0-9]{1,20}$/.test(params.id)) throw badRequest(`auction id must be a number, got ${JSON.stringify(params.id)}`, { id: params.id });
+      return host.auction(BigInt(params.id));
+    }),
+    route("GET /v1/allocations/:tvmId", ({ params }) => {
+      if (!/^0x[0-9a-fA-F]{64}$/.test(params.tvmId)) throw badRequest(`TVM id must be 32 bytes of 0x-hex, got ${JSON.stringify(params.tvmId)}`, { tvmId: params.tvmId });
+      return host.placement(params.tvmId);
+    }),
+    route("GET /v1/transactions", () => host.transactions()),
   ];
+}
+
+/** The optional reserve price and downtime target of a migrate request, checked. */
+function migrateOptions(body: ControlRequest["body"]): { reservePriceWei?: bigint; downtimeTargetMs?: number } {
+  const b = (body ?? {}) as { reservePriceWei?: unknown; downtimeMs?: unknown };
+  const reserve = b.reservePriceWei;
+  if (reserve !== undefined && (typeof reserve !== "string" || !/^[0-9]{1,30}$/.test(reserve) || BigInt(reserve) === 0n)) {
+    throw badRequest(`reservePriceWei: expected a positive decimal string, got ${JSON.stringify(reserve)}`, { field: "reservePriceWei", value: reserve });
+  }
+  const downtime = b.downtimeMs;
+  if (downtime !== undefined && (typeof downtime !== "number" || !Number.isInteger(downtime) || downtime < 1 || downtime > 600_000)) {
+    throw badRequest(`downtimeMs: expected an integer from 1 to 600000, got ${JSON.stringify(downtime)}`, { field: "downtimeMs", value: downtime });
+  }
+  return { ...(reserve !== undefined ? { reservePriceWei: BigInt(reserve) } : {}), ...(downtime !== undefined ? { downtimeTargetMs: downtime } : {}) };
+}
+
+function badRequest(message: string, details: Record<string, unknown>): TvmxError {
+  return new TvmxError("CONTROL_BAD_REQUEST", message, { details });
 }

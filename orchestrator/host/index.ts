@@ -1,6 +1,9 @@
 /** The host daemon: one process per host (see docs/host.md). */
 export { Host } from "./host.js";
-export type { HostDeps, HostStatus } from "./host.js";
+export type { HostDeps } from "./host.js";
+export { STATUS_CHAIN_BUDGET_MS } from "./status.js";
+export type { ChainAvailability, HostPorts, HostStatus, MigrationStatus } from "./status.js";
+export type { AuctionsView, ControlledHost, HostControlApi, MigrateBody, PlacementView, TransactionReport } from "./control-api.js";
 export { readHostFiles, readPolicy, startHostFromConfig } from "./bootstrap.js";
 export type { HostFiles } from "./bootstrap.js";
 export type { AuctionSummary, MigrateRequest } from "./source-flow.js";

@@ -3,22 +3,12 @@
  * the host has a mirror chain, each allocation's mirror record there (written by the winner after the outcome).
  */
 import type { CliIo } from "../io.js";
-import { controlClientFor, type HostTargetOptions } from "./host-target.js";
+import { hostApiFor, type HostTargetOptions } from "./host-target.js";
 import { formatWei } from "../../util/index.js";
 import { fields, printJson, table } from "./output.js";
 
-interface AllocationView {
-  tvmId: string;
-  placement: { host: string; allocationId: string };
-  history: { id: string; auctionId: string; state: string; source: string; destination: string; price: string; stateDigest: string; abortReason: number }[];
-  /** Present when the host has a mirror chain. */
-  mirrorChainId?: string;
-  mirrors?: { allocationId: string; destination: string; record: { sourceChainId: string; sourceTxHash: string; outcome: string; recordedBy: string; recordedAt: number } | null }[];
-}
-
 export async function show(tvmId: string, options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
-  const client = await controlClientFor(options);
-  const v = await client.get<AllocationView>(`/v1/allocations/${tvmId}`);
+  const v = await (await hostApiFor(options)).call("GET /v1/allocations/:tvmId", { params: { tvmId } });
   if (options.json) {
     printJson(io, v);
     return 0;

@@ -1,17 +1,11 @@
 /** `tvmx auction list|show`: the auctions a host opened and the bids it made; one auction as the chain sees it. */
 import type { CliIo } from "../io.js";
-import { controlClientFor, type HostTargetOptions } from "./host-target.js";
+import { hostApiFor, type HostTargetOptions } from "./host-target.js";
 import { formatWei } from "../../util/index.js";
 import { fields, printJson, table } from "./output.js";
 
-interface AuctionsView {
-  opened: { auctionId: string; tdId?: string; tvmId?: string; status?: string; winner?: string; priceWei?: string; admitted?: string[] }[];
-  bids: { auctionId: string; source?: string; priceWei?: string; status?: string }[];
-}
-
 export async function list(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
-  const client = await controlClientFor(options);
-  const view = await client.get<AuctionsView>("/v1/auctions");
+  const view = await (await hostApiFor(options)).call("GET /v1/auctions");
   if (options.json) {
     printJson(io, view);
     return 0;
@@ -26,10 +20,7 @@ export async function list(options: HostTargetOptions & { json?: boolean }, io: 
 }
 
 export async function show(id: string, options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
-  const client = await controlClientFor(options);
-  const a = await client.get<Record<string, unknown> & { state: string; bestPrice: string; secondPrice: string; reserve: string; bond: string; commitDeadline: number; revealDeadline: number }>(
-    `/v1/auctions/${encodeURIComponent(id)}`,
-  );
+  const a = await (await hostApiFor(options)).call("GET /v1/auctions/:id", { params: { id } });
   if (options.json) printJson(io, a);
   else
     io.out(

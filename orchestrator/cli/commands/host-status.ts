@@ -2,11 +2,9 @@
  * `tvmx host status`: what a running host says about itself (address, ports, registration, capacity, journal);
  * `tvmx host transactions`: every transaction it sent, on both chains (registrations, bids, withdrawals...).
  */
-import type { HostStatus } from "../../host/index.js";
-import type { TxReport } from "../../chain/index.js";
 import { formatEther } from "ethers";
 import type { CliIo } from "../io.js";
-import { controlClientFor, type HostTargetOptions } from "./host-target.js";
+import { hostApiFor, type HostTargetOptions } from "./host-target.js";
 import { fields, printJson, table } from "./output.js";
 
 /**
@@ -16,8 +14,7 @@ import { fields, printJson, table } from "./output.js";
 export const EXIT_CHAIN_UNAVAILABLE = 3;
 
 export async function run(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
-  const client = await controlClientFor(options);
-  const s = await client.get<Json<HostStatus>>("/v1/status");
+  const s = await (await hostApiFor(options)).call("GET /v1/status");
   const exit = s.chain.available ? 0 : EXIT_CHAIN_UNAVAILABLE;
   // stdout has the status either way; stderr says, in the one error format, that the chain part is missing
   const chainDown = () => io.err(`error [${s.chain.error?.code ?? "UNKNOWN"}]: the host's chain is unavailable; the status is the host's local state: ${s.chain.error?.message ?? ""}`);
@@ -59,8 +56,7 @@ export async function run(options: HostTargetOptions & { json?: boolean }, io: C
 }
 
 export async function transactions(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
-  const client = await controlClientFor(options);
-  const txs = await client.get<Json<Omit<TxReport, "receipt">>[]>("/v1/transactions");
+  const txs = await (await hostApiFor(options)).call("GET /v1/transactions");
   if (options.json) printJson(io, txs);
   else if (txs.length === 0) io.out("no transactions sent by this host");
   else
@@ -72,6 +68,3 @@ export async function transactions(options: HostTargetOptions & { json?: boolean
     );
   return 0;
 }
-
-/** A type as it arrives over JSON (bigint fields are decimal strings). */
-type Json<T> = { [K in keyof T]: T[K] extends bigint ? string : T[K] extends bigint | undefined ? string | undefined : T[K] };

@@ -3,7 +3,8 @@
  * `--data-dir <dir>`; the control API's port and token are read from that directory.
  */
 import { loadHostConfig } from "../../config/index.js";
-import { ControlClient } from "../../control/index.js";
+import { ApiClient, ControlClient } from "../../control/index.js";
+import type { HostControlApi } from "../../host/index.js";
 import { CliArgumentError } from "../errors.js";
 
 export interface HostTargetOptions {
@@ -20,4 +21,9 @@ export async function controlClientFor(options: HostTargetOptions, timeoutMs = 3
   }
   const dataDir = options.dataDir ?? (await loadHostConfig(options.config!)).dataDir;
   return ControlClient.fromDataDir(dataDir, { timeoutMs });
+}
+
+/** The host's control API, typed by its one definition (host/control-api.ts). */
+export async function hostApiFor(options: HostTargetOptions, timeoutMs = 30_000): Promise<ApiClient<HostControlApi>> {
+  return new ApiClient<HostControlApi>(await controlClientFor(options, timeoutMs));
 }

@@ -2,9 +2,10 @@
  * `tvmx migrate <td>`: asks the TD's host to migrate it (broadcast, acknowledgements, auction, live migration)
  * and prints the outcome. Waits until the migration has an outcome; exit status 0 only when it committed.
  */
+import type { JsonForm } from "../../control/index.js";
 import type { AuctionSummary } from "../../host/index.js";
 import type { CliIo } from "../io.js";
-import { controlClientFor, type HostTargetOptions } from "./host-target.js";
+import { hostApiFor, type HostTargetOptions } from "./host-target.js";
 import { formatWei } from "../../util/index.js";
 import { fields, printJson, table } from "./output.js";
 
@@ -15,14 +16,7 @@ export interface MigrateOptions extends HostTargetOptions {
   json?: boolean;
 }
 
-type Summary = Omit<AuctionSummary, "auctionId" | "winningBidWei" | "priceWei" | "allocationId" | "outcome" | "bids"> & {
-  bids: (Omit<AuctionSummary["bids"][number], "priceWei"> & { priceWei?: string })[];
-  auctionId?: string;
-  winningBidWei?: string;
-  priceWei?: string;
-  allocationId?: string;
-  outcome?: Record<string, unknown> & { status: string; digestMatch?: boolean; downtimeMs?: number; totalMs?: number; rounds?: number; bytesSent?: number; allocationTx?: string; reason?: string };
-};
+type Summary = JsonForm<AuctionSummary>;
 
 /**
  * The bids as a labelled table: the bidder (address and registered endpoint, the winner marked), what the chain says
@@ -44,10 +38,13 @@ export function bidTable(s: Pick<Summary, "bids" | "winner">): string {
 }
 
 export async function run(td: string, options: MigrateOptions, io: CliIo): Promise<number> {
-  const client = await controlClientFor(options, options.timeoutSec * 1000);
-  const s = await client.post<Summary>(`/v1/tds/${encodeURIComponent(td)}/migrate`, {
-    ...(options.reservePrice !== undefined ? { reservePriceWei: options.reservePrice } : {}),
-    ...(options.downtimeMs !== undefined ? { downtimeMs: options.downtimeMs } : {}),
+  const api = await hostApiFor(options, options.timeoutSec * 1000);
+  const s = await api.call("POST /v1/tds/:id/migrate", {
+    params: { id: td },
+    body: {
+      ...(options.reservePrice !== undefined ? { reservePriceWei: options.reservePrice } : {}),
+      ...(options.downtimeMs !== undefined ? { downtimeMs: options.downtimeMs } : {}),
+    },
   });
   if (options.json) printJson(io, s);
   else {

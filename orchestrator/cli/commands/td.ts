@@ -1,8 +1,9 @@
 /** `tvmx td create|list|show`: the TDs a running host runs. */
+import type { JsonForm } from "../../control/index.js";
 import type { TdSummary } from "../../host/index.js";
 import { CliArgumentError } from "../errors.js";
 import type { CliIo } from "../io.js";
-import { controlClientFor, type HostTargetOptions } from "./host-target.js";
+import { hostApiFor, type HostTargetOptions } from "./host-target.js";
 import { fields, printJson, table } from "./output.js";
 
 export interface TdCreateOptions extends HostTargetOptions {
@@ -22,11 +23,12 @@ export async function create(options: TdCreateOptions, io: CliIo): Promise<numbe
   if (hot > options.memoryMib) {
     throw new CliArgumentError(`--workload-hot-mib (${hot}) cannot exceed --memory-mib (${options.memoryMib})`, { details: { workloadHotMib: hot, memoryMib: options.memoryMib } });
   }
-  const client = await controlClientFor(options);
-  const td = await client.post<TdSummary>("/v1/tds", {
-    memoryMiB: options.memoryMib,
-    vcpus: options.vcpus,
-    ...(rate > 0 ? { workload: { bytesPerSecond: rate, hotSetMiB: hot, seed: options.workloadSeed ?? 1 } } : {}),
+  const td = await (await hostApiFor(options)).call("POST /v1/tds", {
+    body: {
+      memoryMiB: options.memoryMib,
+      vcpus: options.vcpus,
+      ...(rate > 0 ? { workload: { bytesPerSecond: rate, hotSetMiB: hot, seed: options.workloadSeed ?? 1 } } : {}),
+    },
   });
   if (options.quiet) io.out(td.tvmId);
   else if (options.json) printJson(io, td);
@@ -35,8 +37,7 @@ export async function create(options: TdCreateOptions, io: CliIo): Promise<numbe
 }
 
 export async function list(options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
-  const client = await controlClientFor(options);
-  const tds = await client.get<TdSummary[]>("/v1/tds");
+  const tds = await (await hostApiFor(options)).call("GET /v1/tds");
   if (options.json) printJson(io, tds);
   else if (tds.length === 0) io.out("no TDs on this host");
   else io.out(table([["TD", "TVM", "MiB", "vCPUs", "state", "origin"], ...tds.map((t) => [t.tdId, t.tvmId, t.memoryMiB, t.vcpus, t.lifecycle, originOf(t)])]));
@@ -44,8 +45,7 @@ export async function list(options: HostTargetOptions & { json?: boolean }, io: 
 }
 
 export async function show(id: string, options: HostTargetOptions & { json?: boolean }, io: CliIo): Promise<number> {
-  const client = await controlClientFor(options);
-  const td = await client.get<TdSummary>(`/v1/tds/${encodeURIComponent(id)}`);
+  const td = await (await hostApiFor(options)).call("GET /v1/tds/:id", { params: { id } });
   if (options.json) printJson(io, td);
   else
     io.out(
@@ -62,7 +62,7 @@ export async function show(id: string, options: HostTargetOptions & { json?: boo
   return 0;
 }
 
-function originOf(t: TdSummary): string {
+function originOf(t: JsonForm<TdSummary>): string {
   const o = t.origin as { kind: string; allocationId?: unknown; source?: unknown };
   return o.kind === "imported" ? `imported from ${String(o.source)} (allocation ${String(o.allocationId)})` : o.kind;
 }
