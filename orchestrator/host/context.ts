@@ -63,6 +63,8 @@ export interface HostContext {
   imports: Map<string, { resolve(c: CompletedImport): void; reject(e: Error): void; promise: Promise<CompletedImport> }>;
   /** Acceptances this host sent as a winner, by allocation id (the import commits only once its acceptance is mined). */
   acceptances: Map<bigint, Promise<void>>;
+  /** Downtime targets asked by `migrate --downtime-ms`, by auction id, until its migration starts (source). */
+  downtimeTargets: Map<bigint, number>;
   /** Outcomes of source-side migrations, by auction id, for whoever started them. */
   outcomes: Map<bigint, { resolve(o: MigrationOutcomeReport): void; reject(e: Error): void; promise: Promise<MigrationOutcomeReport> }>;
   /** Called with each migration's progress (the progress bar, control API status). */

@@ -131,6 +131,7 @@ export class Host implements ControlledHost {
         imports: new Map(),
         acceptances: new Map(),
         outcomes: new Map(),
+        downtimeTargets: new Map(),
         ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
       };
 

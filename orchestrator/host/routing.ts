@@ -8,7 +8,7 @@ import type { HostContext } from "./context.js";
 import { awaitsStream, onAdmissionTicket, onAllocatedAsDestination, onMigrationRequest, streamAdmission } from "./destination-flow.js";
 import { engineMigrationId } from "./peer-messages.js";
 import type { InboundMessage } from "./peers.js";
-import { onAllocatedAsSource } from "./source-flow.js";
+import { onAllocatedAsSource } from "./source-migration.js";
 import type { TaskSet } from "./teardown.js";
 
 /** Where each input of a running host goes: channel messages, incoming page streams, and the Allocated event. */
