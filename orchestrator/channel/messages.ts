@@ -17,10 +17,9 @@ export const MESSAGE_TYPE = {
   SESSION_OFFER: 32,
   SESSION_ACCEPT: 33,
   SESSION_CONFIRM: 34,
-  MIGRATION_START: 48,
-  MIGRATION_PROGRESS: 49,
+  // 48, 49 and 51 were MIGRATION_START, MIGRATION_PROGRESS and MIGRATION_DONE: defined but never sent (the page
+  // stream's own protocol carries the migration, docs/migration.md); they stay unassigned.
   MIGRATION_ABORT: 50,
-  MIGRATION_DONE: 51,
   // 52 was MIGRATION_RECEIPT, the source's countersignature sent after the commit: the hand-over now travels with
   // the migration engine's COMMIT (engine protocol v3), before the destination commits. 52 stays unassigned.
 } as const;
@@ -123,33 +122,11 @@ export interface SessionConfirmMessage {
   readonly mac: string;
 }
 
-export interface MigrationStartMessage {
-  readonly type: "MIGRATION_START";
-  readonly migrationId: string;
-  readonly streams: number;
-  readonly totalBytes: number;
-}
-
-export interface MigrationProgressMessage {
-  readonly type: "MIGRATION_PROGRESS";
-  readonly migrationId: string;
-  readonly epoch: number;
-  readonly bytesSent: number;
-  readonly pendingBytes: number;
-}
-
 export interface MigrationAbortMessage {
   readonly type: "MIGRATION_ABORT";
   readonly migrationId: string;
   readonly resultCode: number;
   readonly reason: string;
-}
-
-export interface MigrationDoneMessage {
-  readonly type: "MIGRATION_DONE";
-  readonly migrationId: string;
-  /** The TD state digest (hex) the destination has after commit. */
-  readonly digest: string;
 }
 
 export type ChannelMessage =
@@ -162,10 +139,7 @@ export type ChannelMessage =
   | SessionOfferMessage
   | SessionAcceptMessage
   | SessionConfirmMessage
-  | MigrationStartMessage
-  | MigrationProgressMessage
-  | MigrationAbortMessage
-  | MigrationDoneMessage;
+  | MigrationAbortMessage;
 
 export type MessageOf<T extends MessageTypeName> = Extract<ChannelMessage, { type: T }>;
 
@@ -245,10 +219,7 @@ const SCHEMAS: { [T in MessageTypeName]: Record<string, Check> } = {
   SESSION_OFFER: { migrationId, publicKey: hex({ bytes: 32 }), nonce: hex({ bytes: 32 }), migrationVersions: versions },
   SESSION_ACCEPT: { migrationId, publicKey: hex({ bytes: 32 }), nonce: hex({ bytes: 32 }), migrationVersions: versions },
   SESSION_CONFIRM: { migrationId, mac: hex({ bytes: 32 }) },
-  MIGRATION_START: { migrationId, streams: uint(256), totalBytes: uint() },
-  MIGRATION_PROGRESS: { migrationId, epoch: uint(0xffffffff), bytesSent: uint(), pendingBytes: uint() },
   MIGRATION_ABORT: { migrationId, resultCode: uint(0xffff), reason: text(1024) },
-  MIGRATION_DONE: { migrationId, digest: hex({ maxBytes: 64 }) },
 
 };
 

@@ -65,8 +65,8 @@ function dial(world: TestWorld, served: Served, identity: ChannelIdentity, extra
 async function assertStillServes(world: TestWorld, served: Served): Promise<void> {
   const good = await world.host();
   const [client, conn] = await Promise.all([dial(world, served, good.identity), served.accepted()]);
-  await client.send(SAMPLES.MIGRATION_START);
-  expect(await conn.receive("MIGRATION_START", { timeoutMs: 3000 })).to.deep.equal(SAMPLES.MIGRATION_START);
+  await client.send(SAMPLES.SESSION_OFFER);
+  expect(await conn.receive("SESSION_OFFER", { timeoutMs: 3000 })).to.deep.equal(SAMPLES.SESSION_OFFER);
   expect(conn.peer.address).to.equal(good.wallet.address);
   await client.close();
 }
@@ -290,15 +290,15 @@ describe("secure auction channel (RA-TLS)", function () {
       h.writeUInt32BE(Buffer.byteLength(body), 2);
       return Buffer.concat([h, Buffer.from(body)]);
     };
-    await conn.writeRaw(frame(51, "{oops"));
+    await conn.writeRaw(frame(34, "{oops"));
     expect((await conn.receive("ERROR", { timeoutMs: 3000 })).code).to.equal("CHANNEL_MALFORMED_MESSAGE");
     await conn.writeRaw(frame(77, "{}"));
     expect((await conn.receive("ERROR", { timeoutMs: 3000 })).code).to.equal("CHANNEL_UNKNOWN_MESSAGE");
-    await conn.writeRaw(frame(51, JSON.stringify({ ...SAMPLES.MIGRATION_DONE, digest: "nothex" })));
-    expect((await conn.receive("ERROR", { timeoutMs: 3000 })).message).to.match(/digest/);
+    await conn.writeRaw(frame(34, JSON.stringify({ ...SAMPLES.SESSION_CONFIRM, mac: "nothex" })));
+    expect((await conn.receive("ERROR", { timeoutMs: 3000 })).message).to.match(/mac/);
     expect(protocolErrors.map((e) => e.code)).to.deep.equal(["CHANNEL_MALFORMED_MESSAGE", "CHANNEL_UNKNOWN_MESSAGE", "CHANNEL_MALFORMED_MESSAGE"]);
-    await conn.send(SAMPLES.MIGRATION_DONE);
-    expect(await accepted.receive("MIGRATION_DONE", { timeoutMs: 3000 })).to.deep.equal(SAMPLES.MIGRATION_DONE);
+    await conn.send(SAMPLES.SESSION_CONFIRM);
+    expect(await accepted.receive("SESSION_CONFIRM", { timeoutMs: 3000 })).to.deep.equal(SAMPLES.SESSION_CONFIRM);
     await conn.close();
   });
 
@@ -334,7 +334,7 @@ describe("secure auction channel (RA-TLS)", function () {
     socket.on("error", () => undefined);
     socket.resume();
     await new Promise((r) => socket.once("secureConnect", r));
-    socket.write(encodeMessage(SAMPLES.MIGRATION_START));
+    socket.write(encodeMessage(SAMPLES.SESSION_OFFER));
     const { error } = await served.rejected();
     expect((error as ChannelError).code).to.equal("CHANNEL_PROTOCOL");
     expect(error.message).to.match(/before HELLO/);
@@ -344,18 +344,18 @@ describe("secure auction channel (RA-TLS)", function () {
   it("delivers a message to a waiting receive, else to listeners, else to the inbox (discardable); refuses a second HELLO", async () => {
     const host = await world.host();
     const [conn, accepted] = await Promise.all([dial(world, served, host.identity), served.accepted()]);
-    await conn.send(SAMPLES.MIGRATION_PROGRESS); // nobody waits, no listener: inbox
+    await conn.send(SAMPLES.SESSION_ACCEPT); // nobody waits, no listener: inbox
     const seen: string[] = [];
     const listener = (m: { type: string }) => seen.push(m.type);
     await new Promise((r) => setTimeout(r, 50));
     accepted.on("message", listener);
-    const waiting = accepted.receive("MIGRATION_DONE", { timeoutMs: 3000 });
+    const waiting = accepted.receive("SESSION_CONFIRM", { timeoutMs: 3000 });
     await conn.send(SAMPLES.BID_NOTICE); // listener
-    await conn.send(SAMPLES.MIGRATION_DONE); // the waiting receive
-    expect(await waiting).to.deep.equal(SAMPLES.MIGRATION_DONE);
+    await conn.send(SAMPLES.SESSION_CONFIRM); // the waiting receive
+    expect(await waiting).to.deep.equal(SAMPLES.SESSION_CONFIRM);
     accepted.off("message", listener);
     expect(seen).to.deep.equal(["BID_NOTICE"]);
-    expect(await accepted.receive("MIGRATION_PROGRESS", { timeoutMs: 100 })).to.deep.equal(SAMPLES.MIGRATION_PROGRESS);
+    expect(await accepted.receive("SESSION_ACCEPT", { timeoutMs: 100 })).to.deep.equal(SAMPLES.SESSION_ACCEPT);
     await conn.send(SAMPLES.MIGRATION_ABORT); // a late message of a finished migration
     await new Promise((r) => setTimeout(r, 50));
     expect(accepted.unread).to.equal(1);

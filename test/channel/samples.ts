@@ -22,9 +22,6 @@ export const SAMPLES: { [T in MessageTypeName]: Extract<ChannelMessage, { type: 
   SESSION_OFFER: { type: "SESSION_OFFER", migrationId: MIGRATION_ID, publicKey: h("0b", 32), nonce: h("0c", 32), migrationVersions: { min: 1, max: 2 } },
   SESSION_ACCEPT: { type: "SESSION_ACCEPT", migrationId: MIGRATION_ID, publicKey: h("0d", 32), nonce: h("0e", 32), migrationVersions: { min: 1, max: 2 } },
   SESSION_CONFIRM: { type: "SESSION_CONFIRM", migrationId: MIGRATION_ID, mac: h("0f", 32) },
-  MIGRATION_START: { type: "MIGRATION_START", migrationId: MIGRATION_ID, streams: 2, totalBytes: 268435456 },
-  MIGRATION_PROGRESS: { type: "MIGRATION_PROGRESS", migrationId: MIGRATION_ID, epoch: 3, bytesSent: 1 << 20, pendingBytes: 4096 },
   MIGRATION_ABORT: { type: "MIGRATION_ABORT", migrationId: MIGRATION_ID, resultCode: 701, reason: "destination refused the start token" },
-  MIGRATION_DONE: { type: "MIGRATION_DONE", migrationId: MIGRATION_ID, digest: h("10", 48) },
 
 };

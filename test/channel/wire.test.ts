@@ -36,31 +36,41 @@ describe("channel wire envelope", () => {
   });
 
   it("reassembles envelopes split across chunks and several in one chunk", () => {
-    const a = encodeMessage(SAMPLES.MIGRATION_START);
-    const b = encodeMessage(SAMPLES.MIGRATION_DONE);
+    const a = encodeMessage(SAMPLES.SESSION_OFFER);
+    const b = encodeMessage(SAMPLES.SESSION_CONFIRM);
     const all = Buffer.concat([a, b]);
     const decoder = new EnvelopeDecoder();
     const out: unknown[] = [];
     for (let i = 0; i < all.length; i += 5) out.push(...decoder.push(all.subarray(i, i + 5)));
-    expect(out).to.deep.equal([{ message: SAMPLES.MIGRATION_START }, { message: SAMPLES.MIGRATION_DONE }]);
+    expect(out).to.deep.equal([{ message: SAMPLES.SESSION_OFFER }, { message: SAMPLES.SESSION_CONFIRM }]);
     expect(new EnvelopeDecoder().push(all)).to.have.length(2);
   });
 
   it("skips an unknown message type with a non-fatal error and decodes what follows", () => {
     const decoder = new EnvelopeDecoder();
-    const results = decoder.push(Buffer.concat([envelope(99, "{}"), encodeMessage(SAMPLES.MIGRATION_DONE)]));
+    const results = decoder.push(Buffer.concat([envelope(99, "{}"), encodeMessage(SAMPLES.SESSION_CONFIRM)]));
     const err = (results[0] as { error: ChannelError }).error;
     expect(err.code).to.equal("CHANNEL_UNKNOWN_MESSAGE");
     expect(err.fatal).to.equal(false);
-    expect(results[1]).to.deep.equal({ message: SAMPLES.MIGRATION_DONE });
+    expect(results[1]).to.deep.equal({ message: SAMPLES.SESSION_CONFIRM });
   });
 
   it("refuses the retired type 52 (MIGRATION_RECEIPT before engine protocol v3) as unknown, without ending the stream", () => {
     const decoder = new EnvelopeDecoder();
-    const results = decoder.push(Buffer.concat([envelope(52, JSON.stringify({ type: "MIGRATION_RECEIPT", version: 1 })), encodeMessage(SAMPLES.MIGRATION_DONE)]));
+    const results = decoder.push(Buffer.concat([envelope(52, JSON.stringify({ type: "MIGRATION_RECEIPT", version: 1 })), encodeMessage(SAMPLES.SESSION_CONFIRM)]));
     const err = (results[0] as { error: ChannelError }).error;
     expect([err.code, err.fatal, err.details]).to.deep.equal(["CHANNEL_UNKNOWN_MESSAGE", false, { typeCode: 52 }]);
-    expect(results[1]).to.deep.equal({ message: SAMPLES.MIGRATION_DONE });
+    expect(results[1]).to.deep.equal({ message: SAMPLES.SESSION_CONFIRM });
+  });
+
+  it("refuses the retired types 48, 49 and 51 (MIGRATION_START, _PROGRESS, _DONE, never sent) as unknown, without ending the stream", () => {
+    const retired: [number, string][] = [[48, "MIGRATION_START"], [49, "MIGRATION_PROGRESS"], [51, "MIGRATION_DONE"]];
+    for (const [code, name] of retired) {
+      const results = new EnvelopeDecoder().push(Buffer.concat([envelope(code, JSON.stringify({ type: name, migrationId: SAMPLES.SESSION_CONFIRM.migrationId })), encodeMessage(SAMPLES.SESSION_CONFIRM)]));
+      const err = (results[0] as { error: ChannelError }).error;
+      expect([err.code, err.fatal, err.details], name).to.deep.equal(["CHANNEL_UNKNOWN_MESSAGE", false, { typeCode: code }]);
+      expect(results[1]).to.deep.equal({ message: SAMPLES.SESSION_CONFIRM });
+    }
   });
 
   it("treats type 0 as invalid", () => {
@@ -75,7 +85,7 @@ describe("channel wire envelope", () => {
   });
 
   it("rejects a payload whose type field disagrees with the wire type", () => {
-    const err = errorOf(new EnvelopeDecoder().push(envelope(MESSAGE_TYPE.MIGRATION_DONE, JSON.stringify(SAMPLES.MIGRATION_START))));
+    const err = errorOf(new EnvelopeDecoder().push(envelope(MESSAGE_TYPE.SESSION_CONFIRM, JSON.stringify(SAMPLES.SESSION_OFFER))));
     expect(err.message).to.match(/type/);
   });
 
@@ -143,7 +153,7 @@ describe("channel message validation", () => {
   it("names the field and the rule that a bad value breaks", () => {
     const bad = { ...SAMPLES.BID_NOTICE, commitment: "0x1234" };
     expect(() => validateMessage("BID_NOTICE", bad)).to.throw(/BID_NOTICE\.commitment must be 32 bytes/);
-    expect(() => validateMessage("MIGRATION_PROGRESS", { ...SAMPLES.MIGRATION_PROGRESS, bytesSent: -1 })).to.throw(/bytesSent/);
+    expect(() => validateMessage("MIGRATION_ABORT", { ...SAMPLES.MIGRATION_ABORT, resultCode: -1 })).to.throw(/resultCode/);
     expect(() => validateMessage("MIGRATION_REQUEST", { ...SAMPLES.MIGRATION_REQUEST, migrationVersions: { min: 3, max: 1 } })).to.throw(/min > max/);
     expect(() => validateMessage("MIGRATION_REQUEST", { ...SAMPLES.MIGRATION_REQUEST, tcbCapability: { minTeeTcbSvn: "zz" } })).to.throw(/tcbCapability/);
     expect(() => validateMessage("ACK", { ...SAMPLES.ACK, migrationId: MIGRATION_ID.slice(0, 10) })).to.throw(/migrationId/);
