@@ -9,18 +9,3 @@ type AuctionId is uint64;
 /// AllocationRegistry.
 /// @dev 64 bits so that it packs next to an address; 0 means "no allocation".
 type AllocationId is uint64;
-
-using {auctionIdEquals as ==} for AuctionId global;
-using {allocationIdEquals as ==} for AllocationId global;
-
-/// @notice Equality of two auction ids.
-// solhint-disable-next-line private-vars-leading-underscore
-function auctionIdEquals(AuctionId a, AuctionId b) pure returns (bool) {
-    return AuctionId.unwrap(a) == AuctionId.unwrap(b);
-}
-
-/// @notice Equality of two allocation ids.
-// solhint-disable-next-line private-vars-leading-underscore
-function allocationIdEquals(AllocationId a, AllocationId b) pure returns (bool) {
-    return AllocationId.unwrap(a) == AllocationId.unwrap(b);
-}
