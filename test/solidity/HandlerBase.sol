@@ -34,6 +34,15 @@ abstract contract HandlerBase is CheatcodeTest {
         _bidders = bidders;
     }
 
+    /// @notice Escrow conservation, the one statement both invariant suites assert: every wei deposited into the auction
+    /// and the registry is still held by one of them, or was withdrawn or burned exactly once.
+    /// @return accounted held + withdrawn + burned
+    /// @return deposited what came in
+    function escrowAccount() external view returns (uint256 accounted, uint256 deposited) {
+        accounted = address(auction).balance + address(registry).balance + ghostWithdrawn + ghostBurned;
+        deposited = ghostDeposited;
+    }
+
     function auctionCount() external view returns (uint256) {
         return _auctions.length;
     }

@@ -93,12 +93,8 @@ contract HostileMarketInvariantTest is MarketBase {
     /// hardhat-config: invariant.runs = 32
     /// hardhat-config: invariant.depth = 150
     function invariant_everyWeiIsHeldOrWithdrawnOnce() public view {
-        assertEq(
-            address(auction).balance + address(allocationRegistry).balance + handler.ghostWithdrawn()
-                + handler.ghostBurned(),
-            handler.ghostDeposited(),
-            "held + withdrawn + burned == deposited"
-        );
+        (uint256 accounted, uint256 deposited) = handler.escrowAccount();
+        assertEq(accounted, deposited, "held + withdrawn + burned == deposited");
     }
 
     /// hardhat-config: invariant.runs = 32
