@@ -19,9 +19,11 @@ import type { HostContext } from "./context.js";
 
 type BondContext = Pick<HostContext, "market" | "journal" | "clock" | "config" | "address" | "signal">;
 
-/** Refunds the bond of this host's revealed bid in auction `auctionId` once it may, unless this host won it. */
-export async function refundLosingBond(ctx: BondContext, auctionId: bigint, log: Logger): Promise<"refunded" | "won" | "unsettled"> {
-  const { revealDeadline } = await ctx.market.auction.info(auctionId);
+/**
+ * Refunds the bond of this host's revealed bid in auction `auctionId` once it may (after `revealDeadline`, the
+ * auction's, which the caller read before it bid), unless this host won it.
+ */
+export async function refundLosingBond(ctx: BondContext, auctionId: bigint, revealDeadline: number, log: Logger): Promise<"refunded" | "won" | "unsettled"> {
   await ctx.clock.until(revealDeadline, ctx.signal);
   if (getAddress((await ctx.market.auction.info(auctionId)).bestBidder) === ctx.address) {
     const state = await settledState(ctx, auctionId, log);

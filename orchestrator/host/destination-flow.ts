@@ -199,7 +199,7 @@ async function bidAndSettle(ctx: HostContext, conn: ChannelConnection, msg: Mess
   // bond-settlement.ts) and is withdrawn when its allocation settles.
   if (revealed !== "revealed") return false;
   try {
-    return (await refundLosingBond(ctx, auctionId, log)) === "won";
+    return (await refundLosingBond(ctx, auctionId, info.revealDeadline, log)) === "won";
   } catch (err) {
     log.error("bond withdrawal failed (it stays claimable)", { step: "refund-bond", err });
     return false;

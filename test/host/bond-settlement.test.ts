@@ -62,32 +62,32 @@ function fakeContext(script: Script) {
 describe("host: bond settlement", () => {
   it("withdraws at once after the reveal deadline when its bid is not the best", async () => {
     const { ctx, calls, journal } = fakeContext({ bestBidder: OTHER, states: ["Ended"] });
-    expect(await refundLosingBond(ctx, 1n, log)).to.equal("refunded");
+    expect(await refundLosingBond(ctx, 1n, 100, log)).to.equal("refunded");
     expect(calls).to.deep.equal(["withdrawBond"]);
     expect(journal).to.deep.equal([{ type: "bid.settled", auctionId: 1n, status: "refunded" }]);
   });
 
   it("leaves the best bid's bond alone once the auction is finalized: it won, and the allocation settles it", async () => {
     const { ctx, calls } = fakeContext({ bestBidder: ME, states: ["Ended", "Finalized"] });
-    expect(await refundLosingBond(ctx, 1n, log)).to.equal("won");
+    expect(await refundLosingBond(ctx, 1n, 100, log)).to.equal("won");
     expect(calls).to.deep.equal([]);
   });
 
   it("finalizes the auction itself when nobody did within a peer timeout", async () => {
     const { ctx, calls } = fakeContext({ bestBidder: ME, states: ["Ended"] });
-    expect(await refundLosingBond(ctx, 1n, log)).to.equal("won");
+    expect(await refundLosingBond(ctx, 1n, 100, log)).to.equal("won");
     expect(calls).to.deep.equal(["finalize"]);
   });
 
   it("withdraws the best bid's bond when the auction failed (rescued)", async () => {
     const { ctx, calls } = fakeContext({ bestBidder: ME, states: ["Failed"] });
-    expect(await refundLosingBond(ctx, 1n, log)).to.equal("refunded");
+    expect(await refundLosingBond(ctx, 1n, 100, log)).to.equal("refunded");
     expect(calls).to.deep.equal(["withdrawBond"]);
   });
 
   it("reports an auction it could not settle, and withdraws nothing", async () => {
     const { ctx, calls } = fakeContext({ bestBidder: ME, states: ["Ended"], finalizeFails: true });
-    expect(await refundLosingBond(ctx, 1n, log)).to.equal("unsettled");
+    expect(await refundLosingBond(ctx, 1n, 100, log)).to.equal("unsettled");
     expect(calls).to.deep.equal(["finalize"]);
   });
 
