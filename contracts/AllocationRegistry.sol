@@ -10,6 +10,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
 import {ADMIN_TRANSFER_DELAY} from "./libraries/AdminRules.sol";
+import {PullPayments} from "./libraries/PullPayments.sol";
 import {AllocationId, AuctionId} from "./types/Ids.sol";
 
 /// @title AllocationRegistry
@@ -21,7 +22,7 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// Emergency stop: while paused (PAUSER_ROLE) no allocation is made and no mirror recorded; migrations under way still
 /// confirm or abort and every balance can be withdrawn, so the stop holds nobody's money. An auction that cannot
 /// allocate meanwhile is rescued by its own contract after a grace period (see MigrationAuction).
-contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRules, Pausable, EIP712 {
+contract AllocationRegistry is IAllocationRegistry, PullPayments, AccessControlDefaultAdminRules, Pausable, EIP712 {
     /// @notice Role of the auction contract: the only caller of {allocate}. The deployer grants it once, with
     /// {bindAllocator}; later the admin may grant or revoke it (an auction whose role it revokes is rescued, see
     /// MigrationAuction).
@@ -99,7 +100,6 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
         uint256 sourceChainId
             => mapping(AllocationId sourceAllocationId => mapping(address destination => MirroredAllocation))
     ) private _mirrors;
-    mapping(address account => uint256) private _balances;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE (transferred in two steps, see {ADMIN_TRANSFER_DELAY}) and
     /// PAUSER_ROLE. The deployer receives no role: it wires the auction with {bindAllocator}.
@@ -269,17 +269,6 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
     }
 
     /// @inheritdoc IAllocationRegistry
-    function withdraw() external {
-        uint256 amount = _balances[msg.sender];
-        if (amount == 0) revert AllocationRegistryNothingToWithdraw(msg.sender);
-        // Zeroed before the transfer: a re-entrant call finds nothing to withdraw.
-        _balances[msg.sender] = 0;
-        emit Withdrawn(msg.sender, amount);
-        (bool ok,) = payable(msg.sender).call{value: amount}("");
-        if (!ok) revert AllocationRegistryTransferFailed(msg.sender, amount);
-    }
-
-    /// @inheritdoc IAllocationRegistry
     function recordMirror(MirrorRecord calldata record) external whenNotPaused {
         address destination = record.destination;
         bool byDestination = msg.sender == destination;
@@ -393,11 +382,6 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
     }
 
     /// @inheritdoc IAllocationRegistry
-    function balanceOf(address account) external view returns (uint256) {
-        return _balances[account];
-    }
-
-    /// @inheritdoc IAllocationRegistry
     function confirmationTimeout() external view returns (uint48) {
         return _confirmationTimeout;
     }
@@ -476,7 +460,7 @@ contract AllocationRegistry is IAllocationRegistry, AccessControlDefaultAdminRul
     }
 
     function _credit(address account, AllocationId allocationId, uint256 amount) private {
-        _balances[account] += amount;
+        _creditBalance(account, amount);
         emit BalanceCredited(account, allocationId, amount);
     }
 

@@ -11,6 +11,7 @@ import {IAllocationRegistry} from "./interfaces/IAllocationRegistry.sol";
 import {IHostRegistry} from "./interfaces/IHostRegistry.sol";
 import {IMigrationAuction} from "./interfaces/IMigrationAuction.sol";
 import {ADMIN_TRANSFER_DELAY} from "./libraries/AdminRules.sol";
+import {PullPayments} from "./libraries/PullPayments.sol";
 import {SealedBid} from "./libraries/SealedBid.sol";
 import {TcbLevel} from "./libraries/TcbLevel.sol";
 import {AllocationId, AuctionId} from "./types/Ids.sol";
@@ -48,7 +49,7 @@ import {AllocationId, AuctionId} from "./types/Ids.sol";
 /// revoked, it is paused, or it reverts for any other reason) would hold the reserve and the TVM's one live auction
 /// forever. {RESCUE_GRACE} after the reveal deadline anyone may {rescue} it instead: it fails, the reserve is credited
 /// back to the source, revealed bonds stay refundable and unrevealed ones forfeitable, as after any failed auction.
-contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, Pausable, EIP712 {
+contract MigrationAuction is IMigrationAuction, PullPayments, AccessControlDefaultAdminRules, Pausable, EIP712 {
     using SealedBid for uint256;
 
     /// @notice EIP-712 type of the admission ticket the source signs for each acknowledging host.
@@ -140,7 +141,6 @@ contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, 
     /// @dev One packed slot per bidder, see {SealedBid}.
     mapping(AuctionId auctionId => mapping(address bidder => uint256 packedBid)) private _bids;
     mapping(bytes32 tvmId => AuctionId) private _liveAuction;
-    mapping(address account => uint256) private _balances;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE, which sets the {AuctionLimits} (transferred in two steps, see
     /// {ADMIN_TRANSFER_DELAY}), and PAUSER_ROLE.
@@ -361,7 +361,7 @@ contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, 
         // The bid is marked refunded above, before the transfer: a re-entrant call finds nothing to refund.
         uint96 bond = _bond(a);
         emit BondRefunded(auctionId, msg.sender, bond);
-        _send(msg.sender, bond);
+        _sendValue(msg.sender, bond);
     }
 
     /// @inheritdoc IMigrationAuction
@@ -390,17 +390,7 @@ contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, 
         uint96 bond = _bond(a);
         emit BondForfeited(auctionId, bidder, bond);
         // Burned, never credited to the source: see {BURN_ADDRESS}.
-        _send(BURN_ADDRESS, bond);
-    }
-
-    /// @inheritdoc IMigrationAuction
-    function withdraw() external {
-        uint256 amount = _balances[msg.sender];
-        if (amount == 0) revert MigrationAuctionNothingToWithdraw(msg.sender);
-        // Zeroed before the transfer: a re-entrant call finds nothing to withdraw.
-        _balances[msg.sender] = 0;
-        emit Withdrawn(msg.sender, amount);
-        _send(msg.sender, amount);
+        _sendValue(BURN_ADDRESS, bond);
     }
 
     /// @inheritdoc IMigrationAuction
@@ -458,11 +448,6 @@ contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, 
     /// @inheritdoc IMigrationAuction
     function liveAuctionOf(bytes32 tvmId) external view returns (AuctionId) {
         return _liveAuction[tvmId];
-    }
-
-    /// @inheritdoc IMigrationAuction
-    function balanceOf(address account) external view returns (uint256) {
-        return _balances[account];
     }
 
     /// @inheritdoc IMigrationAuction
@@ -604,13 +589,7 @@ contract MigrationAuction is IMigrationAuction, AccessControlDefaultAdminRules, 
     }
 
     function _credit(address account, AuctionId auctionId, uint256 amount) private {
-        _balances[account] += amount;
+        _creditBalance(account, amount);
         emit BalanceCredited(account, auctionId, amount);
-    }
-
-    function _send(address to, uint256 amount) private {
-        if (amount == 0) return;
-        (bool ok,) = payable(to).call{value: amount}("");
-        if (!ok) revert MigrationAuctionTransferFailed(to, amount);
     }
 }

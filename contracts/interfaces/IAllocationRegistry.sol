@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {AllocationId, AuctionId} from "../types/Ids.sol";
+import {IPullPayments} from "./IPullPayments.sol";
 
 /// @title IAllocationRegistry
 /// @notice The record of where each TVM runs. The auction contract (ALLOCATOR_ROLE) allocates a TVM to the winner
@@ -38,7 +39,7 @@ import {AllocationId, AuctionId} from "../types/Ids.sol";
 ///                                                      \--abortMigration (source, after the deadline): requested
 ///                                                          (still Allocated: confirmMigration wins)
 ///                                                          --settleAbort--> Aborted
-interface IAllocationRegistry {
+interface IAllocationRegistry is IPullPayments {
     /// @notice Lifecycle state of an allocation.
     enum AllocationState {
         /// No such allocation.
@@ -169,9 +170,6 @@ interface IAllocationRegistry {
     /// @notice Emitted when `account` is credited `amount` wei by the settlement of allocation `allocationId`.
     event BalanceCredited(address indexed account, AllocationId indexed allocationId, uint256 amount);
 
-    /// @notice Emitted when `account` withdraws `amount` wei.
-    event Withdrawn(address indexed account, uint256 amount);
-
     /// @notice Emitted when the confirmation timeout changes.
     event ConfirmationTimeoutChanged(uint48 previous, uint48 current);
 
@@ -238,11 +236,6 @@ interface IAllocationRegistry {
     /// @notice The confirmation timeout must be between 1 second and `maxTimeout`.
     error AllocationRegistryInvalidTimeout(uint48 timeout, uint48 maxTimeout);
 
-    /// @notice `account` has nothing to withdraw.
-    error AllocationRegistryNothingToWithdraw(address account);
-
-    /// @notice Sending `amount` wei to `to` failed.
-    error AllocationRegistryTransferFailed(address to, uint256 amount);
 
     /// @notice Only the deployer (`binder`) may bind the allocator.
     error AllocationRegistryNotBinder(address caller, address binder);
@@ -298,9 +291,6 @@ interface IAllocationRegistry {
     /// allocation becomes Aborted with the source's reason and the whole deposit is credited to the source.
     function settleAbort(AllocationId allocationId) external;
 
-    /// @notice Pays `msg.sender` its whole credited balance.
-    function withdraw() external;
-
     /// @notice Records an allocation of another chain (see {MirrorRecord}) under the key
     /// `(sourceChainId, sourceAllocationId, destination)`. Stored once, except that the destination itself may
     /// replace a record a MIRROR_RECORDER_ROLE holder made for it (its own record is final).
@@ -349,8 +339,6 @@ interface IAllocationRegistry {
         view
         returns (MirroredAllocation memory);
 
-    /// @notice Wei withdrawable by `account` with {withdraw}.
-    function balanceOf(address account) external view returns (uint256);
 
     /// @notice Seconds after allocation during which only the destination may abort.
     function confirmationTimeout() external view returns (uint48);

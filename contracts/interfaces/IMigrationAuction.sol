@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {AllocationId, AuctionId} from "../types/Ids.sol";
 import {IAllocationRegistry} from "./IAllocationRegistry.sol";
+import {IPullPayments} from "./IPullPayments.sol";
 
 /// @title IMigrationAuction
 /// @notice Sealed-bid reverse (procurement) auctions, one per migration request of one TVM.
@@ -50,7 +51,7 @@ import {IAllocationRegistry} from "./IAllocationRegistry.sol";
 ///     Ended --finalize (>= 1 reveal)--> Finalized
 ///     Ended --finalize (no reveal)--> Failed
 ///     Ended --rescue (RESCUE_GRACE after the reveal deadline)--> Failed
-interface IMigrationAuction {
+interface IMigrationAuction is IPullPayments {
     /// @notice Lifecycle state of an auction.
     enum AuctionState {
         /// No such auction.
@@ -213,9 +214,6 @@ interface IMigrationAuction {
     /// @notice Emitted when `account` is credited `amount` wei withdrawable with {withdraw}.
     event BalanceCredited(address indexed account, AuctionId indexed auctionId, uint256 amount);
 
-    /// @notice Emitted when `account` withdraws `amount` wei.
-    event Withdrawn(address indexed account, uint256 amount);
-
     /// @notice Emitted when the admin changes the bounds on auction terms (and once at deployment).
     event AuctionLimitsChanged(AuctionLimits previous, AuctionLimits current);
 
@@ -298,9 +296,6 @@ interface IMigrationAuction {
         AuctionId auctionId, address bidder, bytes16 teeTcbSvn, uint16 tdxModuleVersion
     );
 
-    /// @notice `account` has nothing to withdraw.
-    error MigrationAuctionNothingToWithdraw(address account);
-
     /// @notice Auction `auctionId` may be rescued only from `rescueAt` (its reveal deadline plus the rescue grace).
     error MigrationAuctionRescueTooEarly(AuctionId auctionId, uint256 rescueAt, uint256 now);
 
@@ -314,8 +309,6 @@ interface IMigrationAuction {
         IAllocationRegistry.AllocationState allocationState
     );
 
-    /// @notice Sending `amount` wei to `to` failed.
-    error MigrationAuctionTransferFailed(address to, uint256 amount);
 
     /// @notice Opens an auction for one TVM; `msg.value` is the reserve price, held in escrow. The caller must be
     /// the TVM's current placement ({MigrationAuctionNotTvmHolder}) or, for a TVM never placed, its origin
@@ -357,9 +350,6 @@ interface IMigrationAuction {
     /// to the contract's BURN_ADDRESS, never to the source.
     function forfeitBond(AuctionId auctionId, address bidder) external;
 
-    /// @notice Pays `msg.sender` its whole credited balance (returned deposits).
-    function withdraw() external;
-
     /// @notice Fails auction `auctionId`, which ended and was not finalized within the rescue grace after its reveal
     /// deadline (anyone may call): for an auction the AllocationRegistry will not allocate (its allocator role
     /// revoked, paused). Credits the reserve back to the source and frees the TVM for a new auction; revealed bonds
@@ -385,8 +375,6 @@ interface IMigrationAuction {
     /// @notice The live (not yet settled) auction of TVM `tvmId`, or 0.
     function liveAuctionOf(bytes32 tvmId) external view returns (AuctionId);
 
-    /// @notice Wei withdrawable by `account` with {withdraw}.
-    function balanceOf(address account) external view returns (uint256);
 
     /// @notice Number of auctions opened so far (the last id).
     function auctionCount() external view returns (uint64);

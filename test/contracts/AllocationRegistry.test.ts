@@ -292,7 +292,7 @@ describe("AllocationRegistry", () => {
       await expect(tx).to.emit(s.registry, "Withdrawn").withArgs(s.source.address, DEPOSIT);
       await expect(tx).to.changeEtherBalances(ethers, [s.source, s.registry], [DEPOSIT, -DEPOSIT]);
       await expect(s.registry.connect(s.source).withdraw())
-        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryNothingToWithdraw")
+        .to.be.revertedWithCustomError(s.registry, "PullPaymentsNothingToWithdraw")
         .withArgs(s.source.address);
     });
 
@@ -304,7 +304,7 @@ describe("AllocationRegistry", () => {
       await s.registry.connect(s.destination).abortMigration(1n, 1);
       await account.setRejecting(true);
       await expect(account.execute(s.registry, s.registry.interface.encodeFunctionData("withdraw")))
-        .to.be.revertedWithCustomError(s.registry, "AllocationRegistryTransferFailed")
+        .to.be.revertedWithCustomError(s.registry, "PullPaymentsTransferFailed")
         .withArgs(accountAddress, DEPOSIT);
       expect(await s.registry.balanceOf(accountAddress)).to.equal(DEPOSIT);
     });

@@ -646,7 +646,7 @@ describe("MigrationAuction", () => {
       // A lower bid is the best, so that the account's bond is refundable at once.
       await account.setRejecting(true);
       await expect(account.execute(s.suite.migrationAuction, auction.encodeFunctionData("withdrawBond", [s.auctionId])))
-        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTransferFailed")
+        .to.be.revertedWithCustomError(s.migrationAuction, "PullPaymentsTransferFailed")
         .withArgs(accountAddress, BOND);
       expect((await s.migrationAuction.bidInfo(s.auctionId, accountAddress)).status).to.equal(BidStatus.Revealed);
     });
@@ -708,7 +708,7 @@ describe("MigrationAuction", () => {
       await expect(tx).to.emit(s.migrationAuction, "Withdrawn").withArgs(s.source.address, RESERVE);
       await expect(tx).to.changeEtherBalances(ethers, [s.source, s.suite.migrationAuction], [RESERVE, -RESERVE]);
       await expect(s.migrationAuction.connect(s.source).withdraw())
-        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionNothingToWithdraw")
+        .to.be.revertedWithCustomError(s.migrationAuction, "PullPaymentsNothingToWithdraw")
         .withArgs(s.source.address);
     });
 
@@ -723,7 +723,7 @@ describe("MigrationAuction", () => {
 
       await account.setRejecting(true);
       await expect(account.execute(s.suite.migrationAuction, auction.encodeFunctionData("withdraw")))
-        .to.be.revertedWithCustomError(s.migrationAuction, "MigrationAuctionTransferFailed")
+        .to.be.revertedWithCustomError(s.migrationAuction, "PullPaymentsTransferFailed")
         .withArgs(accountAddress, RESERVE);
       await account.setRejecting(false);
 
@@ -732,7 +732,7 @@ describe("MigrationAuction", () => {
       await expect(tx).to.changeEtherBalances(ethers, [account, s.suite.migrationAuction], [RESERVE, -RESERVE]);
       expect(await account.lastReentrySucceeded()).to.equal(false);
       expect(await account.lastReentryResult()).to.equal(
-        auction.encodeErrorResult("MigrationAuctionNothingToWithdraw", [accountAddress]),
+        auction.encodeErrorResult("PullPaymentsNothingToWithdraw", [accountAddress]),
       );
     });
   });
