@@ -2,8 +2,9 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 /**
  * The TVM Exchange contract suite: HostRegistry, AllocationRegistry and MigrationAuction, wired together
- * (the auction holds the AllocationRegistry's ALLOCATOR_ROLE). deploy/deploy-suite.ts deploys the same suite
- * with plain ethers, with the same roles.
+ * (the auction holds the AllocationRegistry's ALLOCATOR_ROLE). Every deployment runs this module: `tvmx deploy` and
+ * `npm run deploy:local` over RPC, the demo and the tests through deploy/deploy-suite.ts (Ignition's engine, from
+ * their signer).
  *
  * Parameters (module "TvmExchange"):
  * - minStake            wei a host stakes to register (immutable)

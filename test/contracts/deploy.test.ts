@@ -1,11 +1,12 @@
 import { expect } from "chai";
-import { ZeroHash, id } from "ethers";
+import { Wallet, ZeroHash, id } from "ethers";
+import { TvmxError } from "../../orchestrator/errors/index.js";
 import TvmExchange from "../../deploy/modules/TvmExchange.js";
 import { deploySuite } from "../../deploy/deploy-suite.js";
 import { PARAMS, connection, ethers, time } from "./fixtures.js";
 
 describe("deployment", () => {
-  it("deploySuite deploys, wires, and hands the admin roles over", async () => {
+  it("deploySuite deploys through the Ignition module, wires, and hands the admin roles over", async () => {
     const [deployer, admin, recorder] = await ethers.getSigners();
     const suite = await deploySuite(deployer!, { ...PARAMS, admin: admin!.address, mirrorRecorders: [recorder!.address] });
     const { hostRegistry, allocationRegistry, migrationAuction } = suite.contracts;
@@ -63,9 +64,9 @@ describe("deployment", () => {
     }
   });
 
-  it("both deploy paths give every role to the same holders", async () => {
+  it("deploySuite and Hardhat's Ignition plugin, running the same module, give every role to the same holders", async () => {
     const [deployer, , , admin, recorder] = await ethers.getSigners();
-    const byEthers = (await deploySuite(deployer!, { ...PARAMS, admin: admin!.address, mirrorRecorders: [recorder!.address] })).contracts;
+    const bySuite = (await deploySuite(deployer!, { ...PARAMS, admin: admin!.address, mirrorRecorders: [recorder!.address] })).contracts;
     const byIgnition = await connection.ignition.deploy(TvmExchange, {
       parameters: { TvmExchange: { minStake: PARAMS.minStake, withdrawalDelay: PARAMS.withdrawalDelay, confirmationTimeout: PARAMS.confirmationTimeout, admin: admin!.address, mirrorRecorders: [recorder!.address] } },
     });
@@ -79,7 +80,19 @@ describe("deployment", () => {
       }
       return seen;
     };
-    expect(await holders(byIgnition)).to.deep.equal(await holders(byEthers));
+    expect(await holders(byIgnition)).to.deep.equal(await holders(bySuite));
+  });
+
+  it("deploySuite sends from a key held here (not unlocked on the node) and names a refused parameter", async () => {
+    const [funder] = await ethers.getSigners();
+    const key = Wallet.createRandom().connect(ethers.provider);
+    await (await funder!.sendTransaction({ to: key.address, value: 10n ** 18n })).wait();
+    const suite = await deploySuite(key, { ...PARAMS, admin: funder!.address });
+    expect(await suite.contracts.allocationRegistry.hasRole(id("ALLOCATOR_ROLE"), suite.migrationAuction)).to.equal(true);
+    expect(await ethers.provider.getTransactionCount(key.address)).to.equal(4); // three contracts and the binding
+    const err = await deploySuite(key, { ...PARAMS, minStake: 0n }).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(TvmxError);
+    expect([(err as TvmxError).code, (err as TvmxError).details]).to.deep.equal(["DEPLOYMENT_INVALID", { name: "minStake" }]);
   });
 
   it("lets only the deployer bind the allocator, once", async () => {

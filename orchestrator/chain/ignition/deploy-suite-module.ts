@@ -6,9 +6,10 @@
  */
 import { join, resolve } from "node:path";
 import { deploy, DeploymentResultType } from "@nomicfoundation/ignition-core";
-import type { DeploymentParameters, DeploymentResult, ExecutionErrorDeploymentResult } from "@nomicfoundation/ignition-core";
+import type { DeploymentParameters, DeploymentResult, EIP1193Provider, ExecutionErrorDeploymentResult } from "@nomicfoundation/ignition-core";
 import { getAddress, isAddress, type Wallet } from "ethers";
 import { TvmxError } from "../../errors/index.js";
+import type { SuiteAddresses } from "../deployment.js";
 import { projectArtifactResolver } from "./artifact-resolver.js";
 import { RpcProvider } from "./rpc-provider.js";
 
@@ -29,10 +30,8 @@ export interface IgnitionDeployOptions {
   artifactsDir?: string;
 }
 
-export interface IgnitionDeployment {
-  hostRegistry: string;
-  allocationRegistry: string;
-  migrationAuction: string;
+/** The suite's addresses (the one addresses type, chain/deployment.ts) and who deployed it. */
+export interface IgnitionDeployment extends SuiteAddresses {
   deployer: string;
 }
 
@@ -69,35 +68,69 @@ export function checkSuiteParameters(parameters: DeploymentParameters[string]): 
   }
 }
 
+/** Where Ignition sends the deployment from: an EIP-1193 provider whose `eth_accounts` names the deployer first. */
+export interface ModuleDeployOptions {
+  provider: EIP1193Provider;
+  /** The module's parameters (module "TvmExchange"); absent ones take the module's defaults. */
+  parameters: DeploymentParameters[string];
+  /** Ignition's journal directory (resumable); default: none. */
+  deploymentDir?: string;
+  /** Confirmations Ignition waits for per transaction (default 1). */
+  confirmations?: number;
+  /** How often Ignition polls for its transactions' receipts (default 200 ms). */
+  pollIntervalMs?: number;
+  artifactsDir?: string;
+  /** Named in the details of every error (e.g. the RPC endpoint). */
+  context?: Record<string, unknown>;
+}
+
+/**
+ * The one way the suite is deployed: Ignition's engine running the project's module (deploy/modules/TvmExchange.ts),
+ * whose parameters have the one set of defaults. `tvmx deploy` reaches it over a node's RPC endpoint
+ * (`deploySuiteWithIgnition`); the demo and the tests through their signer (deploy/deploy-suite.ts).
+ */
+export async function deployTvmExchange(options: ModuleDeployOptions): Promise<IgnitionDeployment> {
+  checkSuiteParameters(options.parameters);
+  const accounts = (await options.provider.request({ method: "eth_accounts" })) as string[];
+  if (!Array.isArray(accounts) || accounts.length === 0) {
+    throw new TvmxError("CHAIN_RPC_UNAVAILABLE", "the node has no unlocked account to deploy with: give --keystore", { details: { ...options.context } });
+  }
+  const { default: ignitionModule } = await import("../../../deploy/modules/TvmExchange.js");
+  const result = await deploy({
+    config: { requiredConfirmations: options.confirmations ?? 1, blockPollingInterval: options.pollIntervalMs ?? 200 },
+    artifactResolver: projectArtifactResolver(options.artifactsDir ?? join(PROJECT_ROOT, "artifacts")),
+    provider: options.provider,
+    ignitionModule,
+    deploymentParameters: { [MODULE_ID]: options.parameters },
+    accounts,
+    defaultSender: accounts[0]!,
+    ...(options.deploymentDir !== undefined ? { deploymentDir: options.deploymentDir } : {}),
+  }).catch((err: unknown) => {
+    if (err instanceof TvmxError) throw err;
+    throw new TvmxError("DEPLOYMENT_FAILED", `deployment failed: ${(err as Error)?.message ?? String(err)}`, { details: { ...options.context }, cause: err });
+  });
+  if (result.type !== DeploymentResultType.SUCCESSFUL_DEPLOYMENT) throw deploymentError(result);
+  const address = (name: "hostRegistry" | "allocationRegistry" | "migrationAuction"): string => {
+    const contract = result.contracts[`${MODULE_ID}#${capitalised(name)}`];
+    if (!contract) throw new TvmxError("DEPLOYMENT_FAILED", `the deployment did not return ${name}`, { details: { contracts: Object.keys(result.contracts) } });
+    return getAddress(contract.address);
+  };
+  return { hostRegistry: address("hostRegistry"), allocationRegistry: address("allocationRegistry"), migrationAuction: address("migrationAuction"), deployer: getAddress(accounts[0]!) };
+}
+
+/** `deployTvmExchange` against a node's JSON-RPC endpoint, sending from `wallet` or from the node's first account. */
 export async function deploySuiteWithIgnition(options: IgnitionDeployOptions): Promise<IgnitionDeployment> {
   checkSuiteParameters(options.parameters);
   const provider = new RpcProvider(options.rpcUrl, options.chainId, options.wallet);
   try {
-    const accounts = (await provider.request({ method: "eth_accounts" })) as string[];
-    if (!Array.isArray(accounts) || accounts.length === 0) {
-      throw new TvmxError("CHAIN_RPC_UNAVAILABLE", "the node has no unlocked account to deploy with: give --keystore", { details: { rpcUrl: options.rpcUrl } });
-    }
-    const { default: ignitionModule } = await import("../../../deploy/modules/TvmExchange.js");
-    const result = await deploy({
-      config: { requiredConfirmations: options.confirmations ?? 1, blockPollingInterval: 200 },
-      artifactResolver: projectArtifactResolver(options.artifactsDir ?? join(PROJECT_ROOT, "artifacts")),
+    return await deployTvmExchange({
       provider,
-      ignitionModule,
-      deploymentParameters: { [MODULE_ID]: options.parameters },
-      accounts,
-      defaultSender: accounts[0]!,
+      parameters: options.parameters,
       ...(options.deploymentDir !== undefined ? { deploymentDir: options.deploymentDir } : {}),
-    }).catch((err: unknown) => {
-      if (err instanceof TvmxError) throw err;
-      throw new TvmxError("DEPLOYMENT_FAILED", `deployment failed: ${(err as Error)?.message ?? String(err)}`, { details: { rpcUrl: options.rpcUrl }, cause: err });
+      ...(options.confirmations !== undefined ? { confirmations: options.confirmations } : {}),
+      ...(options.artifactsDir !== undefined ? { artifactsDir: options.artifactsDir } : {}),
+      context: { rpcUrl: options.rpcUrl },
     });
-    if (result.type !== DeploymentResultType.SUCCESSFUL_DEPLOYMENT) throw deploymentError(result);
-    const address = (name: "hostRegistry" | "allocationRegistry" | "migrationAuction"): string => {
-      const contract = result.contracts[`${MODULE_ID}#${capitalised(name)}`];
-      if (!contract) throw new TvmxError("DEPLOYMENT_FAILED", `the deployment did not return ${name}`, { details: { contracts: Object.keys(result.contracts) } });
-      return contract.address;
-    };
-    return { hostRegistry: address("hostRegistry"), allocationRegistry: address("allocationRegistry"), migrationAuction: address("migrationAuction"), deployer: getAddress(accounts[0]!) };
   } finally {
     provider.destroy();
   }
