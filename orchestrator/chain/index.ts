@@ -3,6 +3,8 @@ export type { ChainConnection, ConnectOptions } from "./connection.js";
 export { loadDeploymentFile, resolveContracts } from "./deployment.js";
 export type { DeploymentFacts, SuiteAddresses } from "./deployment.js";
 export { requireContractCode } from "./contract-code.js";
+export { checkChain, checkMirrorIsAnotherChain } from "./chain-checks.js";
+export type { ExpectedChain } from "./chain-checks.js";
 export { freePort, node22Binary, startLocalNode } from "./local-node.js";
 export type { LocalNode, LocalNodeOptions } from "./local-node.js";
 export { isRangeRefusal, scanLogs } from "./log-scan.js";

@@ -98,6 +98,7 @@ export const ERROR_REGISTRY = {
   HOST_HANDOVER_INVALID: [614, "the source's hand-over at commit is missing, not signed by the allocation's source, or names another TVM or state digest"],
   HOST_ALLOCATION_NOT_ON_CHAIN: [615, "an Allocated event is not backed by AllocationRegistry.allocation(id) (a reorg removed it, or it names other parties or another TVM): no migration is started"],
   HOST_ALLOCATION_NOT_ACCEPTED: [616, "the winner's acceptance of its allocation is not on-chain: it does not commit the import (the source may abort at once, and the TD stays there)"],
+  HOST_NO_SIGNER: [617, "the host's market has no key to send transactions with (a read-only market was given where the host must transact)"],
   // migration: the live-migration session and its stream
   MIGRATION_ABORTED: [701, "the migration was aborted (signal, peer or a failure given as cause)"],
   MIGRATION_TRANSPORT: [702, "the connection to the peer was lost during the migration"],

@@ -154,6 +154,6 @@ export async function revealPending(ctx: BiddingContext): Promise<Map<bigint, Aw
 }
 
 function senderOf(ctx: BiddingContext) {
-  if (!ctx.market.sender) throw new TvmxError("CHAIN_TX_FAILED", "bidding needs a market with the host's key", {});
+  if (!ctx.market.sender) throw new TvmxError("HOST_NO_SIGNER", "bidding needs a market with the host's key", {});
   return ctx.market.sender;
 }

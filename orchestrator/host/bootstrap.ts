@@ -1,12 +1,11 @@
 import { readFile } from "node:fs/promises";
 import type { Wallet } from "ethers";
 import { parsePolicy, type AttestationPolicy } from "../attestation/index.js";
-import { connectChain, loadDeploymentFile, resolveContracts, type ChainConnection } from "../chain/index.js";
+import { checkChain, checkMirrorIsAnotherChain, connectChain, loadDeploymentFile, resolveContracts, type ChainConnection } from "../chain/index.js";
 import { loadHostConfig, parseJsonText, type HostConfig } from "../config/index.js";
 import { TvmxError } from "../errors/index.js";
 import { unlockFromConfig } from "../keystore/index.js";
 import { createJsonLogger, type Logger } from "../log/index.js";
-import { checkChain, checkMirrorIsAnotherChain } from "./chain-checks.js";
 import { Host, type HostDeps } from "./host.js";
 import { readPlatformFile, setupPlatform, type HostPlatform } from "./platform-setup.js";
 

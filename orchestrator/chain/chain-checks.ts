@@ -4,7 +4,8 @@
  * address has code (CHAIN_NO_CONTRACT naming the address), and the mirror chain is not the auction chain
  * (CHAIN_MIRROR_IS_AUCTION_CHAIN: a mirror there would record every allocation twice in one registry).
  */
-import { requireContractCode, type ChainConnection } from "../chain/index.js";
+import type { ChainConnection } from "./connection.js";
+import { requireContractCode } from "./contract-code.js";
 import { TvmxError } from "../errors/index.js";
 
 export interface ExpectedChain {
