@@ -309,6 +309,20 @@ contract MigrationAuction is IMigrationAuction, PullPayments, AccessControlDefau
         }
 
         address winner = a.bestBidder;
+        if (!_inStanding(a, winner)) {
+            // The best bidder was suspended, left the market or lowered its registered platform after its reveal: the
+            // market no longer vouches for it, so it is not allocated. Its own act (or the admin's verdict on it)
+            // loses its bond, which is burned; the auction fails, the reserve goes back to the source, which may offer
+            // the TVM again at once, and every other revealed bond is refundable as after any failed auction.
+            a.outcome = Outcome.Failed;
+            _bids[auctionId][winner] = SealedBid.packRevealed(BidStatus.Forfeited, 0, 0);
+            uint96 bond = _bond(a);
+            emit AuctionWinnerIneligible(auctionId, winner, bond);
+            emit AuctionFailed(auctionId);
+            _credit(source, auctionId, a.reserve);
+            _sendValue(BURN_ADDRESS, bond);
+            return allocationId;
+        }
         uint96 winningBid = a.bestPrice;
         // Reverse Vickrey: the second-lowest price, or the winner's own when it revealed alone. Every revealed
         // price is at most the reserve, so the reserve caps the payment.
@@ -526,6 +540,12 @@ contract MigrationAuction is IMigrationAuction, PullPayments, AccessControlDefau
         if (!TcbLevel.meets(teeTcbSvn, tdxModuleVersion, a.minTeeTcbSvn, a.minTdxModuleVersion)) {
             revert MigrationAuctionTcbBelowRequirement(auctionId, bidder, teeTcbSvn, tdxModuleVersion);
         }
+    }
+
+    /// @dev Whether `bidder` is in the standing {_requireStanding} asks for (finalize fails rather than reverts).
+    function _inStanding(AuctionRecord storage a, address bidder) private view returns (bool) {
+        (bool active, bytes16 teeTcbSvn, uint16 tdxModuleVersion) = _hostRegistry.biddingStandingOf(bidder);
+        return active && TcbLevel.meets(teeTcbSvn, tdxModuleVersion, a.minTeeTcbSvn, a.minTdxModuleVersion);
     }
 
     /// @dev The terms of a new auction keep within the deadlines' order and the {AuctionLimits}, and the reserve

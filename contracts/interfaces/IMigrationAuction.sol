@@ -198,8 +198,14 @@ interface IMigrationAuction is IPullPayments {
         uint96 price
     );
 
-    /// @notice Emitted when auction `auctionId` is finalized without any revealed bid.
+    /// @notice Emitted when auction `auctionId` is finalized without any revealed bid, or without an eligible best bid
+    /// (then after {AuctionWinnerIneligible}).
     event AuctionFailed(AuctionId indexed auctionId);
+
+    /// @notice At finalize, the best bidder `bidder` of auction `auctionId` was no longer an active host meeting the
+    /// TCB requirement (suspended, exiting, or its registered platform lowered since its reveal): it is not allocated,
+    /// its bond of `bondBurned` wei is burned, and the auction fails.
+    event AuctionWinnerIneligible(AuctionId indexed auctionId, address indexed bidder, uint96 bondBurned);
 
     /// @notice Auction `auctionId` could not be finalized within the rescue grace and was failed by `caller`; its
     /// reserve is credited back to the source.
@@ -336,6 +342,8 @@ interface IMigrationAuction is IPullPayments {
 
     /// @notice Settles auction `auctionId` after its reveal deadline (anyone may call). With a winner, moves the
     /// deposit to the AllocationRegistry, which emits `Allocated`; otherwise marks it Failed and credits the source.
+    /// The best bidder must still be an active host meeting the TCB requirement: one that is not any more is not
+    /// allocated, its bond is burned and the auction fails ({AuctionWinnerIneligible}).
     /// @return allocationId The allocation created, or 0 when the auction failed.
     function finalize(AuctionId auctionId) external returns (AllocationId allocationId);
 

@@ -108,7 +108,7 @@ export async function finalizeWhenDue(ctx: SourceAuctionContext, auctionId: bigi
   } else {
     await ctx.journal.record({ type: "auction.settled", auctionId, status: "failed" });
     ctx.metrics?.auctionsTotal.inc({ outcome: "failed" });
-    log.warn("auction failed: no bid was revealed", { txHash: outcome.report.hash });
+    log.warn("auction failed: no bid was revealed, or the best bidder was no longer eligible at finalize", { txHash: outcome.report.hash });
   }
   return outcome;
 }
