@@ -7,7 +7,8 @@
  *   foundation: errors, util, log, runtime
  *
  * Within the middle layer only channel → attestation (the channel verifies quotes); within the leaves only
- * pricing → config (prices read the host's pricing config).
+ * pricing → config (prices read the host's pricing config). Across folders, imports go through each folder's
+ * index.ts barrel.
  */
 const FOUNDATION = "(errors|util|log|runtime)";
 const LEAVES = "(config|keystore|journal|metrics|progress|pricing|tdx)";
@@ -75,6 +76,19 @@ module.exports = {
       severity: "error",
       from: { path: "^orchestrator/", pathNot: ["^orchestrator/cli/"] },
       to: { path: "^orchestrator/cli/" },
+    },
+    {
+      name: "cross-folder-through-barrel",
+      comment:
+        "A folder is used from outside through its index.ts only, so that what it offers is one list and its files can " +
+        "move. One sub-barrel is allowed: chain/ignition/index.ts, kept out of chain/index.ts because it loads " +
+        "ignition-core, which only the deploy paths need.",
+      severity: "error",
+      from: { path: "^orchestrator/([^/]+)/" },
+      to: {
+        path: "^orchestrator/[^/]+/",
+        pathNot: ["^orchestrator/$1/", "^orchestrator/[^/]+/index\\.ts$", "^orchestrator/chain/ignition/index\\.ts$"],
+      },
     },
     {
       name: "no-unlisted-folder",

@@ -14,7 +14,9 @@ export { decodeQeReport, encodeQeReport } from "./qe-report-codec.js";
 export type { QeReport } from "./qe-report-codec.js";
 export { certificatePublicKey, parseCertificateChain, parseTrustedRoots, verifyCertificateChain, verifyCertificateChainPem } from "./certificates.js";
 export type { Certificate } from "./certificates.js";
-export { deriveP256KeyPair, generateP256KeyPair, rawPublicKey, publicKeyFromRaw, signRaw, verifyRaw } from "./p256.js";
+export { deriveP256KeyPair, generateP256KeyPair, rawPublicKey, publicKeyFromRaw, signRaw, toCryptoKeyPair, verifyRaw } from "./p256.js";
+/** The X.509 library with node:crypto installed as its engine (the channel builds its certificates with it). */
+export { x509 } from "./x509-provider.js";
 export type { P256KeyPair } from "./p256.js";
 export { decodePckExtension, encodePckExtension, SGX_EXTENSION_OID } from "./sgx-extension.js";
 export type { PckExtension } from "./sgx-extension.js";

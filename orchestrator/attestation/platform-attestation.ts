@@ -3,9 +3,7 @@
  * PCK certificate records the platform's FMSPC and PCE SVN) and quotes with the platform's own attestation
  * key; the TD reports come from TDG.MR.REPORT of one of its TDs (on a host, the channel TD).
  */
-import type { Platform } from "../tdx/platform.js";
-import type { TcbRequirement } from "../tdx/td-config.js";
-import type { TrustDomain } from "../tdx/trust-domain.js";
+import type { Platform, TcbRequirement, TrustDomain } from "../tdx/index.js";
 import type { TvmTcbCapability } from "./policy.js";
 import type { ProvisioningAuthority } from "./provisioning-authority.js";
 import type { CollateralSource } from "./quote-verifier.js";

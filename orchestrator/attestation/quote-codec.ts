@@ -1,4 +1,4 @@
-import type { TdReportBody } from "../tdx/td-report.js";
+import type { TdReportBody } from "../tdx/index.js";
 import { QuoteParseError } from "./errors.js";
 import { decodeQeReport, encodeQeReport, type QeReport } from "./qe-report-codec.js";
 import {

@@ -6,7 +6,7 @@
  * - the attestation key signs header || TD quote body.
  */
 import { createHash } from "node:crypto";
-import type { TdReportBody } from "../tdx/td-report.js";
+import type { TdReportBody } from "../tdx/index.js";
 import { AttestationError } from "./errors.js";
 import { generateP256KeyPair, rawPublicKey, sha256, signRaw, type P256KeyPair } from "./p256.js";
 import type { ProvisioningAuthority } from "./provisioning-authority.js";

@@ -5,7 +5,7 @@
  * `defaultTcbInfo` describes the TCB levels the simulated provisioning service publishes.
  */
 import { createHash } from "node:crypto";
-import type { TdReportBody } from "../tdx/td-report.js";
+import type { TdReportBody } from "../tdx/index.js";
 import { AttestationError } from "./errors.js";
 import { deriveP256KeyPair } from "./p256.js";
 import { ProvisioningAuthority } from "./provisioning-authority.js";

@@ -1,5 +1,4 @@
-import type { TdReportBody } from "../tdx/td-report.js";
-import { TD_REPORT_FIELD_SIZES } from "../tdx/td-report.js";
+import { TD_REPORT_FIELD_SIZES, type TdReportBody } from "../tdx/index.js";
 import { BODY_OFFSETS, TD_QUOTE_BODY_SIZE } from "./quote-format.js";
 import { AttestationError } from "./errors.js";
 

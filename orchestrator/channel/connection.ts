@@ -18,7 +18,7 @@ import type { TLSSocket } from "node:tls";
 import { getAddress, verifyMessage } from "ethers";
 import { resultCodeOf } from "../errors/index.js";
 import { nullLogger, type Logger } from "../log/index.js";
-import type { TvmTcbCapability } from "../attestation/policy.js";
+import type { TvmTcbCapability } from "../attestation/index.js";
 import { ChannelError } from "./errors.js";
 import { verifyPeerEvidence, type ChannelIdentity, type ChannelTrust, type PeerIdentity } from "./evidence.js";
 import type { ChannelMessage, MessageOf, MessageTypeName } from "./messages.js";

@@ -12,13 +12,7 @@ import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
 import { getAddress, verifyMessage } from "ethers";
 import { isTvmxError } from "../errors/index.js";
-import { toCryptoKeyPair, type P256KeyPair } from "../attestation/p256.js";
-import { assertPolicy, type AttestationPolicy, type TvmTcbCapability } from "../attestation/policy.js";
-import { verifyQuote, type CollateralSource, type VerifiedQuote } from "../attestation/quote-verifier.js";
-import type { Attester } from "../attestation/simulated-platform.js";
-import type { Certificate } from "../attestation/certificates.js";
-import type { QuoteCollateral } from "../attestation/tcb-info.js";
-import { x509 } from "../attestation/x509-provider.js";
+import { assertPolicy, type AttestationPolicy, type Attester, type Certificate, type CollateralSource, type P256KeyPair, type QuoteCollateral, toCryptoKeyPair, type TvmTcbCapability, type VerifiedQuote, verifyQuote, x509 } from "../attestation/index.js";
 import { ChannelError } from "./errors.js";
 import type { HostDirectory, HostRecord } from "./host-directory.js";
 

@@ -3,7 +3,7 @@
  * message (0 is reserved as invalid), and a validator per type that rejects missing, mistyped, extra or
  * oversized fields with CHANNEL_MALFORMED_MESSAGE naming the field.
  */
-import { parseTvmTcbCapability, type TvmTcbCapability } from "../attestation/policy.js";
+import { parseTvmTcbCapability, type TvmTcbCapability } from "../attestation/index.js";
 import { ChannelError } from "./errors.js";
 
 export const MESSAGE_TYPE = {

@@ -10,16 +10,8 @@
  */
 import { createHash } from "node:crypto";
 import { getAddress } from "ethers";
-import { publicKeyFromRaw } from "../attestation/p256.js";
-import { tcbCapabilityOf } from "../attestation/platform-attestation.js";
-import { assertPolicy } from "../attestation/policy.js";
-import { verifyQuote, type VerifiedQuote } from "../attestation/quote-verifier.js";
-import type { Attester } from "../attestation/simulated-platform.js";
-import { decodeMigRequest, MIG_REQUEST_SIZE, verifyMigRequest, type MigRequestDescriptor } from "../tdx/mig-request.js";
-import { setMigrationKey } from "../tdx/module.js";
-import type { PlatformInfo } from "../tdx/platform.js";
-import { isSuccess, statusName } from "../tdx/status.js";
-import type { TrustDomain } from "../tdx/trust-domain.js";
+import { assertPolicy, type Attester, publicKeyFromRaw, tcbCapabilityOf, type VerifiedQuote, verifyQuote } from "../attestation/index.js";
+import { decodeMigRequest, isSuccess, MIG_REQUEST_SIZE, type MigRequestDescriptor, type PlatformInfo, setMigrationKey, statusName, type TrustDomain, verifyMigRequest } from "../tdx/index.js";
 import { ChannelError } from "./errors.js";
 import type { ChannelTrust, PeerIdentity } from "./evidence.js";
 import type { AckMessage, MigrationRequestMessage, MigrationVersionRange } from "./messages.js";

@@ -7,7 +7,7 @@ import { createWriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { ControlClient } from "../control/index.js";
 import { TvmxError } from "../errors/index.js";
-import { ENGINE_NODE_FLAGS } from "../runtime/engine-flags.js";
+import { ENGINE_NODE_FLAGS } from "../runtime/index.js";
 import { withTimeout } from "../util/index.js";
 
 const PROJECT_ROOT = resolve(import.meta.dirname, "..", "..");

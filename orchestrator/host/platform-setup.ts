@@ -7,7 +7,7 @@ import {
   type Certificate,
   type CollateralSource,
 } from "../attestation/index.js";
-import { authorityCollateralSource, provisionPlatform, tdQuoteSource } from "../attestation/platform-attestation.js";
+import { authorityCollateralSource, provisionPlatform, tdQuoteSource } from "../attestation/index.js";
 import { parseJsonText } from "../config/index.js";
 import { TvmxError } from "../errors/index.js";
 import { Platform, type TrustDomain } from "../tdx/index.js";

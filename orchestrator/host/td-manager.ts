@@ -1,4 +1,4 @@
-import { tvmIdFor } from "../chain/tvm-id.js";
+import { tvmIdFor } from "../chain/index.js";
 import { TvmxError } from "../errors/index.js";
 import type { HostJournal, TdRecord } from "../journal/index.js";
 import type { Logger } from "../log/index.js";

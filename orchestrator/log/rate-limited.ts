@@ -4,7 +4,7 @@
  * `{msg: "<msg>: suppressed", suppressed: K, windowMs}`, when that window ends. Count the events themselves in a
  * metric: the log is for a sample, not for the total.
  */
-import { RateLimit } from "../util/rate-limit.js";
+import { RateLimit } from "../util/index.js";
 import type { LogFields, Logger } from "./logger.js";
 
 export interface RateLimitedWarningOptions {

@@ -3,8 +3,7 @@
  * Prints the summary (`--json`: one JSON object); exit status 0 only when every check held. Ctrl-C stops every
  * process the demo started before exiting.
  */
-import { runDemo } from "../../demo/run-demo.js";
-import { formatSummary } from "../../demo/summary.js";
+import { formatSummary, runDemo } from "../../demo/index.js";
 import type { CliIo } from "../io.js";
 import { printJson } from "./output.js";
 

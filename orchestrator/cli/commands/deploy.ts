@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 import { connectChain } from "../../chain/index.js";
-import { checkSuiteParameters, deploySuiteWithIgnition, MODULE_ID } from "../../chain/ignition/deploy-suite-module.js";
+import { checkSuiteParameters, deploySuiteWithIgnition, MODULE_ID } from "../../chain/ignition/index.js";
 import { CliArgumentError } from "../errors.js";
 import type { CliIo } from "../io.js";
 import { fields, printJson } from "./output.js";
