@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Signer } from "ethers";
-import { signerProvider } from "../orchestrator/chain/ignition/signer-provider.js";
-import { deployTvmExchange } from "../orchestrator/chain/ignition/deploy-suite-module.js";
+import { deployTvmExchange, signerProvider } from "../orchestrator/chain/ignition/index.js";
 import type { SuiteAddresses } from "../orchestrator/chain/index.js";
 import {
   AllocationRegistry__factory,
