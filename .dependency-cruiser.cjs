@@ -2,17 +2,18 @@
  * The layering of orchestrator/, checked by `npm run lint:deps` (part of `npm test`). docs/architecture.md draws
  * it. Each folder is one concept; an arrow may only point down:
  *
- *   cli → demo → host → {channel, migration, chain, control, attestation} → leaves → foundation
+ *   cli → demo → host → {channel, migration, chain, control, attestation, attestation-issuer} → leaves → foundation
  *   leaves:     config, keystore, journal, metrics, progress, pricing, tdx
  *   foundation: errors, util, log, runtime
  *
- * Within the middle layer only channel → attestation (the channel verifies quotes); within the leaves only
+ * Within the middle layer only channel → attestation (the channel verifies quotes) and attestation-issuer →
+ * attestation (the simulated issuer builds on the format and the verifier, never the other way round); within the leaves only
  * pricing → config (prices read the host's pricing config). Across folders, imports go through each folder's
  * index.ts barrel.
  */
 const FOUNDATION = "(errors|util|log|runtime)";
 const LEAVES = "(config|keystore|journal|metrics|progress|pricing|tdx)";
-const MIDDLE = "(attestation|channel|migration|chain|control)";
+const MIDDLE = "(attestation|attestation-issuer|channel|migration|chain|control)";
 const dir = (group) => `^orchestrator/${group}/`;
 
 module.exports = {
@@ -47,9 +48,11 @@ module.exports = {
     },
     {
       name: "middle-imports-no-sibling",
-      comment: "The middle layer's folders are independent of each other, except the channel verifying quotes.",
+      comment:
+        "The middle layer's folders are independent of each other, except the channel verifying quotes and the " +
+        "simulated issuer building on the attestation format.",
       severity: "error",
-      from: { path: dir(MIDDLE), pathNot: ["^orchestrator/channel/"] },
+      from: { path: dir(MIDDLE), pathNot: ["^orchestrator/(channel|attestation-issuer)/"] },
       to: { path: dir(MIDDLE), pathNot: ["^orchestrator/$1/"] },
     },
     {
@@ -57,6 +60,12 @@ module.exports = {
       severity: "error",
       from: { path: "^orchestrator/channel/" },
       to: { path: dir(MIDDLE), pathNot: ["^orchestrator/(channel|attestation)/"] },
+    },
+    {
+      name: "issuer-imports-only-attestation-sibling",
+      severity: "error",
+      from: { path: "^orchestrator/attestation-issuer/" },
+      to: { path: dir(MIDDLE), pathNot: ["^orchestrator/(attestation-issuer|attestation)/"] },
     },
     {
       name: "nothing-below-host-imports-host",

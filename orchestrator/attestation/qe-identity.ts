@@ -5,8 +5,7 @@
  */
 import { QuoteVerificationError } from "./errors.js";
 import { certificatePublicKey, type Certificate } from "./certificates.js";
-import type { KeyObject } from "node:crypto";
-import { signRaw, verifyRaw } from "./p256.js";
+import { verifyRaw } from "./p256.js";
 import type { QeReport } from "./qe-report-codec.js";
 import { TCB_STATUSES, type TcbStatus } from "./tcb-status.js";
 
@@ -37,10 +36,6 @@ export interface QeIdentityEvaluation {
   readonly status: TcbStatus;
   readonly tcbDate: string;
   readonly advisoryIds: readonly string[];
-}
-
-export function signQeIdentity(identity: QeIdentity, signingKey: KeyObject): SignedQeIdentity {
-  return { enclaveIdentity: identity, signature: signRaw(signingKey, Buffer.from(JSON.stringify(identity), "utf8")).toString("hex") };
 }
 
 function malformed(message: string, details: Record<string, unknown> = {}): QuoteVerificationError {

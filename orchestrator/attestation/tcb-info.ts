@@ -6,8 +6,7 @@
  */
 import { AttestationError, QuoteVerificationError } from "./errors.js";
 import { certificatePublicKey, verifyCertificateChainPem, type Certificate } from "./certificates.js";
-import { signRaw, verifyRaw } from "./p256.js";
-import type { KeyObject } from "node:crypto";
+import { verifyRaw } from "./p256.js";
 import { TCB_STATUSES, type TcbStatus } from "./tcb-status.js";
 import { verifyQeIdentity, type QeIdentity, type SignedQeIdentity } from "./qe-identity.js";
 
@@ -66,10 +65,6 @@ export interface QuoteCollateral {
   readonly tcbInfo: SignedTcbInfo;
   readonly qeIdentity: SignedQeIdentity;
   readonly tcbInfoIssuerChain: string;
-}
-
-export function signTcbInfo(tcbInfo: TcbInfo, signingKey: KeyObject): SignedTcbInfo {
-  return { tcbInfo, signature: signRaw(signingKey, Buffer.from(JSON.stringify(tcbInfo), "utf8")).toString("hex") };
 }
 
 const HEX = /^[0-9a-fA-F]*$/;

@@ -1,13 +1,12 @@
 import { readFile } from "node:fs/promises";
 import {
-  createAttester,
   deriveP256KeyPair,
-  ProvisioningAuthority,
   type Attester,
   type Certificate,
   type CollateralSource,
 } from "../attestation/index.js";
-import { authorityCollateralSource, provisionPlatform, tdQuoteSource } from "../attestation/index.js";
+import { createAttester, ProvisioningAuthority } from "../attestation-issuer/index.js";
+import { authorityCollateralSource, provisionPlatform, tdQuoteSource } from "../attestation-issuer/index.js";
 import { parseJsonText } from "../config/index.js";
 import { TvmxError } from "../errors/index.js";
 import { Platform, type TrustDomain } from "../tdx/index.js";

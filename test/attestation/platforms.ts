@@ -1,4 +1,5 @@
 /** Quotes from simulated platforms for the attestation tests, all provisioned by one shared authority. */
+import { verifyQuote, type QuoteCollateral, type VerifiedQuote } from "../../orchestrator/attestation/index.js";
 import {
   configQuoteSource,
   createAttester,
@@ -7,11 +8,8 @@ import {
   platformTcbOf,
   ProvisioningAuthority,
   QuotingEnclave,
-  verifyQuote,
   type PlatformConfig,
-  type QuoteCollateral,
-  type VerifiedQuote,
-} from "../../orchestrator/attestation/index.js";
+} from "../../orchestrator/attestation-issuer/index.js";
 
 export interface PlatformVariant {
   td?: Partial<PlatformConfig["td"]>;

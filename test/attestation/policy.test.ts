@@ -4,13 +4,13 @@ import { join } from "node:path";
 import {
   AttestationError,
   assertPolicy,
-  DEFAULT_XFAM,
   evaluatePolicy,
   parsePolicy,
   PolicyViolationError,
   type AttestationPolicy,
   type VerifiedQuote,
 } from "../../orchestrator/attestation/index.js";
+import { DEFAULT_XFAM } from "../../orchestrator/attestation-issuer/index.js";
 import { createBench, teeTcbSvn, type AttestationBench, type PlatformVariant } from "./platforms.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/policy");

@@ -5,10 +5,9 @@ import {
   encodeTdQuoteBody,
   decodeTdQuoteBody,
   QuoteParseError,
-  staticTdReport,
-  defaultPlatformConfig,
   parseCertificateChain,
 } from "../../orchestrator/attestation/index.js";
+import { staticTdReport, defaultPlatformConfig } from "../../orchestrator/attestation-issuer/index.js";
 import { createBench, type AttestationBench } from "./platforms.js";
 
 /**

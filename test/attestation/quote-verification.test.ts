@@ -1,18 +1,20 @@
 import { expect } from "chai";
 import {
   AttestationError,
+  generateP256KeyPair,
+  rawPublicKey,
+  type QuoteCollateral,
+} from "../../orchestrator/attestation/index.js";
+import {
   defaultQeIdentity,
   defaultTcbInfo,
-  generateP256KeyPair,
   pckExtensionOf,
   platformTcbOf,
   ProvisioningAuthority,
   QuotingEnclave,
-  rawPublicKey,
   staticTdReport,
   defaultPlatformConfig,
-  type QuoteCollateral,
-} from "../../orchestrator/attestation/index.js";
+} from "../../orchestrator/attestation-issuer/index.js";
 import { createBench, teeTcbSvn, type AttestationBench } from "./platforms.js";
 
 async function rejects(p: Promise<unknown>, code: string): Promise<AttestationError> {

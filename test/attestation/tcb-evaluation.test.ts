@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { AttestationError, defaultTcbInfo, evaluateTcb, type TcbEvaluationInput, type TcbInfo } from "../../orchestrator/attestation/index.js";
+import { AttestationError, evaluateTcb, type TcbEvaluationInput, type TcbInfo } from "../../orchestrator/attestation/index.js";
+import { defaultTcbInfo } from "../../orchestrator/attestation-issuer/index.js";
 import { teeTcbSvn } from "./platforms.js";
 
 const platform = (tee: string, over: Partial<TcbEvaluationInput> = {}): TcbEvaluationInput => ({

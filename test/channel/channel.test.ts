@@ -1,18 +1,17 @@
 import { expect } from "chai";
 import { connect as tlsConnect } from "node:tls";
 import { Wallet } from "ethers";
+import { generateP256KeyPair, rawPublicKey } from "../../orchestrator/attestation/index.js";
 import {
   configQuoteSource,
   createAttester,
   defaultPlatformConfig,
-  generateP256KeyPair,
   pckExtensionOf,
   platformTcbOf,
   ProvisioningAuthority,
   QuotingEnclave,
-  rawPublicKey,
   staticTdReport,
-} from "../../orchestrator/attestation/index.js";
+} from "../../orchestrator/attestation-issuer/index.js";
 import {
   buildChannelCertificate,
   channelKeyMessage,

@@ -3,6 +3,7 @@
  * provisioned by it, host wallets, channel identities, and the trust every host applies.
  */
 import { Wallet } from "ethers";
+import { type AttestationPolicy } from "../../orchestrator/attestation/index.js";
 import {
   configQuoteSource,
   createAttester,
@@ -11,9 +12,8 @@ import {
   ProvisioningAuthority,
   QuotingEnclave,
   platformTcbOf,
-  type AttestationPolicy,
   type PlatformConfig,
-} from "../../orchestrator/attestation/index.js";
+} from "../../orchestrator/attestation-issuer/index.js";
 import { createChannelIdentity, StaticHostDirectory, type ChannelIdentity, type ChannelTrust } from "../../orchestrator/channel/index.js";
 
 export const BASE_POLICY: AttestationPolicy = {

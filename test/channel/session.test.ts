@@ -1,14 +1,14 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { Wallet } from "ethers";
+import { type Attester } from "../../orchestrator/attestation/index.js";
 import {
   authorityCollateralSource,
   createAttester,
   ProvisioningAuthority,
   provisionPlatform,
   tdQuoteSource,
-  type Attester,
-} from "../../orchestrator/attestation/index.js";
+} from "../../orchestrator/attestation-issuer/index.js";
 import {
   buildAck,
   buildMigrationRequest,

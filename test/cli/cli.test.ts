@@ -3,7 +3,8 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeQuote, ProvisioningAuthority } from "../../orchestrator/attestation/index.js";
+import { decodeQuote } from "../../orchestrator/attestation/index.js";
+import { ProvisioningAuthority } from "../../orchestrator/attestation-issuer/index.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/tvmx.mjs");

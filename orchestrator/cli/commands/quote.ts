@@ -8,7 +8,7 @@ import {
   parsePlatformConfig,
   ProvisioningAuthority,
   provisionFromConfig,
-} from "../../attestation/index.js";
+} from "../../attestation-issuer/index.js";
 import { readJsonFile } from "../args.js";
 import { CliArgumentError } from "../errors.js";
 import type { CliIo } from "../io.js";

@@ -6,18 +6,16 @@
  */
 import {
   decodeQuote,
-  defaultCollateral,
-  defaultPlatformConfig,
   evaluatePolicy,
   parsePolicy,
   parseTrustedRoots,
-  ProvisioningAuthority,
   verifyQuote,
   type PolicyVerdict,
   type QuoteCollateral,
   type TdxQuote,
   type VerifiedQuote,
 } from "../../attestation/index.js";
+import { defaultCollateral, defaultPlatformConfig, ProvisioningAuthority } from "../../attestation-issuer/index.js";
 import { describeError, isTvmxError } from "../../errors/index.js";
 import { readJsonFile, readUserFile } from "../args.js";
 import { CliArgumentError } from "../errors.js";

@@ -7,14 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import type { TdReportBody } from "../tdx/index.js";
-import { AttestationError } from "./errors.js";
-import { generateP256KeyPair, rawPublicKey, sha256, signRaw, type P256KeyPair } from "./p256.js";
+import { ATTESTATION_KEY_TYPE_ECDSA_P256, AttestationError, encodeQeReport, encodeQuote, encodeSignedPart, generateP256KeyPair, INTEL_QE_VENDOR_ID, type P256KeyPair, type PckExtension, type QeIdentity, type QeReport, QUOTE_VERSION_4, type QuoteHeader, rawPublicKey, sha256, signRaw, TEE_TYPE_TDX } from "../attestation/index.js";
 import type { ProvisioningAuthority } from "./provisioning-authority.js";
-import { encodeQeReport, type QeReport } from "./qe-report-codec.js";
-import { encodeQuote, encodeSignedPart, type QuoteHeader } from "./quote-codec.js";
-import { ATTESTATION_KEY_TYPE_ECDSA_P256, INTEL_QE_VENDOR_ID, QUOTE_VERSION_4, TEE_TYPE_TDX } from "./quote-format.js";
-import type { QeIdentity } from "./qe-identity.js";
-import type { PckExtension } from "./sgx-extension.js";
 
 /** The platform TCB as the PCK certificate records it (what the CPU's fuses and microcode report). */
 export interface PlatformTcb {

@@ -5,13 +5,9 @@
  * it, so separate processes (e.g. two CLI runs) share one root.
  */
 import { createHash, type KeyObject, type webcrypto } from "node:crypto";
-import { certificatePublicKey, type Certificate } from "./certificates.js";
-import { deriveP256KeyPair, generateP256KeyPair, toCryptoKeyPair, type P256KeyPair } from "./p256.js";
-import { encodePckExtension, SGX_EXTENSION_OID, type PckExtension } from "./sgx-extension.js";
-import { signQeIdentity, type QeIdentity, type SignedQeIdentity } from "./qe-identity.js";
+import { type Certificate, certificatePublicKey, deriveP256KeyPair, encodePckExtension, generateP256KeyPair, type P256KeyPair, type PckExtension, type QeIdentity, type QuoteCollateral, SGX_EXTENSION_OID, type SignedQeIdentity, type SignedTcbInfo, type TcbInfo, toCryptoKeyPair, x509 } from "../attestation/index.js";
+import { signQeIdentity, signTcbInfo } from "./collateral-signing.js";
 import { defaultQeIdentity } from "./quoting-enclave.js";
-import { signTcbInfo, type QuoteCollateral, type SignedTcbInfo, type TcbInfo } from "./tcb-info.js";
-import { x509 } from "./x509-provider.js";
 
 export interface ProvisioningAuthorityOptions {
   /** Derive every key from this seed (deterministic authority); random keys without it. */

@@ -4,12 +4,10 @@
  * key; the TD reports come from TDG.MR.REPORT of one of its TDs (on a host, the channel TD).
  */
 import type { Platform, TcbRequirement, TrustDomain } from "../tdx/index.js";
-import type { TvmTcbCapability } from "./policy.js";
+import type { CollateralSource, QuoteCollateral, QuoteSource, TcbInfo, TvmTcbCapability } from "../attestation/index.js";
 import type { ProvisioningAuthority } from "./provisioning-authority.js";
-import type { CollateralSource } from "./quote-verifier.js";
 import { QuotingEnclave } from "./quoting-enclave.js";
-import { defaultPlatformConfig, defaultTcbInfo, type QuoteSource } from "./simulated-platform.js";
-import type { QuoteCollateral, TcbInfo } from "./tcb-info.js";
+import { defaultPlatformConfig, defaultTcbInfo } from "./simulated-platform.js";
 
 export interface PlatformProvisioningOptions {
   /** The platform's 16 SGX TCB components (microcode, BIOS...): the CPU model does not track them. */
@@ -56,13 +54,5 @@ export function authorityCollateralSource(authority: ProvisioningAuthority, tcbI
       cache.set(key, c);
     }
     return c;
-  };
-}
-
-/** A TD's TCB requirement (from its configuration / migration request) as a policy capability. */
-export function tcbCapabilityOf(requirement: TcbRequirement): TvmTcbCapability {
-  return {
-    minTeeTcbSvn: Buffer.from(requirement.minTeeTcbSvn).toString("hex"),
-    minTdxModuleMajorVersion: requirement.minModuleVersion.major,
   };
 }

@@ -6,22 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import type { TdReportBody } from "../tdx/index.js";
-import { AttestationError } from "./errors.js";
-import { deriveP256KeyPair } from "./p256.js";
+import { AttestationError, type Attester, deriveP256KeyPair, type QuoteCollateral, type QuoteSource, type TcbInfo, type TcbStatus } from "../attestation/index.js";
 import { ProvisioningAuthority } from "./provisioning-authority.js";
 import { QuotingEnclave, type PlatformTcb } from "./quoting-enclave.js";
-import type { QuoteCollateral, TcbInfo } from "./tcb-info.js";
-import type { TcbStatus } from "./tcb-status.js";
-
-/** Where TD reports come from: the CPU model's platform for a given TD, or a fixed report description. */
-export interface QuoteSource {
-  tdReport(reportData: Buffer): TdReportBody;
-}
-
-/** Produces signed quotes for a 64-byte REPORTDATA. */
-export interface Attester {
-  quote(reportData: Buffer): Buffer;
-}
 
 export interface PlatformConfig {
   /** Seed of the simulated provisioning service (its root): all parties of a deployment share it. */
