@@ -91,12 +91,24 @@ module.exports = {
       comment:
         "A folder is used from outside through its index.ts only, so that what it offers is one list and its files can " +
         "move. One sub-barrel is allowed: chain/ignition/index.ts, kept out of chain/index.ts because it loads " +
-        "ignition-core, which only the deploy paths need.",
+        "ignition-core, which only the deploy paths need. The CLI's root is checked by the next rule.",
       severity: "error",
-      from: { path: "^orchestrator/([^/]+)/" },
+      from: { path: "^orchestrator/([^/]+)/", pathNot: ["^orchestrator/cli/program\\.ts$"] },
       to: {
         path: "^orchestrator/[^/]+/",
         pathNot: ["^orchestrator/$1/", "^orchestrator/[^/]+/index\\.ts$", "^orchestrator/chain/ignition/index\\.ts$"],
+      },
+    },
+    {
+      name: "cli-root-through-barrel",
+      comment:
+        "The CLI's root follows the barrel rule with one named exception: it loads demo/load-suite.ts directly, " +
+        "because the demo's barrel rests on the contract bindings, which a fresh clone lacks until it is built.",
+      severity: "error",
+      from: { path: "^orchestrator/cli/program\\.ts$" },
+      to: {
+        path: "^orchestrator/[^/]+/",
+        pathNot: ["^orchestrator/cli/", "^orchestrator/[^/]+/index\\.ts$", "^orchestrator/demo/load-suite\\.ts$"],
       },
     },
     {

@@ -9,7 +9,7 @@ import { hexBytes } from "./args.js";
 import { address, auctionId, bytes32, intIn, rpcUrl, weiAmount } from "./commands/parsers.js";
 import { processIo, type CliIo } from "./io.js";
 import { runHandler } from "./run-handler.js";
-import { loadWithBindings } from "../util/index.js";
+import { loadWithBindings } from "../demo/load-suite.js";
 
 /** This checkout's package version (package.json two levels up). */
 const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;

@@ -3,7 +3,7 @@ export { Cluster, OUT_OF_DATE_TCB } from "./cluster.js";
 export type { ClusterHostSpec } from "./cluster.js";
 export { spawnHostProcess } from "./host-process.js";
 export type { HostProcess } from "./host-process.js";
-export { loadDeploySuite } from "./load-suite.js";
+export { loadDeploySuite, loadWithBindings } from "./load-suite.js";
 export type { DeploySuiteModule } from "./load-suite.js";
 export { runDemo } from "./run-demo.js";
 export type { DemoOptions } from "./run-demo.js";

@@ -2,7 +2,6 @@
 export { addressGroupOf } from "./address-group.js";
 export { deferred, delay, pollUntil, sleep, withTimeout } from "./async.js";
 export type { Deferred, PollOptions } from "./async.js";
-export { loadWithBindings } from "./bindings.js";
 export { formatWei } from "./format.js";
 export { RateLimit } from "./rate-limit.js";
 export type { RateLimitOptions } from "./rate-limit.js";
