@@ -19,5 +19,6 @@ export { capFees } from "./fees.js";
 export type { FeeCaps, TxFees } from "./fees.js";
 export { TxSender } from "./tx-sender.js";
 export { TVM_ID_NONCE_BYTES, tvmIdFor, tvmOriginOf } from "./tvm-id.js";
-export type { TxOverrides, TxReorg, TxReport, TxSenderOptions } from "./tx-sender.js";
+export type { TxOverrides, TxReport, TxSenderOptions } from "./tx-sender.js";
+export type { TxReorg } from "./receipt-wait.js";
 export * from "./contracts/index.js";

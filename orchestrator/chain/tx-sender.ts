@@ -5,8 +5,8 @@ import type { ChainConnection } from "./connection.js";
 import { noContractError } from "./contract-code.js";
 import { capBites, capFees } from "./fees.js";
 import { decodeRevert, isCallException, isNonceConflict } from "./rpc-errors.js";
-import { sleep } from "../util/index.js";
-import { abortError, withRpcRetry, type RetryDeadline } from "./retry.js";
+import { waitForConfirmedReceipt, type TxReorg } from "./receipt-wait.js";
+import { withRpcRetry, type RetryDeadline } from "./retry.js";
 
 /** Per-transaction settings of `TxSender.send`. */
 export interface TxOverrides {
@@ -40,19 +40,6 @@ export interface TxReport {
   receipt: TransactionReceipt;
   /** Every reorg that removed the block this transaction was in before it had its confirmations (usually none). */
   reorgs: TxReorg[];
-}
-
-/**
- * A reorg seen while waiting for confirmations: the block holding the transaction (`blockNumber`, `blockHash`) left
- * the canonical chain. `depth` is how many blocks of the old chain, from that block to the head then seen, were
- * replaced at least (1 = the tip). `resent`: the node had forgotten the transaction and the same signed bytes were
- * broadcast again; otherwise it was mined again from the node's pool.
- */
-export interface TxReorg {
-  blockNumber: number;
-  blockHash: string;
-  depth: number;
-  resent: boolean;
 }
 
 export interface TxSenderOptions {
@@ -194,7 +181,8 @@ export class TxSender {
   async #mined(tx: { label: string; hash: string; raw: string; nonce: number; from: string; to: string; value: bigint; until: RetryDeadline | undefined }): Promise<TxReport> {
     const { label, hash, raw, nonce, from, to, value, until } = tx;
     try {
-      const { receipt, reorgs } = await this.#waitReceipt(label, hash, raw, nonce, until);
+      const wait = { chain: this.#chain, logger: this.#logger, timeoutMs: this.#options.receiptTimeoutMs ?? 120_000, signal: this.#options.signal };
+      const { receipt, reorgs } = await waitForConfirmedReceipt(wait, { label, hash, nonce, until }, (reorg) => this.#resendIfForgotten(label, hash, raw, nonce, reorg, until));
       if (receipt.status !== 1) {
         throw new TvmxError("CHAIN_TX_REVERTED", `${label} reverted on-chain in block ${receipt.blockNumber}`, {
           details: { label, hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed },
@@ -263,95 +251,6 @@ export class TxSender {
         return known !== null ? "sent" : "nonce-used";
       }
       throw err;
-    }
-  }
-
-  /**
-   * Waits until the transaction's receipt is `confirmations` deep in the canonical chain, through outages and reorgs
-   * (see the class comment). Past `receiptTimeoutMs` (or `until`, when later) without a receipt: CHAIN_TIMEOUT; after a reorg, past `until`
-   * as well: CHAIN_TX_REORGED.
-   */
-  async #waitReceipt(label: string, hash: string, raw: string, nonce: number, until: RetryDeadline | undefined): Promise<{ receipt: TransactionReceipt; reorgs: TxReorg[] }> {
-    const provider = this.#chain.provider;
-    const timeoutMs = this.#options.receiptTimeoutMs ?? 120_000;
-    // A protocol deadline later than the timeout (a long reveal window) is the bound: giving up earlier would lose a
-    // transaction that still counts, through an outage the window outlasts.
-    let deadline = Math.max(Date.now() + timeoutMs, until?.atMs ?? 0);
-    const signal = this.#options.signal;
-    const reorgs: TxReorg[] = [];
-    /** The receipt's block as last seen canonical, with the head then. */
-    let seen: { blockNumber: number; blockHash: string; head: number } | undefined;
-    let outage = false;
-    const reorged = (current: { blockNumber: number; blockHash: string } | undefined) => {
-      const lost = seen!;
-      const reorg: TxReorg = { blockNumber: lost.blockNumber, blockHash: lost.blockHash, depth: lost.head - lost.blockNumber + 1, resent: false };
-      reorgs.push(reorg);
-      seen = undefined;
-      this.#logger.warn("chain: reorg removed the block of a transaction awaiting confirmations; waiting for it to be mined again", {
-        label,
-        hash,
-        nonce,
-        depth: reorg.depth,
-        blockNumber: reorg.blockNumber,
-        blockHash: reorg.blockHash,
-        ...(current ? { nowInBlock: current.blockNumber, nowInBlockHash: current.blockHash } : {}),
-      });
-      // Time to get it mined again, within the protocol's deadline when there is one.
-      deadline = Math.max(deadline, Date.now() + timeoutMs);
-    };
-    for (;;) {
-      if (signal?.aborted) throw abortError(signal);
-      let receipt: TransactionReceipt | null = null;
-      let polled = false;
-      try {
-        receipt = await provider.getTransactionReceipt(hash);
-        if (receipt) {
-          const head = await provider.getBlockNumber();
-          // The receipt a node returns may be from a block it has just abandoned: the block at its height decides.
-          const canonical = (await provider.getBlock(receipt.blockNumber))?.hash;
-          if (canonical !== receipt.blockHash) {
-            if (seen) reorged(undefined);
-            receipt = null;
-          } else {
-            if (seen && seen.blockHash !== receipt.blockHash) reorged(receipt);
-            const back = reorgs.length > 0 && seen === undefined;
-            seen = { blockNumber: receipt.blockNumber, blockHash: receipt.blockHash, head };
-            if (back) this.#logger.info("chain: transaction mined again after a reorg", { label, hash, blockNumber: receipt.blockNumber, resent: reorgs.at(-1)!.resent });
-            this.#logger.debug("tx included, awaiting confirmations", { label, hash, blockNumber: receipt.blockNumber, head, confirmations: this.#chain.confirmations });
-            if (head - receipt.blockNumber + 1 >= this.#chain.confirmations) {
-              if (outage) this.#logger.info("chain: RPC back, receipt found", { label, hash });
-              return { receipt, reorgs };
-            }
-          }
-        } else if (seen) {
-          reorged(undefined);
-        }
-        polled = true;
-        if (outage) this.#logger.info("chain: RPC answering again while waiting for a receipt", { label, hash });
-        outage = false;
-      } catch (err) {
-        // While waiting for a receipt an outage is not fatal: the transaction is out there. Keep polling.
-        if (!outage) this.#logger.warn("chain: RPC failed while waiting for a receipt, still waiting", { label, hash, err });
-        outage = true;
-      }
-      // After a reorg, a transaction the node no longer knows is broadcast again: the same signed bytes, never another.
-      if (polled && !receipt && reorgs.length > 0 && seen === undefined) await this.#resendIfForgotten(label, hash, raw, nonce, reorgs.at(-1)!, until);
-      if (reorgs.length > 0 && seen === undefined && until && Date.now() >= until.atMs) {
-        throw new TvmxError("CHAIN_TX_REORGED", `${label}: a reorg removed ${hash} from block ${reorgs.at(-1)!.blockNumber} and it was not mined again before ${until.what} closed`, {
-          details: { label, hash, nonce, reorgs, deadline: new Date(until.atMs).toISOString() },
-        });
-      }
-      if (Date.now() > deadline) {
-        if (reorgs.length > 0 && seen === undefined) {
-          throw new TvmxError("CHAIN_TX_REORGED", `${label}: a reorg removed ${hash} from block ${reorgs.at(-1)!.blockNumber} and it was not mined again within ${timeoutMs} ms`, {
-            details: { label, hash, nonce, reorgs },
-          });
-        }
-        throw new TvmxError("CHAIN_TIMEOUT", `${label}: no receipt for ${hash} after ${timeoutMs} ms`, {
-          details: { label, hash, outage },
-        });
-      }
-      await sleep(this.#chain.pollIntervalMs, signal, abortError);
     }
   }
 

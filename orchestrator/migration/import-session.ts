@@ -10,24 +10,15 @@
  * torn down and never ran.
  */
 import type { Logger } from "../log/index.js";
-import {
-  isSuccess,
-  MB_TYPE,
-  MBMD_OFFSET,
-  MBMD_SIZE,
-  MIG_EPOCH_START_TOKEN,
-  peekMbmdHeader,
-  statusName,
-  tdStateDigest,
-  TDX_STATUS,
-} from "../tdx/index.js";
+import { importLeafName, isSuccess, MB_TYPE, MIG_EPOCH_START_TOKEN, peekMbmdHeader, peekMemPageCount, statusName, tdStateDigest } from "../tdx/index.js";
 import type { MigStreamContext, Platform, TdxStatus, TrustDomain } from "../tdx/index.js";
 import type { BufferPool } from "./buffer-pool.js";
 import { deferred, withTimeout } from "../util/index.js";
 import { EpochBarrier } from "./epoch-barrier.js";
 import { FailureLatch } from "./failure-latch.js";
+import { ImportFailures } from "./import-failures.js";
 import { abortTokenMessage, checkLeaf, JobTracker } from "./session-shared.js";
-import { ConnectionClosedError, HandOverRefusedError, MigrationAbortedError, MigrationRejectedError, MigrationTimeoutError, ProtocolError } from "./errors.js";
+import { ConnectionClosedError, HandOverRefusedError, MigrationAbortedError, MigrationTimeoutError, ProtocolError } from "./errors.js";
 import { FRAME_TYPE, frameTypeName } from "./frame.js";
 import type { FramedConnection } from "./framed-connection.js";
 import { frameJson } from "./framed-connection.js";
@@ -37,95 +28,8 @@ import type { AbortTokenMessage, CommitMessage, CommittedMessage, StreamHelloMes
 import { advanceDestination } from "./session-state.js";
 import type { DestinationEvent, DestinationState } from "./session-state.js";
 import type { ImportBundleOutcome } from "./work-descriptors.js";
+import type { CompletedImport, ImportOutcome, ImportSessionOptions } from "./import-options.js";
 import type { WorkerPool } from "./worker-pool.js";
-
-/** What the destination learns from an incoming HELLO before it decides whether the migration is one it agreed to. */
-export interface IncomingMigrationRequest {
-  migrationId: string;
-  migVersion: number;
-  memoryBytes: number;
-  numVcpus: number;
-}
-
-/**
- * A migration the destination agreed to: the session key the HELLO must prove, and the TD memory size the
- * destination accounted for (the import TD gets this size; a HELLO stating another is refused). `memoryBytes`
- * undefined (a bare engine without capacity accounting, e.g. tests) accepts the size of an authenticated HELLO.
- */
-export interface IncomingAdmission {
-  key: Uint8Array;
-  memoryBytes?: number;
-  /**
-   * Asked, when COMMIT arrives, with the source's hand-over and the digest of the state imported here (before
-   * TDH.IMPORT.COMMIT); it resolves to accept, throws to refuse. With a verifier the import is committed only after it
-   * accepted: a refused or missing hand-over aborts the import (abort token to the source, which resumes the TD).
-   */
-  acceptHandOver?: HandOverVerifier;
-}
-
-/** What a destination's hand-over verifier is given (see IncomingAdmission.acceptHandOver). */
-export interface HandOverCheck {
-  /** The engine's id of the migration (16 bytes of hex). */
-  migrationId: string;
-  /** The source's statement, opaque to the engine ("" when the source gave none). */
-  handOver: string;
-  /** SHA-384 (hex) of the source TD's state at pause, as the source states it. */
-  sourceDigest: string;
-  /** SHA-384 (hex) of the state imported here, computed before commit. */
-  digest: string;
-}
-
-export type HandOverVerifier = (check: HandOverCheck) => Promise<void>;
-
-/**
- * Says whether an incoming migration is one this destination agreed to: its admission, or undefined (refused before
- * anything is reserved). A bare key is an admission without a memory size.
- */
-export type KeyProvider = (request: IncomingMigrationRequest) => Uint8Array | IncomingAdmission | undefined | Promise<Uint8Array | IncomingAdmission | undefined>;
-
-/** The record of a committed import. */
-export interface CompletedImport {
-  migrationId: string;
-  /** The TD, running on this platform. */
-  td: TrustDomain;
-  streams: number;
-  startedAt: number;
-  /** Wall-clock ms at which the TD started running here. */
-  runningAt: number;
-  bytesReceived: number;
-  bundles: number;
-  pages: number;
-  /** SHA-384 (hex) of the TD's state right after commit ("" when not computed). */
-  digest: string;
-}
-
-export type ImportOutcome =
-  | { kind: "committed"; committed: CommittedMessage }
-  | { kind: "aborted"; abort: AbortTokenMessage };
-
-export interface ImportSessionOptions {
-  hello: StreamHelloMessage;
-  conns: FramedConnection[];
-  platform: Platform;
-  /** The session key every HELLO of this migration proved. */
-  key: Uint8Array;
-  /** The import TD's memory: the admission's size, never one the peer states unchecked. */
-  memoryBytes: number;
-  pool: WorkerPool;
-  logger: Logger;
-  memoryProvider?: ((memoryBytes: number) => SharedArrayBuffer | undefined) | undefined;
-  verifyDigest: boolean;
-  importWindow: number;
-  /** Memory bundles up to this many pages are imported on the main thread when the stream has none in flight. */
-  inlineImportPages: number;
-  /** Receives the bundle buffers back from the workers for later frames. */
-  buffers: BufferPool;
-  onStateChange?: ((migrationId: string, state: DestinationState, td: TrustDomain | undefined) => void) | undefined;
-  /** See IncomingAdmission.acceptHandOver. */
-  acceptHandOver?: HandOverVerifier | undefined;
-  /** How long the verifier may take before the hand-over counts as refused (default 30 s). */
-  handOverTimeoutMs?: number | undefined;
-}
 
 export class ImportSession {
   readonly id: string;
@@ -145,7 +49,7 @@ export class ImportSession {
   readonly #startedAt = wallClockMs();
   #bundles = 0;
   #pages = 0;
-  readonly #importFailures: ImportBundleOutcome[] = [];
+  readonly #importFailures = new ImportFailures();
   /** Settles when the session has a final outcome (for RECOVER and for accept()). */
   readonly outcome = deferred<ImportOutcome>();
 
@@ -292,7 +196,7 @@ export class ImportSession {
         const header = peekMbmdHeader(frame.payload);
         if (header?.mbType === MB_TYPE.MEM) {
           // A small bundle with nothing ahead of it on this stream is opened here: no worker round trip.
-          const small = frame.payload.length >= MBMD_SIZE && frame.payload.readUInt16LE(MBMD_OFFSET.fields) <= this.#o.inlineImportPages;
+          const small = (peekMemPageCount(frame.payload) ?? Infinity) <= this.#o.inlineImportPages;
           if (window.length === 0 && small) {
             this.#checkImport(this.#importInline(stream, frame.payload));
             this.#o.buffers.give(frame.payload.buffer as ArrayBuffer);
@@ -340,7 +244,7 @@ export class ImportSession {
   #importInline(stream: MigStreamContext, payload: Buffer): ImportBundleOutcome {
     const r = this.#o.platform.module.importBundle(this.#td!, stream, payload);
     const outcome: ImportBundleOutcome = { status: r.status, mbType: r.mbType, pages: r.pages, start: r.start, buffer: new ArrayBuffer(0) };
-    if (!isSuccess(r.status)) this.#importFailures.push(outcome);
+    if (!isSuccess(r.status)) this.#importFailures.record(outcome);
     return outcome;
   }
 
@@ -350,23 +254,11 @@ export class ImportSession {
     p.then(
       (r) => {
         this.#o.buffers.give(r.buffer);
-        if (!isSuccess(r.status)) this.#importFailures.push(r);
+        if (!isSuccess(r.status)) this.#importFailures.record(r);
       },
       () => undefined,
     );
     return p;
-  }
-
-  /**
-   * Streams import in parallel: when one bundle fails and moves the TD to FAILED_IMPORT, a bundle of another stream
-   * may be refused a moment later only because of that state. The first status that is not such a consequence is
-   * the reason to report.
-   */
-  #rootCause(error: Error): Error {
-    if (!(error instanceof MigrationRejectedError) || !CONSEQUENTIAL.has(error.status)) return error;
-    const root = this.#importFailures.find((r) => !CONSEQUENTIAL.has(r.status));
-    if (!root) return error;
-    return new MigrationRejectedError("destination", importLeafName(root.mbType), root.status, statusName(root.status), { details: { migrationId: this.id } });
   }
 
   #checkImport(r: ImportBundleOutcome): void {
@@ -381,7 +273,7 @@ export class ImportSession {
   async #abort(reason: Error): Promise<Error> {
     this.#latch.fail(reason);
     await this.#jobs.settled();
-    const error = this.#rootCause(this.#latch.error ?? reason);
+    const error = this.#importFailures.rootCause(this.#latch.error ?? reason, this.id);
     const td = this.#td;
     const module = this.#o.platform.module;
     let token = "";
@@ -429,25 +321,5 @@ export class ImportSession {
     } catch (err) {
       this.#log.warn("state listener threw", { err });
     }
-  }
-}
-
-/** Statuses a leaf returns because the session already failed, not because of its own bundle. */
-const CONSEQUENTIAL: ReadonlySet<TdxStatus> = new Set([TDX_STATUS.TDX_OP_STATE_INCORRECT, TDX_STATUS.TDX_LIFECYCLE_STATE_INCORRECT]);
-
-function importLeafName(mbType: number): string {
-  switch (mbType) {
-    case MB_TYPE.IMMUTABLE_TD_STATE:
-      return "TDH.IMPORT.STATE.IMMUTABLE";
-    case MB_TYPE.MUTABLE_TD_STATE:
-      return "TDH.IMPORT.STATE.TD";
-    case MB_TYPE.MUTABLE_VCPU_STATE:
-      return "TDH.IMPORT.STATE.VP";
-    case MB_TYPE.MEM:
-      return "TDH.IMPORT.MEM";
-    case MB_TYPE.EPOCH_TOKEN:
-      return "TDH.IMPORT.TRACK";
-    default:
-      return "TDH.IMPORT";
   }
 }

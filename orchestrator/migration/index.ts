@@ -8,7 +8,7 @@ export { listenIncoming } from "./destination-listener.js";
 export { queryDestinationDecision, resolveOutgoing } from "./recover.js";
 export type { DestinationDecision, ResolveOutgoingOptions } from "./recover.js";
 export type { IncomingListener, ListenIncomingOptions, StreamRefusal } from "./destination-listener.js";
-export type { CompletedImport, HandOverCheck, HandOverVerifier, IncomingAdmission, IncomingMigrationRequest, KeyProvider } from "./import-session.js";
+export type { CompletedImport, HandOverCheck, HandOverVerifier, IncomingAdmission, IncomingMigrationRequest, KeyProvider } from "./import-options.js";
 export type { PeerAddress } from "./connect.js";
 export { WorkerPool } from "./worker-pool.js";
 export type { WorkerPoolOptions } from "./worker-pool.js";

@@ -45,7 +45,7 @@ export { GPA_OPERATION, readGpaEntry, writeGpaEntry } from "./gpa-list.js";
 export { BACKWARD_IV_BIT, buildIv, IV_SIZE } from "./iv.js";
 export { LEAF, leafName } from "./leaf.js";
 export type { LeafName, LeafNumber } from "./leaf.js";
-export { decodeMbmd, encodeMbmd, encodeMbmdAad, MBMD_OFFSET, peekMbmdHeader } from "./mbmd.js";
+export { decodeMbmd, encodeMbmd, encodeMbmdAad, importLeafName, MBMD_OFFSET, peekMbmdHeader, peekMemPageCount } from "./mbmd.js";
 export type { Mbmd, MbmdDecodeResult, MbmdFields, MbmdHeader } from "./mbmd.js";
 export { MrtdBuilder } from "./measurement.js";
 export {

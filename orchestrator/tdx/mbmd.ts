@@ -172,3 +172,30 @@ export function decodeMbmd(bundle: Uint8Array): MbmdDecodeResult {
   const mac = Buffer.from(b.subarray(MBMD_OFFSET.mac, MBMD_OFFSET.mac + MAC_SIZE));
   return { status: TDX_STATUS.TDX_SUCCESS, mbmd: { ...header, fields, mac } };
 }
+
+/**
+ * The page count (num_gpas) of a memory bundle, read without validating the MBMD (e.g. to choose where to import it
+ * before the leaf checks it). Undefined for a bundle too short to hold one or of another mb_type.
+ */
+export function peekMemPageCount(bundle: Uint8Array): number | undefined {
+  if (bundle.length < MBMD_SIZE || bundle[MBMD_OFFSET.mbType] !== MB_TYPE.MEM) return undefined;
+  return Buffer.from(bundle.buffer, bundle.byteOffset, bundle.byteLength).readUInt16LE(MBMD_OFFSET.fields);
+}
+
+/** The TDX leaf that imports a bundle of this mb_type (for errors and logs that name the leaf that refused). */
+export function importLeafName(mbType: number): string {
+  switch (mbType) {
+    case MB_TYPE.IMMUTABLE_TD_STATE:
+      return "TDH.IMPORT.STATE.IMMUTABLE";
+    case MB_TYPE.MUTABLE_TD_STATE:
+      return "TDH.IMPORT.STATE.TD";
+    case MB_TYPE.MUTABLE_VCPU_STATE:
+      return "TDH.IMPORT.STATE.VP";
+    case MB_TYPE.MEM:
+      return "TDH.IMPORT.MEM";
+    case MB_TYPE.EPOCH_TOKEN:
+      return "TDH.IMPORT.TRACK";
+    default:
+      return "TDH.IMPORT";
+  }
+}
