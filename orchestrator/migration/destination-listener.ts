@@ -20,11 +20,10 @@ import { ConnectionClosedError, MigrationAbortedError, MigrationError } from "./
 import { FRAME_TYPE, MAX_FRAME_BYTES } from "./frame.js";
 import { FramedConnection } from "./framed-connection.js";
 import { ImportSession } from "./import-session.js";
-import type { CompletedImport, ImportOutcome, KeyProvider } from "./import-options.js";
+import type { CompletedImport, ImportOutcome, IncomingAdmission, KeyProvider } from "./import-options.js";
 import { decodeHello, ENGINE_PROTOCOL, negotiateVersion } from "./control-messages.js";
 import type { ChallengeMessage, RejectMessage, RejectReason, StreamHelloMessage } from "./control-messages.js";
 import { freshHelloNonce, helloMacValid } from "./hello-auth.js";
-import type { IncomingAdmission } from "./import-options.js";
 import { resultCodeOf } from "../errors/index.js";
 import type { ErrorCode } from "../errors/index.js";
 import type { DestinationState } from "./session-state.js";

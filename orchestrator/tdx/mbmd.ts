@@ -10,6 +10,7 @@ import {
 } from "./constants.js";
 import { TdxModelError } from "./errors.js";
 import { TDX_STATUS, type TdxStatus } from "./status.js";
+import type { LeafName } from "./leaf.js";
 
 /**
  * Migration bundle metadata (MBMD), as `mbmd_t` of the TDX Module 1.5:
@@ -183,7 +184,7 @@ export function peekMemPageCount(bundle: Uint8Array): number | undefined {
 }
 
 /** The TDX leaf that imports a bundle of this mb_type (for errors and logs that name the leaf that refused). */
-export function importLeafName(mbType: number): string {
+export function importLeafName(mbType: number): LeafName | "TDH.IMPORT" {
   switch (mbType) {
     case MB_TYPE.IMMUTABLE_TD_STATE:
       return "TDH.IMPORT.STATE.IMMUTABLE";
