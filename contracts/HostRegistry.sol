@@ -13,6 +13,14 @@ import {ADMIN_TRANSFER_DELAY} from "./libraries/AdminRules.sol";
 /// slot: the first slot of the host's record ({HostCore}), which holds the lifecycle and the platform's TCB. The
 /// minimum stake is immutable, and a host's stake can only grow, so an active host always holds at least the
 /// minimum (an active host is never under-staked).
+///
+/// Stake lock: a host's stake backs the allocations it won. A bid needs no lock of its own, because a bid is live
+/// only while its bidder is Active: {IMigrationAuction-revealBid} and {IMigrationAuction-finalize} check the standing,
+/// so a host that deregisters ends every bid it has (unrevealed bonds are burned, a best bid fails its auction). An
+/// allocation outlives those checks, so the one bound stake locker (the MigrationAuction) locks the winner's stake at
+/// finalize, through {lockStake}, until the allocation can no longer be live; {withdrawStake} waits for both the
+/// withdrawal delay and the lock. The lock lives in the core slot, which the locker's standing read warms, so locking
+/// costs one warm write.
 contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable {
     /// @notice Role allowed to pause the registry and to suspend or reinstate hosts.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
@@ -23,24 +31,24 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
     /// @notice Longest accepted withdrawal delay (one year).
     uint48 public constant MAX_WITHDRAWAL_DELAY = 365 days;
 
-    /// @dev The first slot of a host: registeredAt 6 + unlockAt 6 + suspended 1 + teeTcbSvn 16 + tdxModuleVersion 2
-    /// = 31 bytes, everything {biddingStandingOf}, {isActive} and {hostState} need.
-    // 31 bytes in one slot already; the order keeps the lifecycle fields together.
-    // solhint-disable-next-line gas-struct-packing
+    /// @dev The first slot of a host: registered 1 + suspended 1 + unlockAt 6 + stakeLockedUntil 6 + teeTcbSvn 16 +
+    /// tdxModuleVersion 2 = 32 bytes, everything {biddingStandingOf}, {lockStake}, {isActive} and {hostState} need.
     struct HostCore {
-        uint48 registeredAt;
-        uint48 unlockAt;
+        bool registered;
         bool suspended;
+        uint48 unlockAt;
+        uint48 stakeLockedUntil;
         bytes16 teeTcbSvn;
         uint16 tdxModuleVersion;
     }
 
-    /// @dev One host: the core slot, then stake and capacity (16 bytes in one slot), the quote hash, the channel key
-    /// fingerprint and the endpoint.
+    /// @dev One host: the core slot, then stake, capacity and registration time (22 bytes in one slot), the quote
+    /// hash, the channel key fingerprint and the endpoint.
     struct HostRecord {
         HostCore core;
         uint96 stake;
         uint32 capacity;
+        uint48 registeredAt;
         bytes32 quoteHash;
         bytes32 channelKeyFingerprint;
         string endpoint;
@@ -48,7 +56,12 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
 
     uint96 private immutable _minStake;
 
+    /// @dev The deployer: the one account that may bind the stake locker, once.
+    address private immutable _binder;
+
+    /// @dev One slot: withdrawalDelay 6 + stakeLocker 20.
     uint48 private _withdrawalDelay;
+    address private _stakeLocker;
 
     uint256 private _hostCount;
     mapping(address host => HostRecord) private _hosts;
@@ -62,6 +75,7 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
         _grantRole(PAUSER_ROLE, admin);
         if (minStake_ == 0) revert HostRegistryZeroMinStake();
         _minStake = minStake_;
+        _binder = msg.sender;
         _setWithdrawalDelay(withdrawalDelay_);
     }
 
@@ -73,14 +87,15 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
         uint32 capacity
     ) external payable whenNotPaused {
         HostRecord storage h = _hosts[msg.sender];
-        if (h.core.registeredAt != 0) revert HostRegistryAlreadyRegistered(msg.sender);
+        if (h.core.registered) revert HostRegistryAlreadyRegistered(msg.sender);
         uint96 required = _minStake;
         if (msg.value < required) revert HostRegistryInsufficientStake(msg.sender, msg.value, required);
         if (msg.value > type(uint96).max) revert HostRegistryStakeOverflow(msg.sender, msg.value);
         _checkPublishedData(endpoint, channelKeyFingerprint, capacity);
 
         h.stake = uint96(msg.value);
-        h.core.registeredAt = uint48(block.timestamp);
+        h.registeredAt = uint48(block.timestamp);
+        h.core.registered = true;
         _writePublishedData(h, endpoint, channelKeyFingerprint, platform, capacity);
         unchecked {
             // Bounded by the number of addresses.
@@ -124,6 +139,10 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
     function withdrawStake() external {
         HostRecord storage h = _hosts[msg.sender];
         HostState current = _state(h);
+        if (current == HostState.Exiting && h.core.unlockAt <= block.timestamp) {
+            // The withdrawal delay has passed but an allocation the host won may still be live.
+            revert HostRegistryStakeLocked(msg.sender, h.core.stakeLockedUntil, block.timestamp);
+        }
         if (current != HostState.Withdrawable) {
             revert HostRegistryUnexpectedState(msg.sender, current, HostState.Withdrawable);
         }
@@ -137,6 +156,34 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
         emit StakeWithdrawn(msg.sender, amount);
         (bool ok,) = payable(msg.sender).call{value: amount}("");
         if (!ok) revert HostRegistryTransferFailed(msg.sender, amount);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function bindStakeLocker(address locker) external {
+        if (msg.sender != _binder) revert HostRegistryNotBinder(msg.sender, _binder);
+        if (_stakeLocker != address(0)) revert HostRegistryStakeLockerBound(_stakeLocker);
+        if (locker == address(0)) revert HostRegistryZeroStakeLocker();
+        _stakeLocker = locker;
+        emit StakeLockerBound(locker);
+    }
+
+    /// @inheritdoc IHostRegistry
+    function lockStake(address host, uint48 until)
+        external
+        returns (bool active, bytes16 teeTcbSvn, uint16 tdxModuleVersion)
+    {
+        address locker = _stakeLocker;
+        if (msg.sender != locker) revert HostRegistryNotStakeLocker(msg.sender, locker);
+        HostCore storage core = _hosts[host].core;
+        HostCore memory current = core;
+        active = _stateOf(current) == HostState.Active;
+        // Only an active host is locked: the locker allocates no other. The lock only ever moves later, so a host
+        // holding several allocations stays locked until the last of them.
+        if (active && until > current.stakeLockedUntil) {
+            core.stakeLockedUntil = until;
+            emit StakeLocked(host, until);
+        }
+        return (active, current.teeTcbSvn, current.tdxModuleVersion);
     }
 
     /// @inheritdoc IHostRegistry
@@ -203,8 +250,9 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
         info.suspended = h.core.suspended;
         info.capacity = h.capacity;
         info.stake = h.stake;
-        info.registeredAt = h.core.registeredAt;
+        info.registeredAt = h.registeredAt;
         info.unlockAt = h.core.unlockAt;
+        info.stakeLockedUntil = h.core.stakeLockedUntil;
         info.channelKeyFingerprint = h.channelKeyFingerprint;
         info.platform = PlatformSummary(h.core.teeTcbSvn, h.core.tdxModuleVersion, h.quoteHash);
         info.endpoint = h.endpoint;
@@ -221,6 +269,11 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
     }
 
     /// @inheritdoc IHostRegistry
+    function stakeLocker() external view returns (address) {
+        return _stakeLocker;
+    }
+
+    /// @inheritdoc IHostRegistry
     function hostCount() external view returns (uint256) {
         return _hostCount;
     }
@@ -231,15 +284,18 @@ contract HostRegistry is IHostRegistry, AccessControlDefaultAdminRules, Pausable
     }
 
     function _stateOf(HostCore memory core) private view returns (HostState) {
-        if (core.registeredAt == 0) return HostState.Unregistered;
-        if (core.unlockAt != 0) return core.unlockAt > block.timestamp ? HostState.Exiting : HostState.Withdrawable;
+        if (!core.registered) return HostState.Unregistered;
+        if (core.unlockAt != 0) {
+            bool locked = core.unlockAt > block.timestamp || core.stakeLockedUntil > block.timestamp;
+            return locked ? HostState.Exiting : HostState.Withdrawable;
+        }
         if (core.suspended) return HostState.Suspended;
         return HostState.Active;
     }
 
     function _requireRegistered(address host) private view returns (HostRecord storage h) {
         h = _hosts[host];
-        if (h.core.registeredAt == 0) {
+        if (!h.core.registered) {
             revert HostRegistryUnexpectedState(host, HostState.Unregistered, HostState.Active);
         }
     }

@@ -309,7 +309,7 @@ contract MigrationAuction is IMigrationAuction, PullPayments, AccessControlDefau
         }
 
         address winner = a.bestBidder;
-        if (!_inStanding(a, winner)) {
+        if (!_lockWinnerInStanding(a, winner)) {
             // The best bidder was suspended, left the market or lowered its registered platform after its reveal: the
             // market no longer vouches for it, so it is not allocated. Its own act (or the admin's verdict on it)
             // loses its bond, which is burned; the auction fails, the reserve goes back to the source, which may offer
@@ -542,9 +542,14 @@ contract MigrationAuction is IMigrationAuction, PullPayments, AccessControlDefau
         }
     }
 
-    /// @dev Whether `bidder` is in the standing {_requireStanding} asks for (finalize fails rather than reverts).
-    function _inStanding(AuctionRecord storage a, address bidder) private view returns (bool) {
-        (bool active, bytes16 teeTcbSvn, uint16 tdxModuleVersion) = _hostRegistry.biddingStandingOf(bidder);
+    /// @dev Whether `winner` is in the standing {_requireStanding} asks for (finalize fails rather than reverts), and,
+    /// when it is active, locks its stake for as long as the allocation about to be made can be live: the confirmation
+    /// timeout (within which it accepts and confirms), then one more for the dispute window a source's abort request
+    /// opens at the deadline. After that either party can settle the allocation alone. A winner that fails only the
+    /// TCB requirement is locked too, harmlessly: its lock ends within the same span and nothing is allocated.
+    function _lockWinnerInStanding(AuctionRecord storage a, address winner) private returns (bool) {
+        uint256 until = block.timestamp + 2 * uint256(_allocationRegistry.confirmationTimeout());
+        (bool active, bytes16 teeTcbSvn, uint16 tdxModuleVersion) = _hostRegistry.lockStake(winner, uint48(until));
         return active && TcbLevel.meets(teeTcbSvn, tdxModuleVersion, a.minTeeTcbSvn, a.minTdxModuleVersion);
     }
 

@@ -72,7 +72,7 @@ export const LOCAL_AUCTION_LIMITS: AuctionLimitParams = LOCAL_SUITE_PARAMS.aucti
  * Deploys HostRegistry, AllocationRegistry and MigrationAuction through the Ignition module (deploy/modules/
  * TvmExchange.ts), the one deploy path, sending from `deployer`: `admin` holds the admin and pauser roles from the
  * constructors, the recorders their role, and the deployer only binds the auction as the registry's allocator
- * (AllocationRegistry.bindAllocator). Parameters left out take the module's defaults. Returns the addresses and
+ * (AllocationRegistry.bindAllocator) and as the HostRegistry's stake locker (HostRegistry.bindStakeLocker). Parameters left out take the module's defaults. Returns the addresses and
  * typed contracts connected to the deployer.
  */
 export async function deploySuite(deployer: Signer, params: SuiteParams): Promise<DeployedSuite> {

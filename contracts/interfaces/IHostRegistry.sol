@@ -13,7 +13,7 @@ pragma solidity ^0.8.28;
 /// @dev Lifecycle of a host, computed by {hostState}:
 ///
 ///     Unregistered --register--> Active <--suspendHost/reinstateHost--> Suspended
-///     Active | Suspended --deregister--> Exiting --(withdrawal delay)--> Withdrawable
+///     Active | Suspended --deregister--> Exiting --(withdrawal delay and stake lock passed)--> Withdrawable
 ///     Withdrawable --withdrawStake--> Unregistered
 interface IHostRegistry {
     /// @notice Lifecycle state of a host.
@@ -24,9 +24,10 @@ interface IHostRegistry {
         Active,
         /// Registered but suspended by a pauser: may not bid.
         Suspended,
-        /// Deregistered; the stake is locked until the withdrawal delay has passed.
+        /// Deregistered; the stake is held until the withdrawal delay has passed and no allocation the host won can
+        /// still be live (see {lockStake}).
         Exiting,
-        /// Deregistered and the withdrawal delay has passed: the stake may be withdrawn.
+        /// Deregistered, the withdrawal delay and the stake lock have passed: the stake may be withdrawn.
         Withdrawable
     }
 
@@ -46,7 +47,9 @@ interface IHostRegistry {
     /// @param capacity Number of TVMs the host declares it can take.
     /// @param stake Stake held for the host, in wei.
     /// @param registeredAt Timestamp of the registration.
-    /// @param unlockAt Timestamp from which the stake may be withdrawn (0 while not exiting).
+    /// @param unlockAt End of the withdrawal delay (0 while not exiting).
+    /// @param stakeLockedUntil Time until which the stake backs an allocation the host won (see {lockStake}); the
+    /// stake may be withdrawn from the later of `unlockAt` and this.
     /// @param channelKeyFingerprint SHA-256 fingerprint of the host's attested channel (RA-TLS) public key.
     /// @param platform Attested platform summary.
     /// @param endpoint Network endpoint of the host's root VMM (e.g. "tcp://203.0.113.7:7400").
@@ -57,6 +60,7 @@ interface IHostRegistry {
         uint96 stake;
         uint48 registeredAt;
         uint48 unlockAt;
+        uint48 stakeLockedUntil;
         bytes32 channelKeyFingerprint;
         PlatformSummary platform;
         string endpoint;
@@ -92,6 +96,12 @@ interface IHostRegistry {
     /// @notice Emitted when `account` lifts the suspension of `host`.
     event HostReinstated(address indexed host, address indexed account);
 
+    /// @notice Emitted when the stake locker locks the stake of `host` until `until`.
+    event StakeLocked(address indexed host, uint48 until);
+
+    /// @notice Emitted when the deployer binds `locker` as the stake locker.
+    event StakeLockerBound(address indexed locker);
+
     /// @notice Emitted when the withdrawal delay changes.
     event WithdrawalDelayChanged(uint48 previous, uint48 current);
 
@@ -125,6 +135,22 @@ interface IHostRegistry {
     /// @notice The withdrawal delay `delay` exceeds `maxDelay` seconds.
     error HostRegistryWithdrawalDelayTooLong(uint48 delay, uint48 maxDelay);
 
+    /// @notice The withdrawal delay of `host` has passed, but its stake is locked until `lockedUntil` (it won an
+    /// allocation that may still be live); `now` is the block time.
+    error HostRegistryStakeLocked(address host, uint48 lockedUntil, uint256 now);
+
+    /// @notice Only the bound stake locker (`locker`) may lock stakes.
+    error HostRegistryNotStakeLocker(address caller, address locker);
+
+    /// @notice Only the deployer (`binder`) may bind the stake locker.
+    error HostRegistryNotBinder(address caller, address binder);
+
+    /// @notice The stake locker is already bound, to `locker`.
+    error HostRegistryStakeLockerBound(address locker);
+
+    /// @notice The stake locker must be a non-zero address.
+    error HostRegistryZeroStakeLocker();
+
     /// @notice Sending `amount` wei to `to` failed.
     error HostRegistryTransferFailed(address to, uint256 amount);
 
@@ -155,8 +181,21 @@ interface IHostRegistry {
     /// withdrawal delay.
     function deregister() external;
 
-    /// @notice Pays `msg.sender` its whole stake once it is Withdrawable, and forgets the host.
+    /// @notice Pays `msg.sender` its whole stake once it is Withdrawable, and forgets the host. Reverts with
+    /// {HostRegistryStakeLocked} when only the stake lock still holds it.
     function withdrawStake() external;
+
+    /// @notice Binds `locker` (the MigrationAuction) as the one account that may call {lockStake}; only the deployer,
+    /// once, as part of the deployment.
+    function bindStakeLocker(address locker) external;
+
+    /// @notice Called by the stake locker when it allocates a TVM to `host`: reads the bidding standing as
+    /// {biddingStandingOf} does and, when the host is Active, locks its stake until at least `until` (a lock only
+    /// ever moves later). The locker passes the time by which the allocation is settled or may be settled by
+    /// either party alone.
+    function lockStake(address host, uint48 until)
+        external
+        returns (bool active, bytes16 teeTcbSvn, uint16 tdxModuleVersion);
 
     /// @notice Suspends `host` (PAUSER_ROLE): it can no longer bid.
     function suspendHost(address host) external;
@@ -198,6 +237,9 @@ interface IHostRegistry {
 
     /// @notice Seconds between deregistration and stake withdrawal.
     function withdrawalDelay() external view returns (uint48);
+
+    /// @notice The bound stake locker (zero before the deployment binds it).
+    function stakeLocker() external view returns (address);
 
     /// @notice Number of hosts currently registered (any state other than Unregistered).
     function hostCount() external view returns (uint256);

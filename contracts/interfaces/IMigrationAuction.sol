@@ -343,7 +343,9 @@ interface IMigrationAuction is IPullPayments {
     /// @notice Settles auction `auctionId` after its reveal deadline (anyone may call). With a winner, moves the
     /// deposit to the AllocationRegistry, which emits `Allocated`; otherwise marks it Failed and credits the source.
     /// The best bidder must still be an active host meeting the TCB requirement: one that is not any more is not
-    /// allocated, its bond is burned and the auction fails ({AuctionWinnerIneligible}).
+    /// allocated, its bond is burned and the auction fails ({AuctionWinnerIneligible}). An allocated winner's stake is
+    /// locked in the HostRegistry for twice the confirmation timeout ({IHostRegistry-lockStake}), the longest the
+    /// allocation can be live before either party may settle it alone.
     /// @return allocationId The allocation created, or 0 when the auction failed.
     function finalize(AuctionId auctionId) external returns (AllocationId allocationId);
 

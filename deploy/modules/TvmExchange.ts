@@ -2,7 +2,7 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 
 /**
  * The TVM Exchange contract suite: HostRegistry, AllocationRegistry and MigrationAuction, wired together
- * (the auction holds the AllocationRegistry's ALLOCATOR_ROLE). Every deployment runs this module: `tvmx deploy` and
+ * (the auction holds the AllocationRegistry's ALLOCATOR_ROLE and is the HostRegistry's stake locker). Every deployment runs this module: `tvmx deploy` and
  * `npm run deploy:local` over RPC, the demo and the tests through deploy/deploy-suite.ts (Ignition's engine, from
  * their signer).
  *
@@ -19,8 +19,9 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
  * - revealWindowFloor   the same for the reveal phase (default 36)
  * - maxBond             largest bond a source may ask, in wei (default 1 ETH; the admin may change it)
  *
- * The deployer holds no role unless it is the admin or a recorder: its one power is binding the auction as the
- * AllocationRegistry's allocator, once (AllocationRegistry.bindAllocator).
+ * The deployer holds no role unless it is the admin or a recorder: its one power is binding the auction, once, as
+ * the AllocationRegistry's allocator (AllocationRegistry.bindAllocator) and as the HostRegistry's stake locker
+ * (HostRegistry.bindStakeLocker: the auction locks a winner's stake while its allocation can be live).
  *
  * The window defaults hold on a chain with 12 s slots. Only a local chain that mines on demand may lower them
  * (deploy/parameters/local.json and mirror.json do, to 1 s).
@@ -50,6 +51,7 @@ export default buildModule("TvmExchange", (m) => {
     maxBond,
   ]);
   m.call(allocationRegistry, "bindAllocator", [migrationAuction], { id: "BindAllocator" });
+  m.call(hostRegistry, "bindStakeLocker", [migrationAuction], { id: "BindStakeLocker" });
 
   return { hostRegistry, allocationRegistry, migrationAuction };
 });

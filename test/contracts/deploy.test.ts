@@ -89,7 +89,8 @@ describe("deployment", () => {
     await (await funder!.sendTransaction({ to: key.address, value: 10n ** 18n })).wait();
     const suite = await deploySuite(key, { ...PARAMS, admin: funder!.address });
     expect(await suite.contracts.allocationRegistry.hasRole(id("ALLOCATOR_ROLE"), suite.migrationAuction)).to.equal(true);
-    expect(await ethers.provider.getTransactionCount(key.address)).to.equal(4); // three contracts and the binding
+    expect(await suite.contracts.hostRegistry.stakeLocker()).to.equal(suite.migrationAuction);
+    expect(await ethers.provider.getTransactionCount(key.address)).to.equal(5); // three contracts and the two bindings
     const err = await deploySuite(key, { ...PARAMS, minStake: 0n }).then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(TvmxError);
     expect([(err as TvmxError).code, (err as TvmxError).details]).to.deep.equal(["DEPLOYMENT_INVALID", { name: "minStake" }]);
@@ -105,6 +106,26 @@ describe("deployment", () => {
     await expect(registry.connect(deployer!).bindAllocator(attacker!.address))
       .to.be.revertedWithCustomError(registry, "AllocationRegistryAllocatorBound");
     expect(await registry.hasRole(id("ALLOCATOR_ROLE"), attacker!.address)).to.equal(false);
+  });
+
+  it("lets only the deployer bind the stake locker, once", async () => {
+    const [deployer, admin, attacker] = await ethers.getSigners();
+    const suite = await deploySuite(deployer!, { ...PARAMS, admin: admin!.address });
+    const registry = suite.contracts.hostRegistry;
+    await expect(registry.connect(attacker!).bindStakeLocker(attacker!.address))
+      .to.be.revertedWithCustomError(registry, "HostRegistryNotBinder")
+      .withArgs(attacker!.address, deployer!.address);
+    await expect(registry.connect(admin!).bindStakeLocker(attacker!.address))
+      .to.be.revertedWithCustomError(registry, "HostRegistryNotBinder")
+      .withArgs(admin!.address, deployer!.address);
+    await expect(registry.connect(deployer!).bindStakeLocker(attacker!.address))
+      .to.be.revertedWithCustomError(registry, "HostRegistryStakeLockerBound")
+      .withArgs(suite.migrationAuction);
+    expect(await registry.stakeLocker()).to.equal(suite.migrationAuction);
+    // Nobody but the bound auction locks a stake.
+    await expect(registry.connect(attacker!).lockStake(admin!.address, 1n))
+      .to.be.revertedWithCustomError(registry, "HostRegistryNotStakeLocker")
+      .withArgs(attacker!.address, suite.migrationAuction);
   });
 
   it("transfers the admin role of every contract in two steps, a day apart, and only to an address that accepts", async () => {

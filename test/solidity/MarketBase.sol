@@ -27,6 +27,7 @@ abstract contract MarketBase is CheatcodeTest {
         allocationRegistry = new AllocationRegistry(address(this), hostRegistry, 10 minutes, new address[](0));
         auction = new MigrationAuction(address(this), hostRegistry, allocationRegistry, 36, 36, 1 ether);
         allocationRegistry.bindAllocator(address(auction));
+        hostRegistry.bindStakeLocker(address(auction));
         source = vm.addr(SOURCE_KEY);
         vm.deal(source, 100 ether);
     }

@@ -32,7 +32,10 @@ export interface HostInfo extends HostPublication {
   suspended: boolean;
   stake: bigint;
   registeredAt: number;
+  /** End of the withdrawal delay (0 while not exiting). */
   unlockAt: number;
+  /** The stake backs an allocation the host won until then (HostRegistry.lockStake); 0 if never locked. */
+  stakeLockedUntil: number;
 }
 
 /** Typed access to HostRegistry; writes need a sender (the host's key). */
@@ -63,6 +66,7 @@ export class HostRegistryClient {
       stake: h.stake,
       registeredAt: Number(h.registeredAt),
       unlockAt: Number(h.unlockAt),
+      stakeLockedUntil: Number(h.stakeLockedUntil),
       channelKeyFingerprint: h.channelKeyFingerprint,
       platform: { teeTcbSvn: h.platform.teeTcbSvn, tdxModuleVersion: Number(h.platform.tdxModuleVersion), quoteHash: h.platform.quoteHash },
       endpoint: h.endpoint,
