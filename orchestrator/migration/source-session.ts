@@ -34,12 +34,9 @@ import { checkLeaf, JobTracker, migrationWorkerEntry, round2, timedOut } from ".
 import { advanceSource } from "./session-state.js";
 import type { SourceEvent, SourceState } from "./session-state.js";
 import { resolveSourceOptions, validateSourceSettings } from "./source-options.js";
-import { completedMigration } from "./source-record.js";
 import type { CompletedMigration, MigrateOutOptions, SourceSettings } from "./source-options.js";
+import { completedMigration } from "./source-record.js";
 import { WorkerPool } from "./worker-pool.js";
-
-export { migrationWorkerEntry } from "./session-shared.js";
-export type { CompletedMigration, MigrateOutOptions, MigrationPhase, MigrationProgress, RoundRecord } from "./source-options.js";
 
 /** Epoch tokens the pre-copy keeps in flight at most (the destination acknowledges each once it verified it). */
 const MAX_EPOCHS_IN_FLIGHT = 8;
