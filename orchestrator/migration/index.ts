@@ -2,8 +2,9 @@
  * The live-migration engine: TDX migration streams over TCP, a worker-pool controller, pre-copy with convergence
  * and auto-converge, blackout, commit. See docs/migration.md.
  */
-export { migrateOut, migrationWorkerEntry } from "./source-session.js";
-export type { CompletedMigration, MigrateOutOptions, MigrationPhase, MigrationProgress, RoundRecord } from "./source-session.js";
+export { migrateOut } from "./source-session.js";
+export { migrationWorkerEntry } from "./session-shared.js";
+export type { CompletedMigration, MigrateOutOptions, MigrationPhase, MigrationProgress, RoundRecord } from "./source-options.js";
 export { listenIncoming } from "./destination-listener.js";
 export { queryDestinationDecision, resolveOutgoing } from "./recover.js";
 export type { DestinationDecision, ResolveOutgoingOptions } from "./recover.js";

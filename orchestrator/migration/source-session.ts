@@ -5,7 +5,8 @@
  *
  * Its parts, each in its own file: the options resolved once (source-options.ts), the export pipeline that seals
  * and sends pages and tokens (export-pipeline.ts), the reader of what the destination sends back
- * (backward-reader.ts), and the abort decision (abort-decision.ts). Any failure (a rejection by the destination with
+ * (backward-reader.ts), the abort decision (abort-decision.ts), and the record of a committed migration
+ * (source-record.ts). Any failure (a rejection by the destination with
  * its abort token, a cut connection, the caller's signal, a convergence limit with the abort strategy, a source-side
  * leaf failure) goes to `abort`, which brings the TD back: before the start token on the source's own authority,
  * after it only with the destination's abort token (asked for on a fresh connection when the old one was cut).
@@ -34,10 +35,8 @@ import { advanceSource } from "./session-state.js";
 import type { SourceEvent, SourceState } from "./session-state.js";
 import { resolveSourceOptions, validateSourceSettings } from "./source-options.js";
 import type { CompletedMigration, MigrateOutOptions, SourceSettings } from "./source-options.js";
+import { completedMigration } from "./source-record.js";
 import { WorkerPool } from "./worker-pool.js";
-
-export { migrationWorkerEntry } from "./session-shared.js";
-export type { CompletedMigration, MigrateOutOptions, MigrationPhase, MigrationProgress, RoundRecord } from "./source-options.js";
 
 /** Epoch tokens the pre-copy keeps in flight at most (the destination acknowledges each once it verified it). */
 const MAX_EPOCHS_IN_FLIGHT = 8;
@@ -296,37 +295,15 @@ class SourceSession {
     if (this.#s.verifyDigest && !this.#sourceDigest) this.#sourceDigest = this.#digestJob ? await this.#digestJob : tdStateDigest(this.#td).toString("hex");
     this.#leaf("teardown", this.#module.teardown(this.#td).status);
     await this.#pool?.broadcast({ kind: "close-td", tdId: this.#td.id }).catch((err: unknown) => this.#log.warn("closing the TD in the workers failed", { err }));
-    const digestMatch = this.#sourceDigest && committed.digest ? this.#sourceDigest === committed.digest : undefined;
-    const decision = this.#rounds.finalDecision;
-    const record: CompletedMigration = {
-      migrationId: this.#id,
-      streams: this.#s.streams,
-      migrationVersion: this.#migrationVersion,
-      rounds: this.#round,
-      roundLog: this.#rounds.log,
-      convergence: { reason: decision?.action === "switchover" ? decision.reason : "unknown", estimatedDowntimeMs: decision?.estimatedDowntimeMs ?? Number.NaN },
-      pagesSent: this.#pipeline?.pagesSent ?? 0,
-      bytesSent: this.#bytesSent(),
-      streamingMs: this.#streamingMs,
-      totalMs: committed.runningAt - this.#startedAt,
-      downtimeMs: committed.runningAt - this.#pausedAt,
-      blackout: {
-        exportMs: this.#startTokenAt - this.#pausedAt,
-        readyMs: this.#readyAt - this.#startTokenAt,
-        commitMs: committed.runningAt - this.#readyAt,
-        pages: this.#blackoutPages,
-      },
-      startedAt: this.#startedAt,
-      pausedAt: this.#pausedAt,
-      runningAt: committed.runningAt,
-      throttlePercent: this.#rounds.throttlePercent,
-      sourceDigest: this.#sourceDigest,
-      destinationDigest: committed.digest,
-      digestMatch,
-      recovered,
-    };
-    this.#log.info("committed", { totalMs: round2(record.totalMs), downtimeMs: round2(record.downtimeMs), rounds: record.rounds, bytesSent: record.bytesSent, digestMatch });
-    if (digestMatch === false) this.#log.error("destination state differs from the source's at pause", { sourceDigest: this.#sourceDigest, destinationDigest: committed.digest });
+    const record = completedMigration({
+      migrationId: this.#id, streams: this.#s.streams, migrationVersion: this.#migrationVersion,
+      rounds: this.#round, roundLog: this.#rounds.log, finalDecision: this.#rounds.finalDecision, throttlePercent: this.#rounds.throttlePercent,
+      pagesSent: this.#pipeline?.pagesSent ?? 0, bytesSent: this.#bytesSent(), streamingMs: this.#streamingMs,
+      startedAt: this.#startedAt, pausedAt: this.#pausedAt, startTokenAt: this.#startTokenAt, readyAt: this.#readyAt,
+      blackoutPages: this.#blackoutPages, sourceDigest: this.#sourceDigest,
+    }, committed, recovered);
+    this.#log.info("committed", { totalMs: round2(record.totalMs), downtimeMs: round2(record.downtimeMs), rounds: record.rounds, bytesSent: record.bytesSent, digestMatch: record.digestMatch });
+    if (record.digestMatch === false) this.#log.error("destination state differs from the source's at pause", { sourceDigest: this.#sourceDigest, destinationDigest: committed.digest });
     this.#progress();
     return record;
   }

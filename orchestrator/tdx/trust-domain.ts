@@ -1,8 +1,7 @@
-import { createHash, createSecretKey, type KeyObject } from "node:crypto";
-import { MAX_MIGS, MAX_VCPUS, MIG_KEY_SIZE, PAGE_SHIFT, PAGE_SIZE, SHA384_SIZE } from "./constants.js";
-import { normalizePlatformInfo, TD_STATE_SIZE, TDCS_OFFSET, type TdSharedHandle } from "./td-shared.js";
-
+import { createHash, type KeyObject } from "node:crypto";
+import { MAX_MIGS, MAX_VCPUS, PAGE_SHIFT, PAGE_SIZE, SHA384_SIZE } from "./constants.js";
 import { TdxModelError } from "./errors.js";
+import { MigrationKeySlot } from "./migration-key.js";
 import type { CodecKey } from "./page-codec.js";
 import type { PlatformInfo } from "./platform.js";
 import { TDX_STATUS, type TdxStatus } from "./status.js";
@@ -21,6 +20,7 @@ import {
   type VcpuRegName,
   xsaveSize,
 } from "./td-layout.js";
+import { normalizePlatformInfo, TD_STATE_SIZE, TDCS_OFFSET, type TdSharedHandle } from "./td-shared.js";
 
 /** Reopens a TD from its handle (in a worker, or anywhere): all views share the same memory. */
 export function openTdShared(handle: TdSharedHandle): TrustDomain {
@@ -63,9 +63,7 @@ export class TrustDomain {
   private readonly dirtyLog: Uint32Array;
   private readonly vcpuRegs: BigUint64Array;
   private cachedConfig: TdConfig | undefined;
-  private keyObject: KeyObject | undefined;
-  private keyGen = -1;
-  private codecKey: CodecKey | undefined;
+  private readonly migKey: MigrationKeySlot;
 
   constructor(handle: TdSharedHandle) {
     this.handle = handle;
@@ -81,6 +79,7 @@ export class TrustDomain {
     this.vcpuRegs = new BigUint64Array(handle.vcpus);
     this.migscIv = new BigUint64Array(handle.migsc, 0, MAX_MIGS * MIGSC_BIGINTS_PER_STREAM);
     this.migscCounters = new Int32Array(handle.migsc, MAX_MIGS * MIGSC_BIGINTS_PER_STREAM * 8, MAX_MIGS * MIGSC_INTS_PER_STREAM);
+    this.migKey = new MigrationKeySlot(this.tdcs, this.control);
   }
 
   get id(): string {
@@ -368,50 +367,34 @@ export class TrustDomain {
     this.tdcs.writeBigUInt64LE(BigInt.asUintN(64, value), TDCS_OFFSET.tdTsc);
   }
 
-  // ---- migration key ----
+  // ---- migration key (its TDCS slot and control words: migration-key.ts) ----
 
   get migrationKeySet(): boolean {
-    return Atomics.load(this.control, CTL.KEY_SET) === 1;
+    return this.migKey.isSet;
   }
 
   get migrationVersion(): number {
-    return Atomics.load(this.control, CTL.MIG_VERSION);
+    return this.migKey.version;
   }
 
-  /** The installed migration key (a view into the TDCS; never leaves the model except into a cipher). */
   migrationKey(): Buffer {
-    return this.tdcs.subarray(TDCS_OFFSET.migKey, TDCS_OFFSET.migKey + MIG_KEY_SIZE);
+    return this.migKey.bytes();
   }
 
   installMigrationKey(key: Uint8Array, version: number): void {
-    this.tdcs.set(key, TDCS_OFFSET.migKey);
-    Atomics.store(this.control, CTL.MIG_VERSION, version);
-    Atomics.store(this.control, CTL.KEY_PROVEN, 0);
-    Atomics.add(this.control, CTL.KEY_GEN, 1);
-    Atomics.store(this.control, CTL.KEY_SET, 1);
+    this.migKey.install(key, version);
   }
 
   clearMigrationKey(): void {
-    this.tdcs.fill(0, TDCS_OFFSET.migKey, TDCS_OFFSET.migKey + MIG_KEY_SIZE);
-    Atomics.store(this.control, CTL.KEY_SET, 0);
-    Atomics.add(this.control, CTL.KEY_GEN, 1);
+    this.migKey.clear();
   }
 
-  /** The migration key as a KeyObject of this thread, rebuilt only when the key changes. */
   migrationKeyObject(): KeyObject {
-    const gen = Atomics.load(this.control, CTL.KEY_GEN);
-    if (this.keyObject === undefined || this.keyGen !== gen) {
-      this.keyObject = createSecretKey(Buffer.from(this.migrationKey()));
-      this.keyGen = gen;
-    }
-    return this.keyObject;
+    return this.migKey.keyObject();
   }
 
-  /** The migration key for the page codec: the raw TDCS bytes (native backend) and the KeyObject (node:crypto). */
   migrationCodecKey(): CodecKey {
-    const object = this.migrationKeyObject();
-    if (this.codecKey === undefined || this.codecKey.object !== object) this.codecKey = { bytes: this.migrationKey(), object };
-    return this.codecKey;
+    return this.migKey.codecKey();
   }
 }
 
